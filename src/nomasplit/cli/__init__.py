@@ -1,0 +1,1 @@
+"""The ``nomasplit`` command line: a thin shell over the library API."""

@@ -1,0 +1,51 @@
+"""Shared plumbing of the CLI commands: error handling and console output.
+
+Every command body runs inside :func:`handle_errors`, so bad input ends with exit code 2 and one clear line
+on stderr (never a traceback), and a solver that cannot handle an instance with exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from nomasplit.errors import InputError, SolverError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Tables and progress go to stdout; errors to stderr.
+console = Console()
+error_console = Console(stderr=True)
+
+EXIT_INPUT_ERROR = 2
+EXIT_SOLVER_ERROR = 1
+
+
+def fail(message: str, code: int = EXIT_INPUT_ERROR) -> typer.Exit:
+    """Print ``error: message`` to stderr and return the exit to raise."""
+    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn library errors into clean exits: InputError -> 2, SolverError -> 1, Ctrl-C -> 130."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            raise fail(str(exc), EXIT_INPUT_ERROR) from None
+        except SolverError as exc:
+            raise fail(str(exc), EXIT_SOLVER_ERROR) from None
+        except KeyboardInterrupt:
+            error_console.print("interrupted")
+            sys.exit(130)
+
+    return wrapper

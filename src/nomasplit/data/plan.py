@@ -1,0 +1,112 @@
+"""A plan: one decision per user, plus how it was obtained.
+
+Per user (0-based indices): split point ``s_i`` in 0..F_i, uplink and downlink subchannel (``None`` for a
+Device-Only user, ``s_i = F_i``), uplink power ``p_i`` [W], downlink power ``P_i`` [W] that the AP spends on
+the user, and edge compute units ``r_i``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nomasplit.data.scenario import Scenario
+from nomasplit.errors import InputError
+
+
+class UserDecision(BaseModel):
+    """The decision for one user."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user: int = Field(ge=0, description="user index, 0-based")
+    split: int = Field(ge=0, description="s_i: units 1..s_i on the device; s_i = F_i is Device-Only")
+    uplink_subchannel: int | None = Field(default=None, ge=0, description="u_i, 0-based; null if Device-Only")
+    downlink_subchannel: int | None = Field(default=None, ge=0, description="d_i, 0-based; null if Device-Only")
+    uplink_power_w: float = Field(default=0.0, ge=0, allow_inf_nan=False, description="p_i")
+    downlink_power_w: float = Field(default=0.0, ge=0, allow_inf_nan=False, description="P_i")
+    compute_units: float = Field(default=0.0, ge=0, allow_inf_nan=False, description="r_i")
+
+
+class SplitHistory(BaseModel):
+    """Convergence record of one split candidate of a gradient method."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    split: int
+    iterations: int = Field(ge=0)
+    objective: list[float] = Field(description="objective after each iteration (first entry: start point)")
+    stop_reason: str = ""
+
+
+class SolveInfo(BaseModel):
+    """How a plan was obtained (scipy ``OptimizeResult`` in spirit)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    algorithm: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = None
+    device: str = "cpu"
+    nomasplit_version: str = ""
+    success: bool = True
+    message: str = ""
+    objective_relaxed: float | None = Field(default=None, description="Gamma of the relaxed solution")
+    objective_rounded: float | None = Field(default=None, description="Gamma after rounding, before polish")
+    objective: float | None = Field(default=None, description="Gamma of the final (discrete) plan")
+    chosen_split: int | None = Field(default=None, description="common split chosen (None: per-user splits)")
+    iterations_total: int = Field(default=0, ge=0)
+    wall_time_s: float = Field(default=0.0, ge=0)
+    history: list[SplitHistory] = Field(default_factory=list, description="one entry per split candidate")
+    bound: float | None = Field(default=None, description="proven lower bound on Gamma (exact solvers)")
+    gap: float | None = Field(default=None, description="relative gap (objective - bound) / |objective|")
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Plan(BaseModel):
+    """A complete plan for a scenario."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    scenario_sha256: str | None = Field(default=None, description="hash of the scenario the plan was made for")
+    users: list[UserDecision]
+    solver: SolveInfo | None = None
+
+    def check_against(self, scenario: Scenario) -> None:
+        """Raise :class:`InputError` if the plan does not fit the scenario (users, subchannels, splits).
+
+        Bounds on powers and compute units are not errors here: ``evaluate`` reports them as violations.
+        """
+        seen: set[int] = set()
+        num_layers = scenario.user_num_layers()
+        for index, decision in enumerate(self.users):
+            where = f"users[{index}]"
+            if decision.user >= scenario.num_users:
+                raise InputError(
+                    f"plan {where}.user = {decision.user} does not exist: the scenario has users "
+                    f"0..{scenario.num_users - 1}"
+                )
+            if decision.user in seen:
+                raise InputError(f"plan {where}.user = {decision.user} appears more than once")
+            seen.add(decision.user)
+            if decision.split > num_layers[decision.user]:
+                raise InputError(
+                    f"plan {where}.split = {decision.split} is out of range: user {decision.user}'s model has "
+                    f"split points 0..{num_layers[decision.user]}"
+                )
+            for field in ("uplink_subchannel", "downlink_subchannel"):
+                value = getattr(decision, field)
+                if value is not None and value >= scenario.num_subchannels:
+                    raise InputError(
+                        f"plan {where}.{field} = {value} does not exist: the scenario has subchannels "
+                        f"0..{scenario.num_subchannels - 1}"
+                    )
+        missing = sorted(set(range(scenario.num_users)) - seen)
+        if missing:
+            raise InputError(f"plan has no decision for user(s) {missing[:10]}{'...' if len(missing) > 10 else ''}")
+
+    def decisions_by_user(self) -> list[UserDecision]:
+        """Decisions sorted by user index."""
+        return sorted(self.users, key=lambda decision: decision.user)
