@@ -1,9 +1,71 @@
-"""``nomasplit evaluate SCENARIO PLAN``: cost of a plan (placeholder until the model lands)."""
+"""``nomasplit evaluate SCENARIO PLAN [--out RESULT.json]``: costs and feasibility of a plan."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.table import Table
+
+from nomasplit.cli.common import console, handle_errors
+from nomasplit.data.files import load_plan, load_scenario, save
+from nomasplit.data.result import EvaluationResult
+from nomasplit.model import evaluate
+
+
+def _fmt(value: float | None, scale: float = 1.0, digits: int = 4) -> str:
+    return "—" if value is None else f"{value * scale:.{digits}g}"
+
+
+def render_evaluation(result: EvaluationResult, *, max_rows: int = 20) -> None:
+    """Print the per-user table (first rows), totals and violations."""
+    table = Table(title="Per-user outcome", show_lines=False)
+    for column in ("user", "AP", "split", "latency [ms]", "energy [mJ]", "utility", "up [Mbit/s]", "down [Mbit/s]"):
+        table.add_column(column, justify="right")
+    for outcome in result.users[:max_rows]:
+        table.add_row(
+            str(outcome.user),
+            str(outcome.ap),
+            str(outcome.split) + ("" if outcome.offloads else " (device)"),
+            _fmt(outcome.latency_s, 1e3),
+            _fmt(outcome.energy_j, 1e3),
+            _fmt(outcome.utility),
+            _fmt(outcome.uplink_rate_bps, 1e-6),
+            _fmt(outcome.downlink_rate_bps, 1e-6),
+        )
+    if len(result.users) > max_rows:
+        table.caption = f"first {max_rows} of {len(result.users)} users; all are in --out"
+    console.print(table)
+    totals = result.totals
+    console.print(
+        f"objective Gamma = {_fmt(totals.objective, digits=6)}   mean latency = {_fmt(totals.mean_latency_s, 1e3)} ms"
+        f"   mean energy = {_fmt(totals.mean_energy_j, 1e3)} mJ   offloading users = {totals.num_offloading}/"
+        f"{totals.num_users}"
+    )
+    if result.feasible:
+        console.print("[green]feasible[/]")
+    else:
+        console.print(f"[red]infeasible[/]: {len(result.violations)} violation(s)")
+        for violation in result.violations[:10]:
+            console.print(f"  - {violation.kind}: {violation.message}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to the app."""
+    """Add ``evaluate`` to the app."""
+
+    @app.command("evaluate")
+    @handle_errors
+    def evaluate_command(
+        scenario_path: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario JSON (.json or .json.gz)."),
+        plan_path: Path = typer.Argument(..., metavar="PLAN", help="Plan JSON."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Write the full result as JSON."),
+        device: str = typer.Option("cpu", help="Torch device for the model: cpu or cuda."),
+    ) -> None:
+        """Evaluate a plan: per-user latency, energy, utility, totals, and feasibility with violations."""
+        scenario = load_scenario(scenario_path)
+        plan = load_plan(plan_path)
+        result = evaluate(scenario, plan, device=device)
+        render_evaluation(result)
+        if out is not None:
+            save(out, result)
+            console.print(f"wrote {out}")

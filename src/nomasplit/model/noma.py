@@ -1,0 +1,104 @@
+"""NOMA with successive interference cancellation: SINR and rates, vectorised (spec eq. 5-10).
+
+Memory is ``O(N * U * M)``: intra-cell interference is computed per AP on ``[N, U_max, M]`` tables of the
+AP's own users (``U_max`` = most users of one AP), sorted once per scenario into SIC decoding order, with a
+reversed cumulative sum; never a ``[U, U, M]`` pairwise tensor.
+
+Decoding order (spec "Uplink" and "Downlink"): uplink, the AP decodes strongest first, so user ``i`` is
+interfered by the weaker users of its cell; downlink, users decode weakest first, so user ``i`` is interfered
+by the stronger users of its cell. Ties in gain: the lower user index is decoded first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class CellTables:
+    """Per-AP tables of the AP's own users, padded to ``U_max``.
+
+    Attributes:
+        cell_users: ``[N, U_max]`` user index of each slot; padding slots hold ``U`` (a dummy user).
+        slot_valid: ``[N, U_max]`` bool, False on padding slots.
+        user_slot: ``[U]`` slot of each user within its AP's table.
+    """
+
+    cell_users: torch.Tensor
+    slot_valid: torch.Tensor
+    user_slot: torch.Tensor
+
+    @staticmethod
+    def build(association: torch.Tensor, num_aps: int) -> CellTables:
+        """Group users by serving AP, keeping ascending user index within each AP."""
+        num_users = association.shape[0]
+        counts = torch.bincount(association, minlength=num_aps)  # [N]
+        max_users = max(int(counts.max().item()), 1)
+        order = torch.sort(association, stable=True).indices  # users grouped by AP, ascending index
+        starts = torch.cumsum(counts, 0) - counts  # [N]
+        slot_sorted = torch.arange(num_users, device=association.device) - starts[association[order]]
+        user_slot = torch.empty_like(association)
+        user_slot[order] = slot_sorted
+        cell_users = torch.full((num_aps, max_users), num_users, dtype=torch.long, device=association.device)
+        cell_users[association, user_slot] = torch.arange(num_users, device=association.device)
+        return CellTables(cell_users=cell_users, slot_valid=cell_users < num_users, user_slot=user_slot)
+
+
+@dataclass(frozen=True)
+class SicOrder:
+    """SIC decoding order of each AP's users on each subchannel.
+
+    Attributes:
+        order: ``[N, U_max, M]`` slots in decoding order (the first is decoded first).
+    """
+
+    order: torch.Tensor
+
+    @staticmethod
+    def build(own_gain_slots: torch.Tensor, slot_valid: torch.Tensor, *, strongest_first: bool) -> SicOrder:
+        """Sort each AP's users per subchannel by own gain; ties keep ascending user index (stable sort).
+
+        Args:
+            own_gain_slots: ``[N, U_max, M]`` gain of each slot's user to/from its own AP.
+            slot_valid: ``[N, U_max]`` False on padding slots (sorted last).
+            strongest_first: True for the uplink (descending gain), False for the downlink (ascending).
+        """
+        pad = float("-inf") if strongest_first else float("inf")
+        key = torch.where(slot_valid[:, :, None], own_gain_slots, torch.full_like(own_gain_slots, pad))
+        order = torch.sort(key, dim=1, descending=strongest_first, stable=True).indices
+        return SicOrder(order=order)
+
+    def later_sum(self, values_slots: torch.Tensor) -> torch.Tensor:
+        """For each slot, the sum of ``values`` over the users decoded after it in its AP and subchannel.
+
+        Computed with a reversed cumulative sum in decoding order (no subtraction, so no cancellation).
+
+        Args:
+            values_slots: ``[N, U_max, M]``.
+
+        Returns:
+            ``[N, U_max, M]`` in slot order.
+        """
+        in_order = torch.gather(values_slots, 1, self.order)  # [N, U_max, M]
+        suffix_inclusive = torch.flip(torch.cumsum(torch.flip(in_order, [1]), 1), [1])
+        suffix_exclusive = torch.zeros_like(suffix_inclusive)
+        suffix_exclusive[:, :-1] = suffix_inclusive[:, 1:]
+        return torch.zeros_like(values_slots).scatter(1, self.order, suffix_exclusive)
+
+
+def to_slots(per_user: torch.Tensor, cells: CellTables) -> torch.Tensor:
+    """``[U, M]`` -> ``[N, U_max, M]`` (padding slots get 0)."""
+    padded = torch.cat([per_user, torch.zeros_like(per_user[:1])], 0)  # [U + 1, M]
+    return padded[cells.cell_users]
+
+
+def from_slots(per_slot: torch.Tensor, association: torch.Tensor, cells: CellTables) -> torch.Tensor:
+    """``[N, U_max, M]`` -> ``[U, M]``."""
+    return per_slot[association, cells.user_slot]
+
+
+def rate_bps(beta: torch.Tensor, sinr: torch.Tensor, subchannel_bandwidth_hz: float) -> torch.Tensor:
+    """``R_i = sum_m beta[i, m] * b * log2(1 + SINR[i, m])`` (eq. 6, 9). Shape ``[U]``."""
+    return (beta * subchannel_bandwidth_hz * torch.log2(1.0 + sinr)).sum(dim=1)

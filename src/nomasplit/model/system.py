@@ -1,0 +1,268 @@
+"""The system model of ``system-model.md`` in PyTorch: SINR, rates, latency, energy and utility per user.
+
+A :class:`SystemModel` is built once per scenario (tensors on a device, SIC orders precomputed); it then
+evaluates any :class:`Decision`, relaxed (rows of ``beta`` on the simplex, Corollary 1) or discrete (one-hot
+rows), and everything is differentiable with autograd in ``beta``, powers and compute units.
+
+Shapes: ``N`` APs, ``U`` users, ``M`` subchannels, ``F_max`` the most split units of any user's model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from nomasplit.data.scenario import Scenario
+from nomasplit.model.compensation import compensation_function
+from nomasplit.model.noma import CellTables, SicOrder, from_slots, rate_bps, to_slots
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Decision variables of every user (relaxed or discrete).
+
+    Attributes:
+        split: ``[U]`` int64, ``s_i`` in 0..F_i (``F_i``: Device-Only).
+        beta_up: ``[U, M]`` uplink subchannel weights (one-hot when discrete).
+        beta_dn: ``[U, M]`` downlink subchannel weights.
+        uplink_power_w: ``[U]`` ``p_i``.
+        downlink_power_w: ``[U]`` ``P_i``.
+        compute_units: ``[U]`` ``r_i``.
+    """
+
+    split: torch.Tensor
+    beta_up: torch.Tensor
+    beta_dn: torch.Tensor
+    uplink_power_w: torch.Tensor
+    downlink_power_w: torch.Tensor
+    compute_units: torch.Tensor
+
+    def detach(self) -> Decision:
+        """A copy without autograd history."""
+        return Decision(**{f.name: getattr(self, f.name).detach() for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Per-user outcome of a decision (all ``[U]``), eq. (1)-(19), and the objective ``Gamma`` (eq. 20)."""
+
+    offloads: torch.Tensor
+    uplink_rate_bps: torch.Tensor
+    downlink_rate_bps: torch.Tensor
+    device_latency_s: torch.Tensor
+    edge_latency_s: torch.Tensor
+    uplink_latency_s: torch.Tensor
+    downlink_latency_s: torch.Tensor
+    device_energy_j: torch.Tensor
+    edge_energy_j: torch.Tensor
+    uplink_energy_j: torch.Tensor
+    downlink_energy_j: torch.Tensor
+    latency_s: torch.Tensor
+    energy_j: torch.Tensor
+    utility: torch.Tensor
+    objective: torch.Tensor
+
+
+def _user_tables(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-user profile tables padded to ``F_max + 1`` split points, scaled by the workload ``k_i``.
+
+    Returns:
+        ``device_flops [U, F_max+1]`` (``k D(s)``), ``upload_bits [U, F_max+1]`` (``k w(s)``),
+        ``total_flops [U]`` (``k Z``), ``result_bits [U]`` (``k m``), ``num_layers [U]`` (``F_i``).
+    """
+    num_layers = scenario.user_num_layers()
+    max_layers = int(num_layers.max())
+    per_profile = []
+    for profile in scenario.profiles:
+        flops = profile.cumulative_flops()
+        bits = profile.upload_bits()
+        pad = max_layers + 1 - flops.shape[0]
+        per_profile.append((np.pad(flops, (0, pad), mode="edge"), np.pad(bits, (0, pad), mode="edge")))
+    index = np.asarray(scenario.user_profile)
+    workload = scenario.workload_tasks
+    device_flops = np.stack([per_profile[i][0] for i in index]) * workload[:, None]
+    upload_bits = np.stack([per_profile[i][1] for i in index]) * workload[:, None]
+    total_flops = np.array([scenario.profiles[i].total_flops for i in index]) * workload
+    result_bits = np.array([scenario.profiles[i].result_bits for i in index]) * workload
+    return device_flops, upload_bits, total_flops, result_bits, num_layers
+
+
+class SystemModel:
+    """Vectorised, differentiable evaluation of decisions on one scenario."""
+
+    def __init__(
+        self, scenario: Scenario, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64
+    ) -> None:
+        self.scenario = scenario
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.num_aps = scenario.num_aps
+        self.num_users = scenario.num_users
+        self.num_subchannels = scenario.num_subchannels
+        self.noma = scenario.access == "noma"
+        self.cluster_size = scenario.effective_cluster_size
+
+        def tensor(values: object) -> torch.Tensor:
+            return torch.tensor(np.array(values, dtype=np.float64), dtype=dtype, device=self.device)
+
+        self.association = torch.as_tensor(scenario.association, dtype=torch.long, device=self.device)  # [U]
+        users = torch.arange(self.num_users, device=self.device)
+        uplink_gain = tensor(scenario.uplink_gain)  # [N, U, M]
+        downlink_gain = tensor(scenario.downlink_gain)  # [N, U, M]
+        other_cell = self.association[None, :] != torch.arange(self.num_aps, device=self.device)[:, None]  # [N, U]
+        # Gains with each AP's own users zeroed: inter-cell terms without cancellation.
+        self.uplink_gain_other = uplink_gain * other_cell[:, :, None]  # [N, U, M]
+        self.downlink_gain_other = downlink_gain * other_cell[:, :, None]  # [N, U, M]
+        self.uplink_gain_own = uplink_gain[self.association, users]  # [U, M]
+        self.downlink_gain_own = downlink_gain[self.association, users]  # [U, M]
+        self.cells = CellTables.build(self.association, self.num_aps)
+        self.uplink_order = SicOrder.build(
+            to_slots(self.uplink_gain_own, self.cells), self.cells.slot_valid, strongest_first=True
+        )
+        self.downlink_order = SicOrder.build(
+            to_slots(self.downlink_gain_own, self.cells), self.cells.slot_valid, strongest_first=False
+        )
+
+        self.uplink_subchannel_hz = scenario.uplink_bandwidth_hz / self.num_subchannels
+        self.downlink_subchannel_hz = scenario.downlink_bandwidth_hz / self.num_subchannels
+        self.uplink_noise_w = scenario.noise_psd_w_per_hz * self.uplink_subchannel_hz
+        self.downlink_noise_w = scenario.noise_psd_w_per_hz * self.downlink_subchannel_hz
+
+        device_flops, upload_bits, total_flops, result_bits, num_layers = _user_tables(scenario)
+        self.device_flops_table = tensor(device_flops)  # [U, F_max+1]
+        self.upload_bits_table = tensor(upload_bits)  # [U, F_max+1]
+        self.total_flops = tensor(total_flops)  # [U]
+        self.result_bits = tensor(result_bits)  # [U]
+        self.num_layers = torch.as_tensor(num_layers, dtype=torch.long, device=self.device)  # [U]
+        self.max_layers = int(num_layers.max())
+
+        self.latency_weight = tensor(scenario.latency_weight)  # [U]
+        self.device_flops_per_s = tensor(scenario.device_flops_per_s)  # [U]
+        # xi_i c_i^2 phi_i: joules per FLOP on the device (eq. 13).
+        self.device_energy_per_flop_j = tensor(
+            scenario.device_switched_capacitance * scenario.device_flops_per_s**2 * scenario.device_cycles_per_flop
+        )  # [U]
+        self.edge_unit_flops_per_s = scenario.edge_unit_flops_per_s
+        self.edge_energy_coefficient = scenario.edge_switched_capacitance * scenario.edge_cycles_per_flop
+        self.compensation = compensation_function(scenario.compensation)
+
+    # --- radio ------------------------------------------------------------------------------------------
+    def uplink_sinr(self, beta_up: torch.Tensor, power_w: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+        """Uplink SINR at the serving AP (eq. 5). Inactive (Device-Only) users transmit nothing.
+
+        Args:
+            beta_up: ``[U, M]``; power_w: ``[U]``; active: ``[U]`` bool (offloading users).
+
+        Returns:
+            ``[U, M]``.
+        """
+        tx = beta_up * (power_w * active)[:, None]  # [U, M] transmitted power per subchannel
+        # Inter-cell: received at AP n from users of other cells, then read at each user's AP.
+        inter_at_ap = torch.einsum("num,um->nm", self.uplink_gain_other, tx)  # [N, M]
+        interference = inter_at_ap[self.association]  # [U, M]
+        if self.noma:
+            received_slots = to_slots(tx * self.uplink_gain_own, self.cells)  # [N, U_max, M]
+            intra = from_slots(self.uplink_order.later_sum(received_slots), self.association, self.cells)
+            interference = interference + intra
+        return power_w[:, None] * self.uplink_gain_own / (interference + self.uplink_noise_w)
+
+    def downlink_sinr(self, beta_dn: torch.Tensor, power_w: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+        """Downlink SINR at each user (eq. 8, with the receiver's channel for interference: spec "Downlink").
+
+        Returns:
+            ``[U, M]``.
+        """
+        tx = beta_dn * (power_w * active)[:, None]  # [U, M] power the AP spends on each user per subchannel
+        ap_total = torch.zeros(self.num_aps, self.num_subchannels, dtype=tx.dtype, device=tx.device)
+        ap_total = ap_total.index_add(0, self.association, tx)  # [N, M]
+        interference = torch.einsum("num,nm->um", self.downlink_gain_other, ap_total)  # [U, M]
+        if self.noma:
+            stronger_power = from_slots(
+                self.downlink_order.later_sum(to_slots(tx, self.cells)), self.association, self.cells
+            )  # [U, M]
+            interference = interference + self.downlink_gain_own * stronger_power
+        return power_w[:, None] * self.downlink_gain_own / (interference + self.downlink_noise_w)
+
+    def rates(self, decision: Decision) -> tuple[torch.Tensor, torch.Tensor]:
+        """Uplink ``R_i`` and downlink ``Phi_i`` in bit/s, ``[U]`` each (0 for Device-Only users)."""
+        active = self.offloads(decision.split)
+        activity = active.to(self.dtype)
+        uplink = rate_bps(
+            decision.beta_up * activity[:, None],
+            self.uplink_sinr(decision.beta_up, decision.uplink_power_w, activity),
+            self.uplink_subchannel_hz,
+        )
+        downlink = rate_bps(
+            decision.beta_dn * activity[:, None],
+            self.downlink_sinr(decision.beta_dn, decision.downlink_power_w, activity),
+            self.downlink_subchannel_hz,
+        )
+        return uplink, downlink
+
+    # --- costs ------------------------------------------------------------------------------------------
+    def offloads(self, split: torch.Tensor) -> torch.Tensor:
+        """``s_i < F_i``: the user sends something to the edge. ``[U]`` bool."""
+        return split < self.num_layers
+
+    def costs(self, decision: Decision) -> Costs:
+        """Latency (eq. 12), energy (eq. 17), utility (eq. 19) and ``Gamma`` (eq. 20) of a decision."""
+        split = torch.minimum(decision.split, self.num_layers)
+        active = self.offloads(split)
+        uplink_rate, downlink_rate = self.rates(decision)
+        device_flops = torch.gather(self.device_flops_table, 1, split[:, None])[:, 0]  # [U]
+        edge_flops = self.total_flops - device_flops  # [U]
+        upload_bits = torch.gather(self.upload_bits_table, 1, split[:, None])[:, 0]  # [U]
+        one = torch.ones_like(edge_flops)
+        edge_speed = torch.where(
+            active, self.compensation(decision.compute_units) * self.edge_unit_flops_per_s, one
+        )  # [U] FLOP/s; placeholder 1 for Device-Only users (no edge work)
+        safe_uplink = torch.where(active, uplink_rate, one)
+        safe_downlink = torch.where(active, downlink_rate, one)
+        zero = torch.zeros_like(edge_flops)
+
+        device_latency = device_flops / self.device_flops_per_s  # eq. (1)
+        edge_latency = torch.where(active, edge_flops / edge_speed, zero)  # eq. (3)
+        uplink_latency = torch.where(active, upload_bits / safe_uplink, zero)  # eq. (7)
+        downlink_latency = torch.where(active, self.result_bits / safe_downlink, zero)  # eq. (10)
+        device_energy = self.device_energy_per_flop_j * device_flops  # eq. (13)
+        edge_energy = torch.where(
+            active, self.edge_energy_coefficient * edge_speed**2 * edge_flops, zero
+        )  # eq. (16)
+        uplink_energy = torch.where(active, decision.uplink_power_w * uplink_latency, zero)  # eq. (14)
+        downlink_energy = torch.where(active, decision.downlink_power_w * downlink_latency, zero)  # eq. (15)
+
+        latency = device_latency + edge_latency + uplink_latency + downlink_latency  # eq. (12)
+        energy = device_energy + edge_energy + uplink_energy + downlink_energy  # eq. (17)
+        utility = self.latency_weight * latency + (1.0 - self.latency_weight) * energy  # eq. (19)
+        return Costs(
+            offloads=active,
+            uplink_rate_bps=uplink_rate,
+            downlink_rate_bps=downlink_rate,
+            device_latency_s=device_latency,
+            edge_latency_s=edge_latency,
+            uplink_latency_s=uplink_latency,
+            downlink_latency_s=downlink_latency,
+            device_energy_j=device_energy,
+            edge_energy_j=edge_energy,
+            uplink_energy_j=uplink_energy,
+            downlink_energy_j=downlink_energy,
+            latency_s=latency,
+            energy_j=energy,
+            utility=utility,
+            objective=utility.sum(),
+        )
+
+    def objective(self, decision: Decision) -> torch.Tensor:
+        """``Gamma = sum_i U_i`` (eq. 20), a differentiable scalar."""
+        return self.costs(decision).objective
+
+    # --- helpers ------------------------------------------------------------------------------------------
+    def full_split(self) -> torch.Tensor:
+        """``s_i = F_i`` for every user (Device-Only). ``[U]`` int64."""
+        return self.num_layers.clone()
+
+    def common_split(self, split: int) -> torch.Tensor:
+        """The same split point for every user, capped at each user's ``F_i``. ``[U]`` int64."""
+        return torch.clamp(torch.full_like(self.num_layers, split), max=self.num_layers)
