@@ -28,7 +28,7 @@ def decision_from_plan(model: SystemModel, plan: Plan) -> Decision:
     """One-hot :class:`Decision` tensors from a discrete plan (checked against the scenario first)."""
     plan.check_against(model.scenario)
     num_users, num_subchannels = model.num_users, model.num_subchannels
-    split = torch.zeros(num_users, dtype=torch.long)
+    split = torch.zeros(num_users, dtype=torch.long)  # built on the CPU, moved at the end
     beta_up = torch.zeros(num_users, num_subchannels, dtype=model.dtype)
     beta_dn = torch.zeros(num_users, num_subchannels, dtype=model.dtype)
     powers = torch.zeros(3, num_users, dtype=model.dtype)

@@ -16,6 +16,7 @@ import torch
 
 from nomasplit.data.scenario import Scenario
 from nomasplit.model.compensation import compensation_function
+from nomasplit.model.device import resolve_device
 from nomasplit.model.noma import CellTables, SicOrder, from_slots, rate_bps, to_slots
 
 
@@ -96,7 +97,7 @@ class SystemModel:
         self, scenario: Scenario, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64
     ) -> None:
         self.scenario = scenario
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.dtype = dtype
         self.num_aps = scenario.num_aps
         self.num_users = scenario.num_users

@@ -1,0 +1,20 @@
+"""Choosing the torch device: ``cpu`` by default, ``cuda`` when present and asked for."""
+
+from __future__ import annotations
+
+import torch
+
+from nomasplit.errors import InputError
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """``'cpu'``, ``'cuda'`` or ``'cuda:N'`` as a torch device; InputError if unknown or not available here."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device {name!r} is not a torch device; allowed: cpu, cuda, cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise InputError(f"device {name!r} is not supported; allowed: cpu, cuda, cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {name!r} asked for, but CUDA is not available on this machine; use --device cpu")
+    return device

@@ -1,0 +1,88 @@
+"""``solve(scenario, algorithm, ...)``: the one entry point (pymoo ``minimize`` in spirit)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+
+from nomasplit import __version__
+from nomasplit.data.files import format_validation_error
+from nomasplit.data.hashing import sha256_of
+from nomasplit.data.plan import Plan, SolveInfo
+from nomasplit.data.scenario import Scenario
+from nomasplit.errors import InputError
+from nomasplit.model.evaluate import find_violations, plan_from_decision
+from nomasplit.model.system import SystemModel
+from nomasplit.solvers.registry import AlgorithmSettings, SolveContext, get_algorithm
+
+
+def solve(
+    scenario: Scenario,
+    algorithm: str = "ligd",
+    *,
+    settings: Mapping[str, Any] | AlgorithmSettings | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+) -> Plan:
+    """Run a registered algorithm on a scenario and return the plan with its :class:`SolveInfo`.
+
+    Args:
+        scenario: the instance.
+        algorithm: a name in :data:`nomasplit.solvers.ALGORITHMS`.
+        settings: the algorithm's settings (a mapping is validated; unknown keys are errors).
+        seed: seeds the algorithm's ``torch.Generator`` (random starts, tie-breaks).
+        device: torch device of the model (``cpu`` or ``cuda``).
+
+    Returns:
+        A plan whose ``solver.objective`` is ``Gamma`` of the final discrete plan, computed by the model.
+    """
+    spec = get_algorithm(algorithm)
+    if isinstance(settings, AlgorithmSettings):
+        if not isinstance(settings, spec.settings_type):
+            raise InputError(f"settings of type {type(settings).__name__} do not belong to algorithm {algorithm!r}")
+        parsed = settings
+    else:
+        try:
+            parsed = spec.settings_type.model_validate(dict(settings or {}))
+        except ValidationError as exc:
+            raise InputError(format_validation_error(exc, f"settings of {algorithm!r}")) from None
+    start = time.perf_counter()
+    model = SystemModel(scenario, device=device)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    outcome = spec.run(SolveContext(scenario=scenario, model=model, seed=seed, generator=generator), parsed)
+    with torch.no_grad():
+        objective = float(model.objective(outcome.decision).item())
+    wall_time_s = time.perf_counter() - start
+    users = plan_from_decision(model, outcome.decision)
+    draft = Plan(scenario_sha256=sha256_of(scenario), users=users)
+    violations = find_violations(scenario, draft)
+    success = outcome.success and not violations
+    message = outcome.message
+    if violations:
+        message = (message + "; " if message else "") + f"plan violates {len(violations)} constraint(s): " + (
+            violations[0].message
+        )
+    info = SolveInfo(
+        algorithm=algorithm,
+        settings=parsed.model_dump(mode="json"),
+        seed=seed,
+        device=str(model.device),
+        nomasplit_version=__version__,
+        success=success,
+        message=message,
+        objective_relaxed=outcome.objective_relaxed,
+        objective_rounded=outcome.objective_rounded,
+        objective=objective,
+        chosen_split=outcome.chosen_split,
+        iterations_total=outcome.iterations_total,
+        wall_time_s=wall_time_s,
+        history=outcome.history,
+        bound=outcome.bound,
+        gap=outcome.gap,
+        extra=outcome.extra,
+    )
+    return Plan(scenario_sha256=draft.scenario_sha256, users=users, solver=info)
