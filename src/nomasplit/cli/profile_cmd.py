@@ -1,0 +1,116 @@
+"""``nomasplit profile``: per-unit FLOPs, output sizes and (optionally) latency of a zoo or user model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from nomasplit.cli.common import console, handle_errors
+from nomasplit.data.files import save
+from nomasplit.data.profile import ModelProfile
+from nomasplit.errors import InputError
+from nomasplit.profiling import (
+    DEFAULT_REPEATS,
+    DEFAULT_WARMUP,
+    load_user_model,
+    parse_dtype,
+    parse_input_shape,
+    profile_model,
+)
+from nomasplit.zoo import MODEL_NAMES, build_model, check_model_name, input_shape
+
+
+def profile_table(profile: ModelProfile) -> Table:
+    """A rich table of the profile: one row per unit, and the totals."""
+    measured = any(layer.measured_latency_s is not None for layer in profile.layers)
+    table = Table(title=f"{profile.model}: {profile.num_layers} units, {profile.dtype}")
+    table.add_column("#", justify="right")
+    table.add_column("unit")
+    table.add_column("output shape")
+    table.add_column("MFLOPs", justify="right")
+    table.add_column("output kbit", justify="right")
+    if measured:
+        table.add_column("latency ms", justify="right")
+    table.add_row(
+        "0", "(input)", "x".join(map(str, profile.input_shape or [])), "", f"{profile.input_bits / 1e3:.1f}"
+    )
+    for index, layer in enumerate(profile.layers, start=1):
+        row = [
+            str(index),
+            layer.name,
+            "x".join(map(str, layer.output_shape or [])),
+            f"{layer.flops / 1e6:.3f}",
+            f"{layer.output_bits / 1e3:.1f}",
+        ]
+        if measured:
+            latency_s = layer.measured_latency_s
+            row.append("" if latency_s is None else f"{latency_s * 1e3:.3f}")
+        table.add_row(*row)
+    total = ["", "total", "", f"{profile.total_flops / 1e6:.3f}", f"result {profile.result_bits / 1e3:.1f}"]
+    if measured:
+        total.append(f"{sum(layer.measured_latency_s or 0.0 for layer in profile.layers) * 1e3:.3f}")
+    table.add_row(*total, style="bold")
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``profile`` command to the app."""
+
+    @app.command("profile")
+    @handle_errors
+    def profile(
+        model_name: str | None = typer.Argument(
+            None, metavar="MODEL", help=f"Zoo model: {', '.join(MODEL_NAMES)}. Omit when using --model."
+        ),
+        out: Path = typer.Option(..., "--out", "-o", help="Profile JSON to write."),
+        user_model: str | None = typer.Option(
+            None,
+            "--model",
+            help="Your own model instead of a zoo one: package.module:attr (an nn.Sequential, a traceable "
+            "chain, or a callable returning one). Needs --input-shape.",
+        ),
+        shape_text: str | None = typer.Option(
+            None, "--input-shape", help="Input shape with batch, e.g. 1,3,32,32 (only with --model)."
+        ),
+        name: str | None = typer.Option(None, "--name", help="Model name in the profile (--model only)."),
+        dtype: str = typer.Option("float32", "--dtype", help="float32, float16, bfloat16 or float64."),
+        measure: bool = typer.Option(False, "--measure", help="Also measure per-unit latency on this host."),
+        warmup: int = typer.Option(DEFAULT_WARMUP, "--warmup", help="Warm-up runs per unit (--measure)."),
+        repeats: int = typer.Option(DEFAULT_REPEATS, "--repeats", help="Timed runs per unit (--measure)."),
+    ) -> None:
+        """Profile a model: FLOPs and output size of each split unit, input and result sizes."""
+        torch_dtype = parse_dtype(dtype)
+        if (model_name is None) == (user_model is None):
+            raise InputError(f"give either MODEL ({', '.join(MODEL_NAMES)}) or --model package.module:attr")
+        if not out.parent.is_dir():
+            raise InputError(f"--out {out}: output folder {out.parent} does not exist")
+        if model_name is not None:
+            check_model_name(model_name)
+            if shape_text is not None or name is not None:
+                raise InputError(
+                    "--input-shape and --name go with --model only; a zoo model has a fixed input"
+                )
+            module = build_model(model_name)
+            shape = input_shape(model_name)
+            profile_name = model_name
+        else:
+            assert user_model is not None
+            if shape_text is None:
+                raise InputError("--model needs --input-shape, e.g. --input-shape 1,3,32,32")
+            shape = parse_input_shape(shape_text)
+            module = load_user_model(user_model)
+            profile_name = name or user_model.rsplit(":", 1)[-1]
+        result = profile_model(
+            module,
+            shape,
+            name=profile_name,
+            dtype=torch_dtype,
+            measure=measure,
+            warmup=warmup,
+            repeats=repeats,
+        )
+        console.print(profile_table(result))
+        save(out, result)
+        console.print(f"wrote {out}")

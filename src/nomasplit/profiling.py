@@ -1,0 +1,457 @@
+"""Per-unit profiles of a chain DNN: FLOPs, output sizes and (optionally) measured latency.
+
+A model is a chain of split units: the direct children of an ``nn.Sequential`` (the zoo models, or a user's
+``nn.Sequential``), or the nodes of a ``torch.fx`` trace that form a single chain (:func:`as_chain`). The
+profile is what the system model needs (spec "Profiles of a model with F layers"):
+
+- ``flops`` of unit ``delta`` (``f_delta``): counted by ``torch.utils.flop_counter.FlopCounterMode`` while the
+  unit runs on a real tensor. It counts 2 FLOPs per multiply-accumulate of the operators it knows:
+  convolutions and matrix products (``mm``, ``addmm``, ``bmm``, attention). Everything else (bias add,
+  batch norm, activations, pooling, padding, dropout, reshapes, softmax) counts 0, so a unit made only of
+  such operators (a max-pool, a flatten) has 0 FLOPs.
+- ``output_bits`` (``w(s)``): ``numel * bits per element`` of the unit's real output tensor; the input runs in
+  the chosen dtype (float32 by default; float16, bfloat16, float64), so a float output has that dtype's width.
+- ``input_bits`` (``w(0)``) of the input tensor in that dtype, and ``result_bits`` (``m``) of the last output.
+- with ``measure=True``, ``measured_latency_s`` per unit on this host: warm-up runs, then the median of
+  repeated runs, under ``torch.inference_mode`` with one intra-op thread.
+
+The profile without measurement is a pure function of the model's structure, the input shape, the dtype and
+the torch version: it holds no timestamp or hostname, so regenerating it gives the same JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import importlib
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+import torch.fx
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from nomasplit.data.profile import LayerProfile, ModelProfile
+from nomasplit.errors import InputError
+
+#: dtypes a profile can refer to, by name.
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float64": torch.float64,
+}
+
+#: Largest input tensor accepted (elements), so a typo in a shape fails cleanly instead of exhausting memory.
+MAX_INPUT_ELEMENTS = 2**28
+
+#: Seed of the generator that draws the (standard normal) profiling input.
+INPUT_SEED = 0
+
+DEFAULT_WARMUP = 3
+DEFAULT_REPEATS = 10
+
+FLOP_METHOD = (
+    "torch.utils.flop_counter.FlopCounterMode per unit (2 FLOPs per multiply-accumulate of convolutions and "
+    "matrix products; other operators count 0); sizes from one forward pass"
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Input validation
+
+
+def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """A dtype name (``float32``, ``float16``, ``bfloat16``, ``float64``) or one of those torch dtypes."""
+    if isinstance(dtype, torch.dtype):
+        if dtype in DTYPES.values():
+            return dtype
+    elif isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
+    raise InputError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """Name of a supported dtype (the inverse of :func:`parse_dtype`)."""
+    return next(name for name, value in DTYPES.items() if value == parse_dtype(dtype))
+
+
+def validate_input_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    """Check an input shape: one or more integers >= 1, at most :data:`MAX_INPUT_ELEMENTS` elements in all."""
+    if isinstance(shape, str | bytes) or not isinstance(shape, Sequence) or len(shape) == 0:
+        raise InputError(f"input shape must be a non-empty sequence of integers >= 1; got {shape!r}")
+    for dim in shape:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise InputError(f"input shape must hold integers >= 1; got {list(shape)!r}")
+    if math.prod(shape) > MAX_INPUT_ELEMENTS:
+        raise InputError(
+            f"input shape {list(shape)} has {math.prod(shape)} elements; at most {MAX_INPUT_ELEMENTS} allowed"
+        )
+    return tuple(shape)
+
+
+def parse_input_shape(text: str) -> tuple[int, ...]:
+    """Parse ``"1,3,32,32"`` (commas or ``x`` between dimensions) into a validated shape."""
+    parts = [part.strip() for part in text.replace("x", ",").split(",")]
+    try:
+        dims = [int(part) for part in parts]
+    except ValueError:
+        raise InputError(
+            f"input shape must be integers >= 1 separated by commas, like 1,3,32,32; got {text!r}"
+        ) from None
+    return validate_input_shape(dims)
+
+
+def _check_count(value: int, field: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"{field} must be an integer >= {minimum}; got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Profiling
+
+
+def unit_names(module: nn.Sequential) -> list[str]:
+    """Profile names of the units: the child's name, or ``<index>_<Class>`` where that name is an index."""
+    names = []
+    for child_name, child in module.named_children():
+        names.append(f"{child_name}_{type(child).__name__}" if child_name.isdigit() else child_name)
+    return names
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _median_latency_s(unit: nn.Module, unit_input: torch.Tensor, warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        unit(unit_input)
+    durations_s = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        unit(unit_input)
+        durations_s.append(time.perf_counter() - start)
+    return float(statistics.median(durations_s))
+
+
+def _bits(tensor: torch.Tensor) -> int:
+    return tensor.numel() * tensor.element_size() * 8
+
+
+def profile_model(
+    module: nn.Sequential,
+    input_shape: Sequence[int],
+    *,
+    name: str,
+    dtype: str | torch.dtype = torch.float32,
+    measure: bool = False,
+    warmup: int = DEFAULT_WARMUP,
+    repeats: int = DEFAULT_REPEATS,
+) -> ModelProfile:
+    """Profile a chain model unit by unit.
+
+    The input is a standard-normal tensor of ``input_shape`` in ``dtype`` (drawn from a ``torch.Generator``
+    seeded with :data:`INPUT_SEED`); it runs through the units in order under ``torch.inference_mode``, each
+    unit inside a ``FlopCounterMode``. The model is not changed (a copy is converted when ``dtype`` differs
+    from its parameters' dtype).
+
+    Args:
+        module: the chain; its direct children are the split units.
+        input_shape: input tensor shape including the batch dimension (batch 1 for the paper's profiles).
+        name: model name recorded in the profile.
+        dtype: dtype of the input and the weights, which sets the size in bits of float tensors.
+        measure: also measure each unit's latency on this host (``measured_latency_s``).
+        warmup: un-timed runs per unit before timing (``measure`` only), ``>= 0``.
+        repeats: timed runs per unit, whose median is reported (``measure`` only), ``>= 1``.
+
+    Returns:
+        The profile: per unit ``flops`` (2 per multiply-accumulate), ``output_bits``, ``output_shape`` and,
+        if measured, ``measured_latency_s`` [s]; ``input_bits`` = ``w(0)``, ``result_bits`` = ``m``.
+
+    Raises:
+        InputError: not an ``nn.Sequential`` with at least one unit, bad shape, dtype, counts or name, or a
+            unit that fails on its input or does not return one non-empty tensor.
+    """
+    if not isinstance(module, nn.Sequential):
+        raise InputError(
+            f"model must be an nn.Sequential of split units (see as_chain); got {type(module).__name__}"
+        )
+    if len(module) == 0:
+        raise InputError("model has no units: an empty nn.Sequential cannot be split")
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"model name must be a non-empty string; got {name!r}")
+    shape = validate_input_shape(input_shape)
+    torch_dtype = parse_dtype(dtype)
+    _check_count(warmup, "warmup", 0)
+    _check_count(repeats, "repeats", 1)
+
+    float_tensors = [
+        tensor for tensor in [*module.parameters(), *module.buffers()] if tensor.is_floating_point()
+    ]
+    if any(tensor.dtype != torch_dtype for tensor in float_tensors):
+        module = copy.deepcopy(module).to(torch_dtype)
+    module = module.eval()
+
+    generator = torch.Generator(device="cpu").manual_seed(INPUT_SEED)
+    model_input = torch.randn(shape, generator=generator, dtype=torch.float32).to(torch_dtype)
+    names = unit_names(module)
+    unit_inputs: list[torch.Tensor] = []
+    layers: list[dict[str, Any]] = []
+    current = model_input
+    with torch.inference_mode():
+        for index, (unit_name, unit) in enumerate(zip(names, module.children(), strict=True), start=1):
+            unit_inputs.append(current)
+            try:
+                with FlopCounterMode(display=False) as counter:
+                    output = unit(current)
+            except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+                raise InputError(
+                    f"unit {index} ({unit_name!r}) fails on an input of shape {list(current.shape)}: {exc}"
+                ) from None
+            if not isinstance(output, torch.Tensor) or output.numel() == 0:
+                raise InputError(
+                    f"unit {index} ({unit_name!r}) must return one non-empty tensor to be a split point; "
+                    f"got {type(output).__name__}"
+                )
+            layers.append(
+                {
+                    "name": unit_name,
+                    "flops": float(counter.get_total_flops()),
+                    "output_bits": float(_bits(output)),
+                    "output_shape": list(output.shape),
+                }
+            )
+            current = output
+
+    source: dict[str, Any] = {
+        "method": FLOP_METHOD,
+        "torch_version": torch.__version__,
+        "dtype": dtype_name(torch_dtype),
+        "input": f"standard normal, torch.Generator seed {INPUT_SEED}",
+    }
+    if measure:
+        with torch.inference_mode(), _one_thread():
+            for layer, unit, unit_input in zip(layers, module.children(), unit_inputs, strict=True):
+                layer["measured_latency_s"] = _median_latency_s(unit, unit_input, warmup, repeats)
+        source["latency"] = {
+            "method": "median of timed runs after warm-up runs, torch.inference_mode, time.perf_counter",
+            "warmup": warmup,
+            "repeats": repeats,
+            "threads": 1,
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "hostname": platform.node(),
+            "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }
+    return ModelProfile(
+        model=name,
+        input_shape=list(shape),
+        dtype=dtype_name(torch_dtype),
+        input_bits=float(_bits(model_input)),
+        result_bits=layers[-1]["output_bits"],
+        layers=[LayerProfile(**layer) for layer in layers],
+        source=source,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# User models
+
+
+class _Input:
+    """Marks where a call unit's input goes among the arguments of the traced call."""
+
+    def __repr__(self) -> str:
+        return "<input>"
+
+
+_INPUT = _Input()
+
+
+def _substitute(value: Any, replacement: Any) -> Any:
+    if value is _INPUT:
+        return replacement
+    if isinstance(value, tuple | list):
+        return type(value)(_substitute(item, replacement) for item in value)
+    if isinstance(value, dict):
+        return {key: _substitute(item, replacement) for key, item in value.items()}
+    return value
+
+
+def _mark_input(value: Any) -> Any:
+    """Replace the (single, previous) fx node among a call's arguments by :data:`_INPUT`."""
+    if isinstance(value, torch.fx.Node):
+        return _INPUT
+    if isinstance(value, tuple | list):
+        return type(value)(_mark_input(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _mark_input(item) for key, item in value.items()}
+    return value
+
+
+class CallUnit(nn.Module):
+    """A split unit made of one function or method call taken from a ``torch.fx`` trace (e.g. ``flatten``)."""
+
+    def __init__(self, kind: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        super().__init__()
+        self.kind = kind
+        self.target = target
+        self.call_args = args
+        self.call_kwargs = kwargs
+
+    def forward(self, unit_input: torch.Tensor) -> Any:
+        args = _substitute(self.call_args, unit_input)
+        kwargs = _substitute(self.call_kwargs, unit_input)
+        if self.kind == "call_method":
+            receiver, *rest = args
+            return getattr(receiver, self.target)(*rest, **kwargs)
+        return self.target(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        target = (
+            self.target if isinstance(self.target, str) else getattr(self.target, "__name__", self.target)
+        )
+        return f"{self.kind}={target}, args={self.call_args!r}, kwargs={self.call_kwargs!r}"
+
+
+def as_chain(model: nn.Module, *, what: str = "model") -> nn.Sequential:
+    """The model as an ``nn.Sequential`` of split units.
+
+    An ``nn.Sequential`` is returned as it is (its direct children are the units). Any other module is traced
+    with ``torch.fx.symbolic_trace``; the trace must be a single chain (one tensor input, each operation using
+    only the previous one's output, nothing else using it, one tensor returned). Each traced operation becomes
+    a unit: a leaf module call becomes that module, a function or method call (``torch.flatten``, ``x.view``)
+    a :class:`CallUnit`. Units are named after the trace's node names.
+
+    Raises:
+        InputError: not a module, an empty chain, untraceable, or a graph that is not a chain (branches, skip
+            connections, several inputs or outputs, direct use of parameters).
+    """
+    if not isinstance(model, nn.Module):
+        raise InputError(f"{what} is a {type(model).__name__}, not a torch.nn.Module")
+    if isinstance(model, nn.Sequential):
+        if len(model) == 0:
+            raise InputError(f"{what} is an empty nn.Sequential: there is nothing to split")
+        return model
+    try:
+        traced = torch.fx.symbolic_trace(model)
+    except Exception as exc:
+        raise InputError(
+            f"{what} ({type(model).__name__}) is not an nn.Sequential and torch.fx cannot trace it: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    nodes = list(traced.graph.nodes)
+    placeholders = [node for node in nodes if node.op == "placeholder"]
+    if len(placeholders) != 1:
+        raise InputError(f"{what} takes {len(placeholders)} inputs; a chain takes exactly one tensor")
+    previous = placeholders[0]
+    units: OrderedDict[str, nn.Module] = OrderedDict()
+    for node in nodes:
+        if node.op == "placeholder":
+            continue
+        if node.op == "get_attr":
+            raise InputError(
+                f"{what} is not a chain of modules: it uses the parameter or buffer {node.target!r} directly"
+            )
+        if len(previous.users) != 1:
+            raise InputError(
+                f"{what} is not a chain: the output of {previous.name!r} is used {len(previous.users)} times "
+                "(a branch or skip connection)"
+            )
+        if node.all_input_nodes != [previous]:
+            inputs = [item.name for item in node.all_input_nodes]
+            raise InputError(
+                f"{what} is not a chain: {node.name!r} takes {inputs}, "
+                f"not just the output of {previous.name!r}"
+            )
+        if node.op == "output":
+            if node.args[0] is not previous:
+                raise InputError(f"{what} is not a chain: it must return one tensor, not {node.args[0]!r}")
+            break
+        marked_args = _mark_input(node.args)
+        marked_kwargs = _mark_input(dict(node.kwargs))
+        if node.op == "call_module":
+            units[node.name] = traced.get_submodule(str(node.target))
+            if marked_args != (_INPUT,) or marked_kwargs:
+                raise InputError(f"{what} is not a chain: module call {node.name!r} takes extra arguments")
+        else:
+            units[node.name] = CallUnit(node.op, node.target, tuple(marked_args), dict(marked_kwargs))
+        previous = node
+    if not units:
+        raise InputError(f"{what} has no operations: there is nothing to split")
+    return nn.Sequential(units)
+
+
+@contextmanager
+def _working_directory_importable() -> Iterator[None]:
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+
+
+def load_user_model(spec: str) -> nn.Sequential:
+    """Import a user's model from ``package.module:attr`` and return it as a chain of split units.
+
+    ``attr`` (dotted names allowed, e.g. ``Models.small``) is an ``nn.Module`` instance or a callable taking
+    no arguments that returns one (a factory function, or an ``nn.Module`` class). The module is imported
+    with the current working directory importable. The model is put in eval mode and turned into a chain with
+    :func:`as_chain`.
+
+    Raises:
+        InputError: malformed spec, module not importable, attribute missing, not a module, not a chain.
+    """
+    if not isinstance(spec, str) or spec.count(":") != 1:
+        raise InputError(f"--model must look like package.module:attr; got {spec!r}")
+    module_path, attr_path = spec.split(":")
+    if not module_path.strip() or not attr_path.strip():
+        raise InputError(f"--model must look like package.module:attr; got {spec!r}")
+    try:
+        with _working_directory_importable():
+            imported = importlib.import_module(module_path)
+    except ModuleNotFoundError as exc:
+        raise InputError(f"--model {spec!r}: cannot import module {module_path!r} ({exc})") from None
+    except Exception as exc:
+        raise InputError(
+            f"--model {spec!r}: importing {module_path!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    obj: Any = imported
+    for part in attr_path.split("."):
+        if not hasattr(obj, part):
+            raise InputError(
+                f"--model {spec!r}: {type(obj).__name__} {module_path!r} has no attribute {part!r}"
+            )
+        obj = getattr(obj, part)
+    if not isinstance(obj, nn.Module):
+        if not callable(obj):
+            raise InputError(
+                f"--model {spec!r} is a {type(obj).__name__}, not an nn.Module or a callable returning one"
+            )
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise InputError(f"--model {spec!r}: calling it failed: {type(exc).__name__}: {exc}") from None
+        if not isinstance(obj, nn.Module):
+            raise InputError(f"--model {spec!r} returned a {type(obj).__name__}, not an nn.Module")
+    return as_chain(obj.eval(), what=f"--model {spec!r}")
