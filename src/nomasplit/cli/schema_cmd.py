@@ -1,0 +1,27 @@
+"""``nomasplit schema [FORMAT] [--out DIR]``: JSON Schemas of the scenario, plan, profile and result files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from nomasplit.cli.common import console, handle_errors
+from nomasplit.data.schemas import SCHEMA_TYPES, schema_text, write_schemas
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``schema`` to the app."""
+
+    @app.command("schema")
+    @handle_errors
+    def schema_command(
+        name: str | None = typer.Argument(None, metavar="[FORMAT]", help=f"One of: {', '.join(SCHEMA_TYPES)}."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Write every schema into this folder."),
+    ) -> None:
+        """Print the JSON Schema of a file format, or write all of them with --out."""
+        if out is not None:
+            for path in write_schemas(out):
+                console.print(f"wrote {path}")
+            return
+        typer.echo(schema_text(name or "scenario"), nl=False)
