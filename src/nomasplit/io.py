@@ -79,6 +79,13 @@ def dumps_json(data: Any, *, indent: int | None = 2) -> str:
     return json.dumps(_finite_or_none(data), indent=indent, allow_nan=False)
 
 
+def _default_file_mode() -> int:
+    """``0o666`` less the process umask: what ``open(path, "w")`` would give (mkstemp gives 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomic(path: str | Path, content: str | bytes) -> Path:
     """Write ``content`` to ``path`` atomically (temporary file + rename). ``.gz`` paths are gzipped."""
     path = Path(path)
@@ -93,6 +100,7 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, _default_file_mode())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
