@@ -83,22 +83,36 @@ class ScenarioConfig(BaseModel):
 
     Build one from a file with :func:`load_config`, from a mapping with :func:`parse_config` (both raise
     :class:`~nomasplit.errors.InputError` naming the field), or directly (raises pydantic's
-    ``ValidationError``). :func:`paper_config` is the paper's setup. Change fields with :meth:`with_overrides`.
+    ``ValidationError``). :func:`paper_config` is the paper's setup. :meth:`with_overrides` changes fields.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # --- identity and randomness -------------------------------------------------------------------
-    name: str = Field(default="scenario", min_length=1, description="scenario name, copied into the file",
-                      json_schema_extra=_meta("-", "-"))
-    description: str = Field(default="", description="free text, copied into the file",
-                             json_schema_extra=_meta("-", "-"))
-    seed: int = Field(default=0, ge=0, description="seed of the one numpy Generator (the --seed flag wins)",
-                      json_schema_extra=_meta("-", OUR_CHOICE))
+    name: str = Field(
+        default="scenario",
+        min_length=1,
+        description="scenario name, copied into the file",
+        json_schema_extra=_meta("-", "-"),
+    )
+    description: str = Field(
+        default="", description="free text, copied into the file", json_schema_extra=_meta("-", "-")
+    )
+    seed: int = Field(
+        default=0,
+        ge=0,
+        description="seed of the one numpy Generator (the --seed flag wins)",
+        json_schema_extra=_meta("-", OUR_CHOICE),
+    )
 
     # --- topology ----------------------------------------------------------------------------------
-    num_aps: int = Field(default=5, ge=1, le=1000, description="N: access points, each with an edge server",
-                         json_schema_extra=_meta("-", PAPER))
+    num_aps: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="N: access points, each with an edge server",
+        json_schema_extra=_meta("-", PAPER),
+    )
     layout: Literal["hexagonal", "grid", "line", "explicit"] = Field(
         default="hexagonal",
         description="AP placement: hexagonal rings (centre first, then ring 1, ...), a grid, a line, or "
@@ -106,35 +120,54 @@ class ScenarioConfig(BaseModel):
         json_schema_extra=_meta("-", OUR_CHOICE + " (paper silent; usual cellular layout)"),
     )
     inter_site_distance_m: float = Field(
-        default=500.0, gt=0, allow_inf_nan=False, description="distance between neighbouring APs",
+        default=500.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="distance between neighbouring APs",
         json_schema_extra=_meta("m", "3GPP TR 36.814 urban macro (paper silent)"),
     )
     grid_columns: int | None = Field(
-        default=None, ge=1, description="grid layout only: APs per row (default ceil(sqrt(num_aps)))",
+        default=None,
+        ge=1,
+        description="grid layout only: APs per row (default ceil(sqrt(num_aps)))",
         json_schema_extra=_meta("-", OUR_CHOICE),
     )
     ap_positions_m: list[tuple[FiniteFloat, FiniteFloat]] | None = Field(
-        default=None, description="explicit layout only: [num_aps] (x, y) positions",
+        default=None,
+        description="explicit layout only: [num_aps] (x, y) positions",
         json_schema_extra=_meta("m", "-"),
     )
     area_margin_m: float | None = Field(
-        default=None, ge=0, allow_inf_nan=False,
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
         description="explicit layout only: users are uniform in the APs' bounding box grown by this margin "
         "(default inter_site_distance_m / 2)",
         json_schema_extra=_meta("m", OUR_CHOICE),
     )
     num_users: int | None = Field(
-        default=None, ge=1, description="U: total users (give this or users_per_ap, not both)",
+        default=None,
+        ge=1,
+        description="U: total users (give this or users_per_ap, not both)",
         json_schema_extra=_meta("-", PAPER + ": 1250"),
     )
     users_per_ap: int | None = Field(
-        default=None, ge=1,
-        description=f"user density: U = num_aps * users_per_ap (default {DEFAULT_USERS_PER_AP} when num_users "
+        default=None,
+        ge=1,
+        description=f"user density: U = num_aps * users_per_ap (default {DEFAULT_USERS_PER_AP} if num_users "
         "is not given)",
         json_schema_extra=_meta("-", PAPER + ": 1250 users / 5 APs"),
     )
+    user_placement: Literal["area", "per_cell"] = Field(
+        default="area",
+        description="'area': users uniform in the whole area (users per AP vary); 'per_cell': exactly "
+        "users_per_ap users uniform in each AP's cell (needs users_per_ap, not the explicit layout)",
+        json_schema_extra=_meta("-", OUR_CHOICE + " (paper: uniform)"),
+    )
     min_distance_m: float = Field(
-        default=35.0, gt=0, allow_inf_nan=False,
+        default=35.0,
+        gt=0,
+        allow_inf_nan=False,
         description="distances below this are raised to it in the path loss",
         json_schema_extra=_meta("m", "3GPP TR 36.814 (paper silent)"),
     )
@@ -147,66 +180,100 @@ class ScenarioConfig(BaseModel):
         json_schema_extra=_meta("-", "3GPP TR 36.814 macro; paper VI-A uses power_law, exponent 5"),
     )
     path_loss_exponent: float = Field(
-        default=5.0, gt=0, allow_inf_nan=False, description="alpha of the power law (power_law only)",
+        default=5.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="alpha of the power law (power_law only)",
         json_schema_extra=_meta("-", PAPER),
     )
     path_loss_reference_db: float = Field(
-        default=0.0, allow_inf_nan=False, description="power-law loss at 1 m (power_law only)",
+        default=0.0,
+        allow_inf_nan=False,
+        description="power-law loss at 1 m (power_law only)",
         json_schema_extra=_meta("dB", OUR_CHOICE + " (plain d^-alpha)"),
     )
     fading: Literal["rayleigh", "none"] = Field(
         default="rayleigh",
-        description="small-scale power fading per (AP, user, subchannel): exponential(1), drawn independently "
+        description="small-scale power fading per (AP, user, subchannel): exponential(1), independent "
         "for uplink and downlink; 'none' keeps the path gain only",
         json_schema_extra=_meta("-", PAPER + " (i.i.d. Rayleigh); spec"),
     )
-    num_subchannels: int = Field(default=250, ge=1, description="M: orthogonal subchannels shared by all APs",
-                                 json_schema_extra=_meta("-", PAPER))
+    num_subchannels: int = Field(
+        default=250,
+        ge=1,
+        description="M: orthogonal subchannels shared by all APs",
+        json_schema_extra=_meta("-", PAPER),
+    )
     uplink_bandwidth_hz: float = Field(
-        default=10e6, gt=0, allow_inf_nan=False, description="B_up, split equally into M subchannels",
+        default=10e6,
+        gt=0,
+        allow_inf_nan=False,
+        description="B_up, split equally into M subchannels",
         json_schema_extra=_meta("Hz", PAPER),
     )
     downlink_bandwidth_hz: float = Field(
-        default=10e6, gt=0, allow_inf_nan=False, description="B_dn, split equally into M subchannels",
+        default=10e6,
+        gt=0,
+        allow_inf_nan=False,
+        description="B_dn, split equally into M subchannels",
         json_schema_extra=_meta("Hz", PAPER + " (system bandwidth, read for both directions)"),
     )
     noise_psd_dbm_per_hz: float = Field(
-        default=-174.0, allow_inf_nan=False, description="N0; the noise on a subchannel is N0 * B / M",
+        default=-174.0,
+        allow_inf_nan=False,
+        description="N0; the noise on a subchannel is N0 * B / M",
         json_schema_extra=_meta("dBm/Hz", PAPER),
     )
     access: Literal["noma", "oma"] = Field(
-        default="noma", description="NOMA with SIC, or OMA (forces cluster_size 1)",
+        default="noma",
+        description="NOMA with SIC, or OMA (forces cluster_size 1)",
         json_schema_extra=_meta("-", PAPER),
     )
     cluster_size: int = Field(
-        default=3, ge=1, description="K: at most K users of one AP on one subchannel (1 with OMA)",
+        default=3,
+        ge=1,
+        description="K: at most K users of one AP on one subchannel (1 with OMA)",
         json_schema_extra=_meta("-", PAPER),
     )
     uplink_power_min_dbm: float = Field(
-        default=0.0, allow_inf_nan=False, description="p_min of every user",
+        default=0.0,
+        allow_inf_nan=False,
+        description="p_min of every user",
         json_schema_extra=_meta("dBm", OUR_CHOICE + " (1 mW)"),
     )
     uplink_power_max_dbm: float = Field(
-        default=25.0, allow_inf_nan=False, description="p_max of every user",
+        default=25.0,
+        allow_inf_nan=False,
+        description="p_max of every user",
         json_schema_extra=_meta("dBm", PAPER),
     )
     downlink_power_min_dbm: float = Field(
-        default=0.0, allow_inf_nan=False, description="P_min that an AP spends on one user",
+        default=0.0,
+        allow_inf_nan=False,
+        description="P_min that an AP spends on one user",
         json_schema_extra=_meta("dBm", OUR_CHOICE + " (1 mW)"),
     )
     downlink_power_max_dbm: float = Field(
-        default=23.0, allow_inf_nan=False, description="P_max that an AP spends on one user",
+        default=23.0,
+        allow_inf_nan=False,
+        description="P_max that an AP spends on one user",
         json_schema_extra=_meta("dBm", OUR_CHOICE + ": 250 users x 23 dBm = 47 dBm, a macro cell's total"),
     )
 
     # --- users and workload ------------------------------------------------------------------------
     latency_weight: float = Field(
-        default=0.5, ge=0, le=1, allow_inf_nan=False,
+        default=0.5,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
         description="w_T of every user; the energy weight is w_E = 1 - w_T",
         json_schema_extra=_meta("-", OUR_CHOICE + " (paper silent)"),
     )
     workload_tasks: float = Field(
-        default=1.0, gt=0, allow_inf_nan=False, description="k: tasks per user, multiplies all FLOPs and bits",
+        default=1.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="k: tasks per user, multiplies all FLOPs and bits",
         json_schema_extra=_meta("tasks", PAPER + " (Figs. 8, 11 vary it)"),
     )
     model: str | list[ModelShare] = Field(
@@ -218,46 +285,68 @@ class ScenarioConfig(BaseModel):
 
     # --- device ------------------------------------------------------------------------------------
     device_flops_per_s: float = Field(
-        default=1e10, gt=0, allow_inf_nan=False, description="c_i: effective DNN throughput of a device",
+        default=1e10,
+        gt=0,
+        allow_inf_nan=False,
+        description="c_i: effective DNN throughput of a device",
         json_schema_extra=_meta("FLOP/s", OUR_CHOICE + ": mid-range smartphone CPU (docs/scenarios.md)"),
     )
     device_cycles_per_flop: float = Field(
-        default=0.25, gt=0, allow_inf_nan=False,
+        default=0.25,
+        gt=0,
+        allow_inf_nan=False,
         description="phi_i (the paper's 'cycles per bit', read as cycles per FLOP): 2.5 GHz / 10 GFLOP/s",
         json_schema_extra=_meta("cycle/FLOP", OUR_CHOICE + "; spec reading"),
     )
     device_switched_capacitance: float = Field(
-        default=1e-29, gt=0, allow_inf_nan=False,
+        default=1e-29,
+        gt=0,
+        allow_inf_nan=False,
         description="xi_i, chosen so that xi_i c_i^2 phi_i = 0.25 nJ/FLOP (2.5 W at c_i)",
         json_schema_extra=_meta("J s^2/(FLOP^2 cycle)", OUR_CHOICE + " (docs/scenarios.md)"),
     )
     device_flops_spread_fraction: float = Field(
-        default=0.0, ge=0, lt=1, allow_inf_nan=False,
-        description="heterogeneity: c_i uniform in device_flops_per_s * [1 - h, 1 + h] (0: identical devices)",
+        default=0.0,
+        ge=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="heterogeneity h: c_i uniform in device_flops_per_s * [1 - h, 1 + h] (0: identical)",
         json_schema_extra=_meta("-", OUR_CHOICE + " (paper: identical devices)"),
     )
 
     # --- edge --------------------------------------------------------------------------------------
     edge_unit_flops_per_s: float = Field(
-        default=2e10, gt=0, allow_inf_nan=False,
+        default=2e10,
+        gt=0,
+        allow_inf_nan=False,
         description="c_min: speed of one edge compute unit; user i gets lambda(r_i) * c_min",
         json_schema_extra=_meta("FLOP/s", OUR_CHOICE + ": one server CPU core (docs/scenarios.md)"),
     )
     compute_units_min: float = Field(
-        default=1.0, gt=0, allow_inf_nan=False, description="r_min",
+        default=1.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="r_min",
         json_schema_extra=_meta("units", OUR_CHOICE),
     )
     compute_units_max: float = Field(
-        default=4.0, gt=0, allow_inf_nan=False, description="r_max",
+        default=4.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="r_max",
         json_schema_extra=_meta("units", OUR_CHOICE),
     )
     edge_cycles_per_flop: float = Field(
-        default=0.125, gt=0, allow_inf_nan=False,
+        default=0.125,
+        gt=0,
+        allow_inf_nan=False,
         description="phi_e, cycles per FLOP (2.5 GHz / 20 GFLOP/s)",
         json_schema_extra=_meta("cycle/FLOP", OUR_CHOICE + "; spec reading"),
     )
     edge_switched_capacitance: float = Field(
-        default=2e-30, gt=0, allow_inf_nan=False,
+        default=2e-30,
+        gt=0,
+        allow_inf_nan=False,
         description="xi_e, chosen so that xi_e c_min^2 phi_e = 0.1 nJ/FLOP at r = 1 (x lambda(r)^2 above)",
         json_schema_extra=_meta("J s^2/(FLOP^2 cycle)", OUR_CHOICE + " (docs/scenarios.md)"),
     )
@@ -318,16 +407,30 @@ class ScenarioConfig(BaseModel):
                 raise ValueError(f"{low_name} ({low:g}) must not exceed {high_name} ({high:g})")
         if self.layout == "explicit":
             if self.ap_positions_m is None:
-                raise ValueError("layout 'explicit' needs ap_positions_m: a list of num_aps [x, y] pairs in m")
+                raise ValueError(
+                    "layout 'explicit' needs ap_positions_m: a list of num_aps [x, y] pairs in m"
+                )
             if len(self.ap_positions_m) != self.num_aps:
                 raise ValueError(
-                    f"ap_positions_m has {len(self.ap_positions_m)} entries, expected num_aps = {self.num_aps}"
+                    f"ap_positions_m has {len(self.ap_positions_m)} entries, "
+                    f"expected num_aps = {self.num_aps}"
                 )
         else:
             if self.ap_positions_m is not None:
-                raise ValueError(f"ap_positions_m is only allowed with layout 'explicit' (layout is {self.layout!r})")
+                raise ValueError(
+                    f"ap_positions_m is only allowed with layout 'explicit' (layout is {self.layout!r})"
+                )
             if self.area_margin_m is not None:
-                raise ValueError(f"area_margin_m is only allowed with layout 'explicit' (layout is {self.layout!r})")
+                raise ValueError(
+                    f"area_margin_m is only allowed with layout 'explicit' (layout is {self.layout!r})"
+                )
+        if self.user_placement == "per_cell":
+            if self.users_per_ap is None:
+                raise ValueError("user_placement 'per_cell' needs users_per_ap (num_users is given instead)")
+            if self.layout == "explicit":
+                raise ValueError(
+                    "user_placement 'per_cell' is not available with layout 'explicit' (no cells)"
+                )
         if self.grid_columns is not None and self.layout != "grid":
             raise ValueError(f"grid_columns is only allowed with layout 'grid' (layout is {self.layout!r})")
         if isinstance(self.edge_capacity_units, list):
@@ -345,7 +448,8 @@ class ScenarioConfig(BaseModel):
         if elements > MAX_GAIN_ELEMENTS:
             raise ValueError(
                 f"num_aps x users x num_subchannels = {self.num_aps} x {self.total_users} x "
-                f"{self.num_subchannels} = {elements} gains per direction; at most {MAX_GAIN_ELEMENTS} allowed"
+                f"{self.num_subchannels} = {elements} gains per direction; "
+                f"at most {MAX_GAIN_ELEMENTS} allowed"
             )
         return self
 
@@ -455,7 +559,12 @@ def config_reference_markdown() -> str:
         if isinstance(value, BaseModel):
             value = value.model_dump(mode="json")
         default = "null" if value is None else f"{value!r}" if isinstance(value, str) else f"{value}"
-        cells = [f"`{name}`", str(extra.get("unit", "-")), f"`{default}`", field.description or "",
-                 str(extra.get("source", "-"))]
+        cells = [
+            f"`{name}`",
+            str(extra.get("unit", "-")),
+            f"`{default}`",
+            field.description or "",
+            str(extra.get("source", "-")),
+        ]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)

@@ -85,7 +85,11 @@ def generate_scenario(config: ScenarioConfig, *, seed: int | None = None) -> Sce
         InputError: a negative seed, or a model profile file that cannot be read.
     """
     effective_seed = config.seed if seed is None else seed
-    if isinstance(effective_seed, bool) or not isinstance(effective_seed, int | np.integer) or effective_seed < 0:
+    if (
+        isinstance(effective_seed, bool)
+        or not isinstance(effective_seed, int | np.integer)
+        or effective_seed < 0
+    ):
         raise InputError(f"seed must be a non-negative integer, got {effective_seed!r}")
     effective_seed = int(effective_seed)
     config = config.model_copy(update={"seed": effective_seed})
@@ -102,7 +106,13 @@ def generate_scenario(config: ScenarioConfig, *, seed: int | None = None) -> Sce
         explicit_positions_m=config.ap_positions_m,
     )  # [N, 2]
     users_m = sample_user_positions(
-        rng, config.layout, aps_m, num_users, config.inter_site_distance_m, area_margin_m=config.area_margin_m
+        rng,
+        config.layout,
+        aps_m,
+        num_users,
+        config.inter_site_distance_m,
+        area_margin_m=config.area_margin_m,
+        per_cell=config.user_placement == "per_cell",
     )  # [U, 2]
     # [N, U]
     gain_path = path_gain(
@@ -176,7 +186,9 @@ def generate_scenario(config: ScenarioConfig, *, seed: int | None = None) -> Sce
     )
 
 
-def generate_to_file(config: ScenarioConfig, out: str | Path, *, seed: int | None = None) -> tuple[Scenario, Path]:
+def generate_to_file(
+    config: ScenarioConfig, out: str | Path, *, seed: int | None = None
+) -> tuple[Scenario, Path]:
     """Generate a scenario and save it (``.json`` or ``.json.gz``) atomically, only once it is complete."""
     out = Path(out)
     if not str(out).endswith((".json", ".json.gz")):

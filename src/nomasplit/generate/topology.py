@@ -11,7 +11,8 @@ AP layouts (``inter_site_distance_m`` = distance between neighbouring APs):
 - ``explicit``: the given positions; the area is their bounding box grown by a margin.
 
 Users are uniform in the area: the union of the APs' cells (all the same size and non-overlapping, so a
-user picks a cell uniformly, then a uniform point in it), or the rectangle for the explicit layout.
+user picks a cell uniformly, then a uniform point in it), or the rectangle for the explicit layout. The
+``per_cell`` placement instead puts exactly the same number of users in each cell.
 Association is by path gain only (largest average gain, i.e. the nearest AP; ties go to the lowest index).
 """
 
@@ -93,8 +94,10 @@ def hexagon_vertices(inter_site_distance_m: float) -> np.ndarray:
     return circumradius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
 
-def sample_in_hexagons(rng: np.random.Generator, centres_m: np.ndarray, inter_site_distance_m: float) -> np.ndarray:
-    """One uniform point in the hexagonal cell around each centre. ``centres_m``: ``[K, 2]``; returns ``[K, 2]``.
+def sample_in_hexagons(
+    rng: np.random.Generator, centres_m: np.ndarray, inter_site_distance_m: float
+) -> np.ndarray:
+    """One uniform point in the hexagonal cell around each centre: ``[K, 2]`` centres -> ``[K, 2]`` points.
 
     The hexagon is cut into 6 equal triangles (centre, vertex k, vertex k+1); pick one uniformly, then a
     uniform point in it (``u a + v b`` with ``u + v <= 1``, reflecting draws with ``u + v > 1``).
@@ -118,15 +121,28 @@ def sample_user_positions(
     inter_site_distance_m: float,
     *,
     area_margin_m: float | None = None,
+    per_cell: bool = False,
 ) -> np.ndarray:
-    """Users uniform in the area of the layout (see the module docstring). Shape ``[num_users, 2]`` in m."""
+    """Users uniform in the area of the layout (see the module docstring). Shape ``[num_users, 2]`` in m.
+
+    With ``per_cell``, ``num_users`` must be a multiple of the number of APs and each AP's cell gets exactly
+    ``num_users / num_aps`` users (in blocks: the first ``num_users / num_aps`` users in cell 0, ...), uniform
+    in the cell.
+    """
     num_aps = ap_positions_m.shape[0]
+    if per_cell and layout == "explicit":
+        raise ValueError("per-cell placement needs cells; the explicit layout has none")
+    if per_cell and num_users % num_aps:
+        raise ValueError(f"per-cell placement needs num_users ({num_users}) to be a multiple of {num_aps}")
     if layout == "explicit":
         margin = inter_site_distance_m / 2.0 if area_margin_m is None else area_margin_m
         low = ap_positions_m.min(axis=0) - margin  # [2]
         high = ap_positions_m.max(axis=0) + margin  # [2]
         return low + rng.random((num_users, 2)) * (high - low)
-    cell = rng.integers(0, num_aps, size=num_users)  # [U] the cell each user falls in
+    if per_cell:
+        cell = np.repeat(np.arange(num_aps), num_users // num_aps)  # [U]
+    else:
+        cell = rng.integers(0, num_aps, size=num_users)  # [U] the cell each user falls in
     centres = ap_positions_m[cell]  # [U, 2]
     if layout == "hexagonal":
         return sample_in_hexagons(rng, centres, inter_site_distance_m)
