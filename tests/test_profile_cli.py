@@ -1,0 +1,126 @@
+"""``nomasplit profile``: happy paths and every bad-input case (exit code 2, one message, no file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from torch import nn
+from typer.testing import CliRunner
+
+from nomasplit.cli.main import app
+from nomasplit.data.files import load_profile
+from nomasplit.zoo import load_bundled_profile
+
+runner = CliRunner()
+
+#: A user model for ``--model`` (this module is importable as ``tests.test_profile_cli``).
+TINY_CHAIN = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(1), nn.Linear(2 * 4 * 4, 3))
+
+
+def test_profile_zoo_model_writes_the_bundled_profile(tmp_path: Path) -> None:
+    out = tmp_path / "nin.json"
+    result = runner.invoke(app, ["profile", "nin", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "cccp2+relu+maxpool+dropout" in result.stdout
+    assert load_profile(out) == load_bundled_profile("nin")
+
+
+def test_profile_dtype_float16_halves_the_sizes(tmp_path: Path) -> None:
+    out = tmp_path / "vgg16-fp16.json"
+    result = runner.invoke(app, ["profile", "vgg16", "--dtype", "float16", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    profile = load_profile(out)
+    bundled = load_bundled_profile("vgg16")
+    assert profile.dtype == "float16"
+    assert profile.input_bits == bundled.input_bits / 2
+    assert [layer.output_bits for layer in profile.layers] == [
+        layer.output_bits / 2 for layer in bundled.layers
+    ]
+    assert [layer.flops for layer in profile.layers] == [layer.flops for layer in bundled.layers]
+
+
+def test_profile_measure(tmp_path: Path) -> None:
+    out = tmp_path / "tiny.json"
+    result = runner.invoke(
+        app,
+        [
+            "profile",
+            "--model",
+            f"{__name__}:TINY_CHAIN",
+            "--input-shape",
+            "1,1,6,6",
+            "--measure",
+            "--warmup",
+            "1",
+            "--repeats",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "latency ms" in result.stdout
+    profile = load_profile(out)
+    assert profile.model == "TINY_CHAIN"
+    assert all(layer.measured_latency_s is not None for layer in profile.layers)
+    assert profile.source["latency"]["repeats"] == 2
+
+
+def test_profile_user_model(tmp_path: Path) -> None:
+    out = tmp_path / "user.json"
+    result = runner.invoke(
+        app,
+        [
+            "profile",
+            "--model",
+            "tests.test_profiling:TracedChain",
+            "--input-shape",
+            "1,3,8,8",
+            "--name",
+            "traced",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    profile = load_profile(out)
+    assert profile.model == "traced"
+    assert profile.num_layers == 6
+    assert profile.input_bits == 3 * 8 * 8 * 32
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["resnet"], "unknown model 'resnet'; allowed: nin, tiny-yolov2, vgg16"),
+        (["nin", "--dtype", "int8"], "dtype must be one of"),
+        (["nin", "--input-shape", "1,3,32,32"], "--input-shape and --name go with --model only"),
+        (["nin", "--measure", "--repeats", "0"], "repeats must be an integer >= 1"),
+        (["nin", "--measure", "--warmup", "-1"], "warmup must be an integer >= 0"),
+        (["--model", f"{__name__}:TINY_CHAIN", "--input-shape", "1,0,6,6"], "input shape"),
+        (["--model", f"{__name__}:TINY_CHAIN", "--input-shape", "one,two"], "input shape"),
+        (["--model", f"{__name__}:TINY_CHAIN"], "--model needs --input-shape"),
+        (["--model", "no_such_package_xyz.net:model", "--input-shape", "1,3"], "cannot import module"),
+        (["--model", f"{__name__}:MISSING", "--input-shape", "1,3"], "has no attribute"),
+        (["--model", f"{__name__}:TINY_CHAIN", "--input-shape", "1,3,6,6"], "unit 1"),
+        (["nin", "--model", f"{__name__}:TINY_CHAIN", "--input-shape", "1,1,6,6"], "either MODEL"),
+        ([], "either MODEL"),
+    ],
+)
+def test_bad_input_exits_2_without_writing(tmp_path: Path, arguments: list[str], message: str) -> None:
+    out = tmp_path / "profile.json"
+    result = runner.invoke(app, ["profile", *arguments, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_output_folder_exits_2(tmp_path: Path) -> None:
+    out = tmp_path / "no" / "such" / "folder" / "nin.json"
+    result = runner.invoke(app, ["profile", "nin", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+    assert not out.parent.exists()

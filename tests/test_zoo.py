@@ -1,0 +1,159 @@
+"""The DNN zoo: unit counts, deterministic weights, shapes, bundled profiles regenerate exactly."""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+
+import pytest
+import torch
+from torch import nn
+
+from nomasplit.data import ModelProfile
+from nomasplit.errors import InputError
+from nomasplit.profiling import profile_model
+from nomasplit.zoo import MODEL_NAMES, build_model, input_shape, load_bundled_profile
+from nomasplit.zoo.tiny_yolov2 import ANCHORS, RegionDecode
+
+PAPER_UNIT_COUNTS = {"nin": 9, "tiny-yolov2": 17, "vgg16": 24}
+EXPECTED_OUTPUT = {"nin": (1, 10), "vgg16": (1, 10), "tiny-yolov2": (1, 13 * 13 * 5, 25)}
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, nn.Sequential]:
+    return {name: build_model(name) for name in MODEL_NAMES}
+
+
+def test_model_names_are_the_papers_three() -> None:
+    assert MODEL_NAMES == ("nin", "tiny-yolov2", "vgg16")
+    assert input_shape("nin") == (1, 3, 32, 32)
+    assert input_shape("vgg16") == (1, 3, 32, 32)
+    assert input_shape("tiny-yolov2") == (1, 3, 416, 416)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_unit_counts_match_the_paper(models: dict[str, nn.Sequential], name: str) -> None:
+    model = models[name]
+    assert isinstance(model, nn.Sequential)
+    assert len(list(model.children())) == PAPER_UNIT_COUNTS[name]
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_models_are_in_eval_mode_and_run(models: dict[str, nn.Sequential], name: str) -> None:
+    model = models[name]
+    assert not any(module.training for module in model.modules())
+    generator = torch.Generator().manual_seed(1)
+    with torch.inference_mode():
+        output = model(torch.randn(input_shape(name), generator=generator))
+    assert tuple(output.shape) == EXPECTED_OUTPUT[name]
+    assert torch.isfinite(output).all()
+
+
+def test_tiny_yolov2_structure(models: dict[str, nn.Sequential]) -> None:
+    model = models["tiny-yolov2"]
+    convs = [module for module in model.modules() if isinstance(module, nn.Conv2d)]
+    pools = [module for module in model.modules() if isinstance(module, nn.MaxPool2d)]
+    assert len(convs) == 9
+    assert len(pools) == 6
+    assert [pool.stride for pool in pools] == [2, 2, 2, 2, 2, 1]
+    assert convs[-1].out_channels == 125
+    assert sum(isinstance(module, nn.BatchNorm2d) for module in model.modules()) == 8
+
+
+def test_vgg16_has_thirteen_convolutions_and_three_linear_layers(models: dict[str, nn.Sequential]) -> None:
+    modules = list(models["vgg16"].modules())
+    assert sum(isinstance(module, nn.Conv2d) for module in modules) == 13
+    assert sum(isinstance(module, nn.Linear) for module in modules) == 3
+
+
+def test_nin_has_nine_convolutions(models: dict[str, nn.Sequential]) -> None:
+    assert sum(isinstance(module, nn.Conv2d) for module in models["nin"].modules()) == 9
+
+
+@pytest.mark.parametrize("name", ["nin", "vgg16"])
+def test_same_seed_same_weights_different_seed_different(name: str) -> None:
+    first = build_model(name, seed=7).state_dict()
+    again = build_model(name, seed=7).state_dict()
+    other = build_model(name, seed=8).state_dict()
+    assert first.keys() == again.keys() == other.keys()
+    assert all(torch.equal(first[key], again[key]) for key in first)
+    conv_weights = [key for key in first if key.endswith("weight") and first[key].dim() == 4]
+    assert conv_weights
+    assert all(not torch.equal(first[key], other[key]) for key in conv_weights)
+
+
+def test_first_weights_come_from_a_seeded_generator_not_the_global_rng() -> None:
+    global_state = torch.get_rng_state()
+    model = build_model("nin", seed=3)
+    assert torch.equal(torch.get_rng_state(), global_state)
+    first_conv = next(module for module in model.modules() if isinstance(module, nn.Conv2d))
+    fan_in = first_conv.in_channels * first_conv.kernel_size[0] * first_conv.kernel_size[1]
+    generator = torch.Generator().manual_seed(3)
+    expected = torch.randn(first_conv.weight.shape, generator=generator) * math.sqrt(2.0 / fan_in)
+    torch.testing.assert_close(first_conv.weight.detach(), expected)
+
+
+def test_unknown_model_lists_the_allowed_names() -> None:
+    with pytest.raises(InputError, match=r"unknown model 'resnet'.*nin, tiny-yolov2, vgg16"):
+        build_model("resnet")
+    with pytest.raises(InputError, match="allowed"):
+        input_shape("resnet")
+    with pytest.raises(InputError, match="allowed"):
+        load_bundled_profile("resnet")
+    with pytest.raises(InputError, match="seed"):
+        build_model("nin", seed=-1)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_bundled_profile_regenerates_identically(models: dict[str, nn.Sequential], name: str) -> None:
+    shipped_text = resources.files("nomasplit.zoo").joinpath("profiles", f"{name}.json").read_text("utf-8")
+    shipped = json.loads(shipped_text)
+    regenerated = profile_model(models[name], input_shape(name), name=name).model_dump(mode="json")
+    # The torch version is recorded, not compared: the numbers must not depend on it.
+    shipped_source = dict(shipped.pop("source"))
+    regenerated_source = dict(regenerated.pop("source"))
+    assert shipped_source.pop("torch_version")
+    regenerated_source.pop("torch_version")
+    assert shipped == regenerated
+    assert shipped_source == regenerated_source
+    assert "hostname" not in json.dumps(shipped_source)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_load_bundled_profile(name: str) -> None:
+    profile = load_bundled_profile(name)
+    assert isinstance(profile, ModelProfile)
+    assert profile.model == name
+    assert profile.num_layers == PAPER_UNIT_COUNTS[name]
+    assert profile.input_bits == math.prod(input_shape(name)) * 32
+    assert profile.result_bits == math.prod(EXPECTED_OUTPUT[name]) * 32
+    assert profile.total_flops > 0
+
+
+def _region_decode_loop(raw: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Darknet's region decoding written cell by cell, anchor by anchor."""
+    _, _, height, width = raw.shape
+    rows = []
+    for row in range(height):
+        for col in range(width):
+            for anchor, (anchor_w, anchor_h) in enumerate(ANCHORS):
+                base = anchor * (5 + num_classes)
+                values = raw[0, base : base + 5 + num_classes, row, col]
+                x = (col + 1 / (1 + math.exp(-values[0].item()))) / width
+                y = (row + 1 / (1 + math.exp(-values[1].item()))) / height
+                w = anchor_w * math.exp(values[2].item()) / width
+                h = anchor_h * math.exp(values[3].item()) / height
+                objectness = 1 / (1 + math.exp(-values[4].item()))
+                scores = [math.exp(value) for value in values[5:].tolist()]
+                probabilities = [score / sum(scores) for score in scores]
+                rows.append([x, y, w, h, objectness, *probabilities])
+    return torch.tensor([rows], dtype=torch.float64)
+
+
+def test_region_decode_matches_a_plain_loop() -> None:
+    num_classes = 3
+    generator = torch.Generator().manual_seed(5)
+    raw = torch.randn(1, len(ANCHORS) * (5 + num_classes), 2, 3, generator=generator, dtype=torch.float64)
+    decoded = RegionDecode(ANCHORS, num_classes)(raw)
+    torch.testing.assert_close(decoded, _region_decode_loop(raw, num_classes))
