@@ -1,0 +1,224 @@
+"""HTTP client of the edge server, used by the device: send a tensor, get the result and the timings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import torch
+
+from nomasplit.errors import InputError, NomasplitError
+from nomasplit.runtime.protocol import (
+    CONTENT_TYPE,
+    HEADER_DOWNLINK_BPS,
+    HEADER_DTYPE,
+    HEADER_EDGE_COMPUTE_S,
+    HEADER_EDGE_QUEUE_S,
+    HEADER_SHAPE,
+    HEALTH_PATH,
+    INFER_PATH,
+    MODELS_PATH,
+    ProtocolError,
+    decode_tensor,
+    encode_tensor,
+    parse_tensor_header,
+)
+from nomasplit.runtime.shaping import paced_chunks
+
+TOKEN_ENV = "NOMASPLIT_TOKEN"
+
+
+def token_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """The shared secret from ``NOMASPLIT_TOKEN``; raise :class:`InputError` if it is not set."""
+    environ = os.environ if environ is None else environ
+    token = environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise InputError(
+            f"{TOKEN_ENV} is not set: edge and device share a secret token; set the same value on both, e.g. "
+            f"export {TOKEN_ENV}=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return token
+
+
+class EdgeError(NomasplitError):
+    """The edge answered with an error, or could not be reached.
+
+    Attributes:
+        status: HTTP status (``None`` if there was no answer).
+        code: the server's error code, e.g. ``"wrong_shape"`` (``"unreachable"`` without an answer).
+        detail: the server's message.
+    """
+
+    def __init__(self, status: int | None, code: str, detail: str) -> None:
+        super().__init__(
+            f"edge answered {status} {code}: {detail}" if status is not None else f"edge: {detail}"
+        )
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class EdgeReply:
+    """The edge's result and where the time went, as the device sees it.
+
+    Attributes:
+        output: the result tensor (units ``s+1..F`` applied).
+        uplink_s: from sending the request to its last body byte leaving (paced at the uplink rate if shaped).
+        edge_queue_s: the edge's wait for a compute worker (reported by the edge).
+        edge_compute_s: the edge's forward pass (reported by the edge).
+        downlink_s: from the answer's headers to its last byte (paced at the downlink rate if shaped).
+        other_s: the rest of ``total_s``: HTTP parsing, decoding, loopback.
+        total_s: the whole round trip.
+        uplink_bytes: payload bytes sent (the tensor body).
+        downlink_bytes: payload bytes received.
+    """
+
+    output: torch.Tensor
+    uplink_s: float
+    edge_queue_s: float
+    edge_compute_s: float
+    downlink_s: float
+    other_s: float
+    total_s: float
+    uplink_bytes: int
+    downlink_bytes: int
+
+
+def _error_from(response: httpx.Response) -> EdgeError:
+    try:
+        body = response.json()
+        return EdgeError(response.status_code, str(body.get("error", "error")), str(body.get("detail", "")))
+    except (ValueError, AttributeError):
+        return EdgeError(response.status_code, "error", response.text[:200])
+
+
+class EdgeClient:
+    """Talks to one edge server. Use as a context manager, or call :meth:`close`.
+
+    Args:
+        url: ``http://host:port`` of the edge.
+        token: the shared secret (see :func:`token_from_env`).
+        timeout_s: limit on connecting and on each read or write.
+    """
+
+    def __init__(self, url: str, token: str, *, timeout_s: float = 120.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise InputError(f"--edge {url!r} must be an http:// or https:// URL")
+        self.url = url.rstrip("/")
+        # TCP_NODELAY: the request's headers and body are separate writes; with Nagle's algorithm the body
+        # would wait for the peer's delayed ACK of the headers (about 40 ms on Linux).
+        transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout_s,
+            trust_env=False,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> EdgeClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _get(self, path: str) -> Any:
+        try:
+            response = self._http.get(path)
+        except httpx.HTTPError as exc:
+            raise EdgeError(None, "unreachable", f"cannot reach {self.url}: {exc}") from None
+        if response.status_code != 200:
+            raise _error_from(response)
+        return response.json()
+
+    def health(self) -> dict[str, Any]:
+        """``GET /v1/health``."""
+        return dict(self._get(HEALTH_PATH))
+
+    def models(self) -> dict[str, Any]:
+        """``GET /v1/models``: served models (units, shapes, weight fingerprints) and limits."""
+        return dict(self._get(MODELS_PATH))
+
+    def infer(
+        self,
+        model: str,
+        split: int,
+        tensor: torch.Tensor,
+        *,
+        uplink_bps: float | None = None,
+        downlink_bps: float | None = None,
+    ) -> EdgeReply:
+        """Run units ``split+1..F`` of ``model`` on the edge.
+
+        Args:
+            model: served model name.
+            split: ``s`` in ``0..F-1``; ``tensor`` is the output of unit ``s`` (the raw input if ``s = 0``).
+            tensor: the intermediate tensor, batch included.
+            uplink_bps: pace the sent body at this rate (``None``: as fast as the link goes).
+            downlink_bps: ask the edge to pace its answer at this rate.
+
+        Raises:
+            EdgeError: the edge rejected the request or could not be reached.
+        """
+        body, header = encode_tensor(tensor)
+        marks: dict[str, float] = {}
+
+        def paced_body() -> Iterator[bytes]:
+            yield from paced_chunks(body, uplink_bps)
+            marks["uplink_done"] = time.perf_counter()
+
+        headers = {**header.to_headers(), "Content-Type": CONTENT_TYPE, "Content-Length": str(len(body))}
+        if downlink_bps is not None:
+            headers[HEADER_DOWNLINK_BPS] = repr(float(downlink_bps))
+        request = self._http.build_request(
+            "POST", INFER_PATH.format(model=model, split=split), content=paced_body(), headers=headers
+        )
+        started = time.perf_counter()
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise EdgeError(None, "unreachable", f"request to {self.url} failed: {exc}") from None
+        try:
+            headers_at = time.perf_counter()
+            if response.status_code != 200:
+                response.read()
+                raise _error_from(response)
+            payload = response.read()
+            finished = time.perf_counter()
+        except httpx.HTTPError as exc:
+            raise EdgeError(None, "unreachable", f"answer from {self.url} broke off: {exc}") from None
+        finally:
+            response.close()
+        try:
+            out_header = parse_tensor_header(
+                response.headers.get(HEADER_DTYPE), response.headers.get(HEADER_SHAPE)
+            )
+            output = decode_tensor(payload, out_header)
+            edge_compute_s = float(response.headers.get(HEADER_EDGE_COMPUTE_S, "nan"))
+            edge_queue_s = float(response.headers.get(HEADER_EDGE_QUEUE_S, "nan"))
+        except (ProtocolError, ValueError) as exc:
+            raise EdgeError(200, "bad_answer", f"the edge's answer is malformed: {exc}") from None
+        uplink_s = marks.get("uplink_done", headers_at) - started
+        downlink_s = finished - headers_at
+        total_s = finished - started
+        return EdgeReply(
+            output=output,
+            uplink_s=uplink_s,
+            edge_queue_s=edge_queue_s,
+            edge_compute_s=edge_compute_s,
+            downlink_s=downlink_s,
+            other_s=total_s - uplink_s - edge_queue_s - edge_compute_s - downlink_s,
+            total_s=total_s,
+            uplink_bytes=len(body),
+            downlink_bytes=len(payload),
+        )

@@ -1,0 +1,123 @@
+"""Load test: N concurrent device clients send the same split request to one edge for a bounded time.
+
+Each client is a thread with its own connection. It sends the precomputed intermediate tensor (so the edge,
+not the clients' own compute, is what is measured), checks every answer against the full local model's
+output, and records its latency. The result counts answers by outcome: correct, wrong (a mismatch), or an
+error by code."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from nomasplit.errors import InputError
+from nomasplit.runtime.client import EdgeClient, EdgeError
+
+
+class LoadTestResult(BaseModel):
+    """Outcome of :func:`run_load_test`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    split: int
+    num_clients: int
+    duration_s: float = Field(description="wall time from the first request to the last answer")
+    requests: int = Field(description="requests answered (any outcome)")
+    correct: int = Field(description="answers equal to the local model's output (allclose)")
+    mismatches: int = Field(description="200 answers that differ from the local output")
+    errors: dict[str, int] = Field(description="failed requests by error code")
+    throughput_rps: float = Field(description="correct answers per second")
+    latency_p50_s: float | None
+    latency_p99_s: float | None
+    latency_max_s: float | None
+
+
+def run_load_test(
+    url: str,
+    token: str,
+    *,
+    model: str,
+    split: int,
+    intermediate: torch.Tensor,
+    reference: torch.Tensor,
+    num_clients: int,
+    duration_s: float,
+    rtol: float = 1e-4,
+    atol: float = 1e-4,
+    timeout_s: float = 60.0,
+) -> LoadTestResult:
+    """Run ``num_clients`` clients for ``duration_s`` seconds (each finishes its request in flight).
+
+    Args:
+        url: the edge.
+        token: shared secret.
+        model: served model name.
+        split: ``s`` in ``0..F-1``.
+        intermediate: output of units ``1..s`` (what every client sends).
+        reference: the full local model's output (what every answer must equal).
+        num_clients: concurrent clients, 1..256.
+        duration_s: how long clients keep sending, in (0, 3600].
+        rtol, atol: tolerance of the check.
+        timeout_s: per-request limit of each client.
+    """
+    if not 1 <= num_clients <= 256:
+        raise InputError(f"--clients {num_clients} is out of range: allowed 1..256")
+    if not 0 < duration_s <= 3600:
+        raise InputError(f"--duration-s {duration_s} is out of range: allowed (0, 3600]")
+    lock = threading.Lock()
+    latencies_s: list[float] = []
+    outcomes: Counter[str] = Counter()
+    start_barrier = threading.Barrier(num_clients + 1)
+    stop_at = [0.0]
+
+    def client_loop() -> None:
+        with EdgeClient(url, token, timeout_s=timeout_s) as client:
+            start_barrier.wait()
+            while time.perf_counter() < stop_at[0]:
+                started = time.perf_counter()
+                try:
+                    reply = client.infer(model, split, intermediate)
+                    same = reply.output.shape == reference.shape and bool(
+                        torch.allclose(reply.output, reference, rtol=rtol, atol=atol)
+                    )
+                    outcome = "correct" if same else "mismatch"
+                except EdgeError as exc:
+                    outcome = f"{exc.status or 'no answer'} {exc.code}"
+                elapsed_s = time.perf_counter() - started
+                with lock:
+                    outcomes[outcome] += 1
+                    if outcome == "correct":
+                        latencies_s.append(elapsed_s)
+
+    threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(num_clients)]
+    for thread in threads:
+        thread.start()
+    begun = time.perf_counter()
+    stop_at[0] = begun + duration_s
+    start_barrier.wait(timeout=30.0)
+    for thread in threads:
+        thread.join(timeout=duration_s + timeout_s + 10.0)
+    elapsed_s = time.perf_counter() - begun
+    correct = outcomes.pop("correct", 0)
+    mismatches = outcomes.pop("mismatch", 0)
+    percentiles = np.percentile(latencies_s, [50, 99]) if latencies_s else None
+    return LoadTestResult(
+        model=model,
+        split=split,
+        num_clients=num_clients,
+        duration_s=elapsed_s,
+        requests=correct + mismatches + sum(outcomes.values()),
+        correct=correct,
+        mismatches=mismatches,
+        errors=dict(outcomes),
+        throughput_rps=correct / elapsed_s,
+        latency_p50_s=float(percentiles[0]) if percentiles is not None else None,
+        latency_p99_s=float(percentiles[1]) if percentiles is not None else None,
+        latency_max_s=max(latencies_s) if latencies_s else None,
+    )

@@ -1,0 +1,183 @@
+"""Wire format of the split-inference runtime: HTTP/1.1, raw little-endian tensor bytes, a dtype/shape header.
+
+One request runs units ``s+1..F`` of a model on the edge::
+
+    POST /v1/infer/{model}/{split}
+    Authorization: Bearer <NOMASPLIT_TOKEN>
+    Content-Type: application/octet-stream
+    Content-Length: <exactly prod(shape) * itemsize>
+    X-Nomasplit-Dtype: float32
+    X-Nomasplit-Shape: 1,16,208,208
+    X-Nomasplit-Downlink-Bps: 2000000        (optional: pace the answer at this rate)
+
+    <the tensor's bytes, C order, little-endian>
+
+The answer (200) carries the result the same way (``X-Nomasplit-Dtype``/``X-Nomasplit-Shape``) plus the
+edge's own compute time (``X-Nomasplit-Edge-Compute-S``) and its wait for a compute worker
+(``X-Nomasplit-Edge-Queue-S``). Every error is a JSON object ``{"error": CODE, "detail": MESSAGE}`` with a
+4xx (or 5xx) status.
+
+The body is exactly the tensor: its length is the profile's ``output_bits / 8``, so bytes on the wire match
+the system model's ``w(s)``. Nothing is ever unpickled: a body is read with :func:`numpy.frombuffer` only
+after its dtype, shape and length have been checked against what the model expects at that split."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+API_PREFIX = "/v1"
+INFER_PATH = API_PREFIX + "/infer/{model}/{split}"
+MODELS_PATH = API_PREFIX + "/models"
+HEALTH_PATH = API_PREFIX + "/health"
+
+HEADER_DTYPE = "X-Nomasplit-Dtype"
+HEADER_SHAPE = "X-Nomasplit-Shape"
+HEADER_DOWNLINK_BPS = "X-Nomasplit-Downlink-Bps"
+HEADER_EDGE_COMPUTE_S = "X-Nomasplit-Edge-Compute-S"
+HEADER_EDGE_QUEUE_S = "X-Nomasplit-Edge-Queue-S"
+CONTENT_TYPE = "application/octet-stream"
+
+#: Dtypes a tensor may travel as: name -> (torch dtype, little-endian numpy dtype).
+WIRE_DTYPES: dict[str, tuple[torch.dtype, np.dtype]] = {
+    "float32": (torch.float32, np.dtype("<f4")),
+    "float64": (torch.float64, np.dtype("<f8")),
+    "float16": (torch.float16, np.dtype("<f2")),
+    "int64": (torch.int64, np.dtype("<i8")),
+    "int32": (torch.int32, np.dtype("<i4")),
+    "uint8": (torch.uint8, np.dtype("u1")),
+}
+_TORCH_TO_WIRE = {torch_dtype: name for name, (torch_dtype, _) in WIRE_DTYPES.items()}
+
+MAX_NDIM = 8
+MAX_SHAPE_HEADER_CHARS = 200
+
+
+class ProtocolError(Exception):
+    """A request or answer that breaks the wire format; carries the HTTP status and a short error code.
+
+    Args:
+        status: HTTP status to answer with (4xx for the client's fault).
+        code: machine-readable error code, e.g. ``"wrong_shape"``.
+        detail: one human-readable sentence naming the field and what is allowed.
+    """
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+    def to_json(self) -> dict[str, str]:
+        """The JSON body of the error answer."""
+        return {"error": self.code, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class TensorHeader:
+    """What the headers say about a body: dtype name and shape."""
+
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def num_bytes(self) -> int:
+        """Body length this header implies: ``prod(shape) * itemsize``."""
+        return math.prod(self.shape) * WIRE_DTYPES[self.dtype][1].itemsize
+
+    def to_headers(self) -> dict[str, str]:
+        """The two HTTP headers."""
+        return {HEADER_DTYPE: self.dtype, HEADER_SHAPE: format_shape(self.shape)}
+
+
+def format_shape(shape: tuple[int, ...] | list[int]) -> str:
+    """``(1, 3, 32, 32)`` -> ``"1,3,32,32"``."""
+    return ",".join(str(int(size)) for size in shape)
+
+
+def parse_dtype(value: str | None) -> str:
+    """Check a ``X-Nomasplit-Dtype`` header value; raise :class:`ProtocolError` if missing or unknown."""
+    if value is None or not value.strip():
+        raise ProtocolError(400, "missing_dtype", f"header {HEADER_DTYPE} is required (e.g. 'float32')")
+    name = value.strip().lower()
+    if name not in WIRE_DTYPES:
+        raise ProtocolError(
+            422, "wrong_dtype", f"{HEADER_DTYPE} = {value!r} is not supported; allowed: {sorted(WIRE_DTYPES)}"
+        )
+    return name
+
+
+def parse_shape(value: str | None) -> tuple[int, ...]:
+    """Parse a ``X-Nomasplit-Shape`` header (``"1,3,32,32"``); raise :class:`ProtocolError` if malformed."""
+    if value is None or not value.strip():
+        raise ProtocolError(400, "missing_shape", f"header {HEADER_SHAPE} is required (e.g. '1,3,32,32')")
+    if len(value) > MAX_SHAPE_HEADER_CHARS:
+        raise ProtocolError(
+            400, "malformed_shape", f"{HEADER_SHAPE} is longer than {MAX_SHAPE_HEADER_CHARS} chars"
+        )
+    parts = [part.strip() for part in value.strip().split(",")]
+    if not 1 <= len(parts) <= MAX_NDIM or not all(part.isdigit() for part in parts):
+        raise ProtocolError(
+            400,
+            "malformed_shape",
+            f"{HEADER_SHAPE} = {value!r} is not 1 to {MAX_NDIM} non-negative integers separated by commas",
+        )
+    return tuple(int(part) for part in parts)
+
+
+def parse_tensor_header(dtype_value: str | None, shape_value: str | None) -> TensorHeader:
+    """Both headers at once."""
+    return TensorHeader(dtype=parse_dtype(dtype_value), shape=parse_shape(shape_value))
+
+
+def wire_dtype_name(dtype: torch.dtype) -> str:
+    """The wire name of a torch dtype; raise :class:`ValueError` if it cannot travel."""
+    try:
+        return _TORCH_TO_WIRE[dtype]
+    except KeyError:
+        raise ValueError(f"dtype {dtype} cannot travel; allowed: {sorted(WIRE_DTYPES)}") from None
+
+
+def encode_tensor(tensor: torch.Tensor) -> tuple[bytes, TensorHeader]:
+    """Raw bytes (C order, little-endian) and header of a CPU tensor.
+
+    Args:
+        tensor: any shape, a dtype in :data:`WIRE_DTYPES`.
+
+    Returns:
+        ``(body, header)`` with ``len(body) == header.num_bytes``.
+    """
+    name = wire_dtype_name(tensor.dtype)
+    array = tensor.detach().to("cpu").contiguous().numpy()
+    body = array.astype(WIRE_DTYPES[name][1], copy=False).tobytes(order="C")
+    return body, TensorHeader(dtype=name, shape=tuple(int(size) for size in tensor.shape))
+
+
+def decode_tensor(body: bytes, header: TensorHeader) -> torch.Tensor:
+    """Rebuild a tensor from raw bytes after checking the length against the header.
+
+    Raises:
+        ProtocolError: 400 ``truncated_body`` if the body is shorter than the header implies, 413
+            ``body_too_large`` if longer.
+    """
+    expected = header.num_bytes
+    if len(body) < expected:
+        raise ProtocolError(
+            400,
+            "truncated_body",
+            f"body has {len(body)} bytes, but dtype {header.dtype} and shape [{format_shape(header.shape)}] "
+            f"need {expected}",
+        )
+    if len(body) > expected:
+        raise ProtocolError(
+            413,
+            "body_too_large",
+            f"body has {len(body)} bytes, more than the {expected} that dtype {header.dtype} and shape "
+            f"[{format_shape(header.shape)}] need",
+        )
+    array = np.frombuffer(body, dtype=WIRE_DTYPES[header.dtype][1]).reshape(header.shape)
+    # Copy into native byte order and a writable buffer owned by torch.
+    return torch.from_numpy(array.astype(array.dtype.newbyteorder("="), copy=True))
