@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
     def generate(
         config_path: Path | None = typer.Argument(
             None,
-            metavar="[CONFIG]",
+            metavar="CONFIG",
             help="YAML or JSON config (keys: docs/scenarios.md). Omitted: the paper's Section VI-A setup.",
         ),
         out: Path = typer.Option(..., "--out", "-o", help="Scenario file to write (.json or .json.gz)."),
