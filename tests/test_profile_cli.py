@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +15,8 @@ from typer.testing import CliRunner
 
 from nomasplit.cli.main import app
 from nomasplit.data.files import load_profile
-from nomasplit.zoo import load_bundled_profile
+from nomasplit.profiling import markdown_table
+from nomasplit.zoo import MODEL_NAMES, load_bundled_profile
 
 runner = CliRunner()
 
@@ -124,3 +130,67 @@ def test_missing_output_folder_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
     assert not out.parent.exists()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# docs/profiles.md: its tables are the bundled profiles, and its commands run as written.
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "profiles.md"
+
+
+def _doc_tables() -> dict[str, str]:
+    found = re.findall(
+        r"<!-- profile-table: (\S+) -->\n(.*?)\n<!-- end profile-table -->", DOCS.read_text(), re.S
+    )
+    return dict(found)
+
+
+def _code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", DOCS.read_text(), re.S)
+
+
+def test_docs_tables_are_the_bundled_profiles() -> None:
+    tables = _doc_tables()
+    assert sorted(tables) == sorted(MODEL_NAMES)
+    for name, table in tables.items():
+        assert table == markdown_table(load_bundled_profile(name))
+
+
+@pytest.mark.slow
+def test_docs_commands_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    monkeypatch.chdir(tmp_path)
+    bash_blocks = _code_blocks("bash")
+    assert len(bash_blocks) == 3
+    outputs = []
+    for block in bash_blocks:
+        lines = [line for line in block.splitlines() if line.strip()]
+        if all(line.startswith("nomasplit ") for line in lines):
+            # Plain CLI lines run in this process (each new process would pay torch's import time).
+            for line in lines:
+                result = runner.invoke(app, shlex.split(line)[1:])
+                assert result.exit_code == 0, f"{line}: {result.output}"
+            outputs.append("")
+            continue
+        completed = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert completed.returncode == 0, completed.stderr
+        outputs.append(completed.stdout)
+    for name in MODEL_NAMES:
+        assert load_profile(tmp_path / f"{name}.json") == load_bundled_profile(name)
+    assert outputs[1] == "".join(table + "\n" for table in _doc_tables().values())
+    assert load_profile(tmp_path / "vgg16-float16.json").dtype == "float16"
+    assert all(layer.measured_latency_s for layer in load_profile(tmp_path / "nin-measured.json").layers)
+    custom = load_profile(tmp_path / "my-net.json")
+    assert [layer.name for layer in custom.layers] == ["conv", "relu", "pool", "flatten", "fc"]
+    (python_block,) = _code_blocks("python")
+    completed = subprocess.run(
+        [sys.executable, "-c", python_block + "\nprint(profile.num_layers, profile.input_bits)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["5", str(3 * 32 * 32 * 16.0)]

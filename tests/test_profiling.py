@@ -294,6 +294,9 @@ def test_fx_traceable_chain_becomes_sequential_units(attr: str) -> None:
     linear_flops = 2 * 64 * 6
     assert [layer.flops for layer in profile.layers] == [conv_flops, 0, 0, 0, linear_flops, 0]
     assert [layer.output_shape for layer in profile.layers][-3:] == [[1, 64], [1, 6], [1, 6]]
+    # A dtype change converts a deep copy of the chain; its function units must still find their input.
+    half = profile_model(chain, (1, 3, 8, 8), name="traced", dtype="bfloat16")
+    assert [layer.output_bits for layer in half.layers] == [layer.output_bits / 2 for layer in profile.layers]
 
 
 @pytest.mark.parametrize(

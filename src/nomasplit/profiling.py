@@ -280,6 +280,16 @@ class _Input:
     def __repr__(self) -> str:
         return "<input>"
 
+    # One marker only: copies (``copy.deepcopy`` of a model before a dtype change) must stay the marker.
+    def __copy__(self) -> _Input:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Input:
+        return self
+
+    def __reduce__(self) -> str:
+        return "_INPUT"
+
 
 _INPUT = _Input()
 
@@ -455,3 +465,42 @@ def load_user_model(spec: str) -> nn.Sequential:
         if not isinstance(obj, nn.Module):
             raise InputError(f"--model {spec!r} returned a {type(obj).__name__}, not an nn.Module")
     return as_chain(obj.eval(), what=f"--model {spec!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reporting
+
+
+def markdown_table(profile: ModelProfile) -> str:
+    """The profile as a Markdown table: split point ``s``, unit, output shape, FLOPs, ``D(s)``, ``w(s)``.
+
+    Row ``s = 0`` is the raw input; the last column is the size in bits of the tensor sent up when splitting
+    after unit ``s`` (the result ``m`` for ``s = F``, which is sent down instead). A latency column is added
+    when the profile was measured.
+    """
+    measured = any(layer.measured_latency_s is not None for layer in profile.layers)
+    header = ["s", "unit", "output shape", "MFLOPs f_s", "device MFLOPs D(s)", "output bits w(s)"]
+    if measured:
+        header.append("latency ms")
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---:", ":---", ":---", *["---:"] * (len(header) - 3)]) + "|",
+    ]
+    shape = "x".join(map(str, profile.input_shape or []))
+    first = ["0", "(input)", shape, "", "0", f"{profile.input_bits:.0f}"]
+    lines.append("| " + " | ".join(first + ([""] if measured else [])) + " |")
+    cumulative = profile.cumulative_flops()
+    for index, layer in enumerate(profile.layers, start=1):
+        row = [
+            str(index),
+            f"`{layer.name}`",
+            "x".join(map(str, layer.output_shape or [])),
+            f"{layer.flops / 1e6:.3f}",
+            f"{cumulative[index] / 1e6:.3f}",
+            f"{layer.output_bits:.0f}",
+        ]
+        if measured:
+            latency_s = layer.measured_latency_s
+            row.append("" if latency_s is None else f"{latency_s * 1e3:.3f}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
