@@ -56,8 +56,7 @@ def path_gain(
     loss_db = path_loss_db(
         distance_m, model, exponent=exponent, reference_db=reference_db, min_distance_m=min_distance_m
     )
-    to_linear = np.vectorize(units.db_to_linear, otypes=[np.float64])
-    return np.asarray(to_linear(-loss_db), dtype=np.float64)
+    return np.asarray(units.db_to_linear(-np.asarray(loss_db, dtype=np.float64)), dtype=np.float64)
 
 
 def rayleigh_power_fading(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
