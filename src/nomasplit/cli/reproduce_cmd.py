@@ -1,0 +1,105 @@
+"""``nomasplit reproduce``: the paper's Figs. 2-11 (and our extra figures) into one folder, resumable."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+from nomasplit.cli.common import console, error_console, handle_errors
+from nomasplit.errors import InputError
+from nomasplit.experiments import paper_settings, quick_settings, reproduce
+from nomasplit.experiments.sweep import Failure, dask_client
+
+EXIT_TASKS_FAILED = 1
+
+
+def _parse_figures(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``reproduce`` command to the app."""
+
+    @app.command("reproduce")
+    @handle_errors
+    def reproduce_command(
+        figures: str | None = typer.Option(
+            None,
+            "--figures",
+            help="comma-separated figure keys: 2..11, extra-device, extra-bandwidth (default: all)",
+        ),
+        quick: bool = typer.Option(
+            False, "--quick", help="a smaller network, 2 seeds, fewer points (minutes)"
+        ),
+        seeds: int | None = typer.Option(
+            None, "--seeds", help="Monte-Carlo seeds (default: 5, or 2 with --quick)"
+        ),
+        out: Path = typer.Option(
+            Path("reproduction"), "--out", help="output folder (results, figures, report.md)"
+        ),
+        scheduler: str | None = typer.Option(
+            None,
+            "--scheduler",
+            help="Dask scheduler address (tcp://host:8786); default: a local process pool",
+        ),
+        workers: int | None = typer.Option(
+            None,
+            "--workers",
+            help="worker processes of the local pool (0: run in this process; default: CPUs)",
+        ),
+        device: str = typer.Option("cpu", "--device", help="torch device of the solvers: cpu or cuda"),
+        progress: bool = typer.Option(
+            True, "--progress/--no-progress", help="show a progress bar with an ETA"
+        ),
+    ) -> None:
+        """Reproduce Section VI (Figs. 2-11) and the extra figures: results, PNG/SVG figures and report.md.
+
+        An interrupted run started again with the same options computes only the missing tasks.
+        """
+        if seeds is not None and seeds < 1:
+            raise InputError(f"--seeds must be at least 1, got {seeds}")
+        if workers is not None and workers < 0:
+            raise InputError(f"--workers must be 0 or more, got {workers}")
+        if device not in ("cpu", "cuda"):
+            raise InputError(f"--device must be cpu or cuda, got {device!r}")
+        settings = quick_settings() if quick else paper_settings()
+        if seeds is not None:
+            settings = settings.model_copy(update={"num_seeds": seeds})
+        if device != "cpu":
+            settings = settings.model_copy(update={"device": device})
+        settings = settings.select_figures(_parse_figures(figures))
+
+        def report_failure(failure: Failure) -> None:
+            error_console.print(
+                f"[bold red]task failed:[/] {failure.task.describe()}: {failure.error}",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+        client = dask_client(scheduler) if scheduler else None
+        try:
+            outcome = reproduce(
+                settings,
+                out,
+                workers=workers,
+                client=client,
+                progress=progress,
+                command=shlex.join(["nomasplit", *sys.argv[1:]]),
+                on_failure=report_failure,
+            )
+        finally:
+            if client is not None:
+                client.close()
+        sweep = outcome.sweep
+        console.print(
+            f"{sweep.num_tasks} tasks: {sweep.num_cached} found on disk, {sweep.num_computed} computed, "
+            f"{sweep.num_failed} failed, in {sweep.wall_time_s:.1f} s; report: {out / 'report.md'}",
+            highlight=False,
+        )
+        if sweep.num_failed:
+            raise typer.Exit(EXIT_TASKS_FAILED)

@@ -1,0 +1,79 @@
+"""One figure per paper figure, PNG and SVG, with 95% intervals over seeds as error bars.
+
+Categorical sweeps (the models of Figs. 2-5) are grouped bars; numeric sweeps are lines with markers.
+SVGs are written without a date and with a fixed hash salt, so that the same numbers give the same file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nomasplit.experiments.figures import METHOD_LABELS, FigureSpec, SweepSpec, model_label
+
+_MARKERS = {
+    "device-only": "s",
+    "edge-only": "^",
+    "neurosurgeon": "v",
+    "dnn-surgery": "D",
+    "ecc-oma": "o",
+    "ecc-noma": "*",
+}
+
+
+def plot_figure(table: pd.DataFrame, figure: FigureSpec, sweep: SweepSpec, out_dir: str | Path) -> list[Path]:
+    """Draw one figure from its :func:`~nomasplit.experiments.measures.figure_table`; return its files.
+
+    Args:
+        table: columns value, x, algorithm, mean, ci_low, ci_high, num_seeds.
+        figure: the figure's definition (title, measure, baseline).
+        sweep: the sweep it reads (values, axis label, log axis).
+        out_dir: folder of ``<filename>.png`` and ``<filename>.svg``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcParams["svg.hashsalt"] = "nomasplit"
+    values = [str(value) for value in sweep.values]
+    fig, axis = plt.subplots(figsize=(6.4, 4.2))
+    categorical = any(isinstance(value, str) for value in sweep.values)
+    methods = list(figure.methods)
+    width = 0.8 / max(len(methods), 1)
+    for index, method in enumerate(methods):
+        rows = table[table["algorithm"] == method].set_index("value").reindex(values)
+        mean = rows["mean"].to_numpy(dtype=np.float64)
+        low = rows["ci_low"].to_numpy(dtype=np.float64)
+        high = rows["ci_high"].to_numpy(dtype=np.float64)
+        errors = np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)])
+        label = METHOD_LABELS.get(method, method)
+        if categorical:
+            positions = np.arange(len(values)) + (index - (len(methods) - 1) / 2) * width
+            axis.bar(positions, mean, width=width, yerr=errors, capsize=3, label=label)
+        else:
+            x = np.array([float(value) for value in sweep.values])
+            axis.errorbar(x, mean, yerr=errors, marker=_MARKERS.get(method, "o"), capsize=3, label=label)
+    if categorical:
+        axis.set_xticks(np.arange(len(values)), [model_label(value) for value in values])
+    if sweep.log_x:
+        axis.set_xscale("log")
+    axis.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+    axis.set_xlabel(sweep.label)
+    axis.set_ylabel(figure.ylabel)
+    axis.set_title(figure.title, fontsize=10)
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out_dir)
+    written = []
+    for suffix in ("png", "svg"):
+        path = out / f"{figure.filename}.{suffix}"
+        tmp = path.with_name(f".{path.name}.tmp")
+        fig.savefig(tmp, format=suffix, dpi=120, metadata={"Date": None} if suffix == "svg" else None)
+        tmp.replace(path)
+        written.append(path)
+    plt.close(fig)
+    return written

@@ -1,0 +1,105 @@
+"""``reproduce``: run the sweeps, then write the raw results, the figures and ``report.md`` into one folder.
+
+Layout of the output folder::
+
+    results/<settings-hash>/<task-hash>.json     one per finished task (the resumable store)
+    results/<settings-hash>/failed/<task>.json   one per failed task (retried by the next run)
+    results.csv, results.parquet                 the per-seed rows of this run's tasks
+    figure_tables.csv                            every figure's mean and 95% interval per point and method
+    fig02.png/.svg ... fig11.png/.svg, fig-extra-*.png/.svg
+    report.md
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from nomasplit.errors import InputError
+from nomasplit.experiments.figures import ReproductionSettings
+from nomasplit.experiments.plots import plot_figure
+from nomasplit.experiments.report import compute_tables, render_report
+from nomasplit.experiments.sweep import Failure, SweepOutcome, build_tasks, load_results, run_sweep
+from nomasplit.io import write_atomic
+
+
+@dataclass
+class ReproductionOutcome:
+    """What a reproduction did and where its files are."""
+
+    sweep: SweepOutcome
+    results: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+    files: list[Path]
+
+
+def reproduce(
+    settings: ReproductionSettings,
+    out_dir: str | Path,
+    *,
+    workers: int | None = None,
+    client: Any = None,
+    progress: bool = True,
+    command: str = "",
+    on_failure: Callable[[Failure], None] | None = None,
+) -> ReproductionOutcome:
+    """Run (or resume) the sweeps of ``settings`` and write results, figures and the report into ``out_dir``.
+
+    Args:
+        settings: figures, sweeps, seeds (e.g. :func:`~nomasplit.experiments.figures.paper_settings`).
+        out_dir: the output folder (created if missing; its parent must exist).
+        workers: process-pool size (0: in this process; None: all CPUs); ignored with ``client``.
+        client: a ``dask.distributed.Client`` to run the tasks on.
+        progress: show a progress bar with an ETA.
+        command: the command line, recorded in the report.
+        on_failure: called for each failed task.
+
+    Returns:
+        The sweep's counts and failures, the result rows, the figure tables, the files written. Failed tasks
+        leave gaps in the figures; the caller decides the exit code.
+    """
+    out = Path(out_dir)
+    if not out.parent.exists():
+        raise InputError(f"--out: the parent folder of {out} does not exist")
+    tasks = build_tasks(settings)  # validates every point's configuration before anything is written
+    out.mkdir(exist_ok=True)
+    outcome = run_sweep(tasks, out, workers=workers, client=client, progress=progress, on_failure=on_failure)
+    results = load_results(tasks, out)
+    files = []
+    if len(results):
+        csv = io.StringIO()
+        results.to_csv(csv, index=False)
+        files.append(write_atomic(out / "results.csv", csv.getvalue()))
+        parquet = io.BytesIO()
+        results.to_parquet(parquet, index=False)
+        files.append(write_atomic(out / "results.parquet", parquet.getvalue()))
+    tables = compute_tables(settings, results)
+    frames = [table.assign(figure=key) for key, table in tables.items() if len(table)]
+    if frames:
+        csv = io.StringIO()
+        pd.concat(frames, ignore_index=True).to_csv(csv, index=False)
+        files.append(write_atomic(out / "figure_tables.csv", csv.getvalue()))
+    for figure in settings.figures:
+        files += plot_figure(tables[figure.key], figure, settings.sweep(figure.sweep), out)
+    executor = (
+        "a Dask cluster"
+        if client is not None
+        else ("this process" if workers == 0 else f"a pool of {workers or 'all CPU'} worker process(es)")
+    )
+    run_info = {
+        "command": command,
+        "num_tasks": outcome.num_tasks,
+        "num_cached": outcome.num_cached,
+        "num_computed": outcome.num_computed,
+        "num_failed": outcome.num_failed,
+        "wall_time_s": outcome.wall_time_s,
+        "executor": executor,
+        "failures": [f"{failure.task.describe()}: {failure.error}" for failure in outcome.failures],
+    }
+    files.append(write_atomic(out / "report.md", render_report(settings, results, tables, run_info)))
+    return ReproductionOutcome(sweep=outcome, results=results, tables=tables, files=files)
