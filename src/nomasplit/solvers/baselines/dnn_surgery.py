@@ -11,10 +11,10 @@ Heavy-load mode (our reading of the resource-constrained case of Liang et al., w
 inference are limited): the edge server of an AP has ``C`` compute units that its offloading users share
 equally, ``clip(C / n_off, r_min, r_max)`` each, and at most ``floor(C / r_min)`` of them may offload. Each
 user partitions its model with the speed of the share it expects; the number of offloading users changes the
-share, so the splits are recomputed with the new share until they repeat. If they cycle, the state of the
-cycle with the smallest estimated total latency is kept. ``C`` is the scenario's ``edge_capacity_units``,
-else the ``server_capacity_units`` setting; with neither, the server is not shared and heavy-load is
-light-load. (DADS's own heavy-load case maximises the throughput of a stream of frames, which the paper's
+share, so users take turns choosing their best cut given the others' current choices (best response) until a
+whole sweep changes nothing. ``C`` is the scenario's ``edge_capacity_units``, else the
+``server_capacity_units`` setting; with neither, the server is not shared and heavy-load is light-load.
+(DADS's own heavy-load case maximises the throughput of a stream of frames, which the paper's
 one-inference-per-user model does not have; see docs/baselines.md.)
 """
 
@@ -26,16 +26,17 @@ import numpy as np
 from pydantic import Field
 
 from nomasplit.data.scenario import Scenario
+from nomasplit.model.system import SystemModel
 from nomasplit.solvers.baselines.common import (
+    OmaScheduler,
     UserTables,
-    admit_and_split,
-    ap_share,
     build_decision,
     capacity_of,
+    compute_share,
     edge_speed_flops_per_s,
-    estimated_split_costs,
     max_offloaders_per_ap,
     noise_only_rates,
+    service_order,
     user_tables,
 )
 from nomasplit.solvers.baselines.layer_graph import LayerGraph, chain_graph, min_cut_partition
@@ -55,7 +56,7 @@ class DnnSurgerySettings(AlgorithmSettings):
         description="compute units of each AP's server in heavy mode when the scenario sets no edge capacity",
     )
     max_iterations: int = Field(
-        default=50, ge=1, le=10_000, description="heavy mode: rounds of re-partitioning"
+        default=50, ge=1, le=10_000, description="heavy mode: most best-response sweeps over all users"
     )
 
 
@@ -99,94 +100,104 @@ def _heavy_capacity(scenario: Scenario, settings: DnnSurgerySettings) -> tuple[n
     return None, "none"
 
 
+def _share_units(scenario: Scenario, capacity: np.ndarray | None, ap: int, num_sharing: int) -> float:
+    """Units each of ``num_sharing`` offloading users of AP ``ap`` gets (``r_max`` without capacity)."""
+    if capacity is None:
+        return scenario.compute_units_max
+    return float(np.clip(capacity[ap] / num_sharing, scenario.compute_units_min, scenario.compute_units_max))
+
+
+def best_response_partition(
+    model: SystemModel,
+    admission_capacity: np.ndarray | None,
+    shared_capacity: np.ndarray | None,
+    max_sweeps: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+    """Users, in service order, each choose their min-cut split given the others' current choices.
+
+    A user leaves its current choice (giving back its subchannels), takes the best free OMA subchannels of its
+    AP if any are left (and if the AP admits another offloading user), and partitions its model with the edge
+    speed of the share it would get, ``C / (n_others + 1)``; if the cut puts everything on the device it gives
+    the subchannels back. Sweeps repeat until a whole sweep changes nothing, at most ``max_sweeps``. With no
+    shared capacity the share is ``r_max`` whatever the others do, and one sweep is Neurosurgeon's admission.
+
+    Args:
+        model: the scenario's model.
+        admission_capacity: ``[N]`` capacity that limits how many users of an AP may offload, or None.
+        shared_capacity: ``[N]`` capacity the users assume they share (heavy load), or None (``r_max`` each).
+        max_sweeps: most sweeps over all users.
+
+    Returns:
+        ``split [U]``, ``uplink [U]``, ``downlink [U]``, the sweeps run, and whether the last changed nothing.
+    """
+    scenario = model.scenario
+    association = np.asarray(scenario.association)
+    num_layers = scenario.user_num_layers()
+    tables = user_tables(model)
+    scheduler = OmaScheduler(scenario, max_offloaders_per_ap(scenario, admission_capacity))
+    split = num_layers.copy()  # everyone Device-Only until served
+    num_offloading = np.zeros(scenario.num_aps, dtype=np.int64)  # [N]
+    order = service_order(scenario)
+    settled = False
+    sweeps = 0
+    while sweeps < max_sweeps and not settled:
+        sweeps += 1
+        settled = True
+        for user in (int(index) for index in order):
+            ap = association[user]
+            before = (split[user], scheduler.uplink[user], scheduler.downlink[user])
+            if split[user] < num_layers[user]:
+                num_offloading[ap] -= 1
+                scheduler.release(user)
+                split[user] = num_layers[user]
+            if scheduler.take(user):
+                uplink, downlink = int(scheduler.uplink[user]), int(scheduler.downlink[user])
+                rates = noise_only_rates(scenario, user, uplink, downlink)
+                units = _share_units(scenario, shared_capacity, ap, int(num_offloading[ap]) + 1)
+                choice = min_cut_split(tables[user], *rates, edge_speed_flops_per_s(model, units))
+                if choice < num_layers[user]:
+                    split[user] = choice
+                    num_offloading[ap] += 1
+                else:
+                    scheduler.release(user)
+            if (split[user], scheduler.uplink[user], scheduler.downlink[user]) != before:
+                settled = False
+    return split, scheduler.uplink.copy(), scheduler.downlink.copy(), sweeps, settled
+
+
 def run_dnn_surgery(context: SolveContext, settings: DnnSurgerySettings) -> SolveOutcome:
     """Min-cut partition per user, light-load or heavy-load (module docstring)."""
     model = context.model
     scenario = context.scenario
-    association = np.asarray(scenario.association)
-    num_layers = scenario.user_num_layers()
     if settings.mode == "heavy":
         capacity, capacity_source = _heavy_capacity(scenario, settings)
     else:
-        capacity, capacity_source = (
-            capacity_of(scenario),
-            "scenario" if scenario.edge_capacity_units else "none",
-        )
-    limit = max_offloaders_per_ap(scenario, capacity)
-    tables = user_tables(model)
-
-    def partition(share_units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        speeds = [edge_speed_flops_per_s(model, float(units)) for units in share_units]  # [N]
-
-        def rule(user: int, user_table: UserTables, uplink_rate: float, downlink_rate: float) -> int:
-            return min_cut_split(user_table, uplink_rate, downlink_rate, speeds[association[user]])
-
-        return admit_and_split(model, rule, limit)
-
-    def actual_share(split: np.ndarray) -> np.ndarray:
-        counts = np.bincount(association[split < num_layers], minlength=scenario.num_aps)
-        return ap_share(scenario, counts, capacity)
-
-    def estimated_total_latency(split: np.ndarray, uplink: np.ndarray, downlink: np.ndarray) -> float:
-        share = actual_share(split)
-        total = 0.0
-        for user in range(scenario.num_users):
-            if split[user] >= num_layers[user]:
-                total += tables[user].total_flops / tables[user].device_flops_per_s
-                continue
-            rates = noise_only_rates(scenario, user, int(uplink[user]), int(downlink[user]))
-            speed = edge_speed_flops_per_s(model, float(share[association[user]]))
-            latency, _ = estimated_split_costs(tables[user], *rates, speed, scenario.uplink_power_max_w)
-            total += float(latency[split[user]])
-        return total
-
-    share = np.full(scenario.num_aps, scenario.compute_units_max)  # round 0: light load, r_max each
-    states: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    seen: dict[bytes, int] = {}
-    rounds_limit = settings.max_iterations if (settings.mode == "heavy" and capacity is not None) else 1
-    chosen = None
-    note = ""
-    for _ in range(rounds_limit):
-        state = partition(share)
-        key = state[0].tobytes()
-        if key in seen:
-            cycle = states[seen[key] :]
-            if len(cycle) > 1:
-                note = f"; splits cycled over {len(cycle)} states, kept the one of least estimated latency"
-                chosen = min(cycle, key=lambda item: estimated_total_latency(*item))
-            else:
-                chosen = state
-            break
-        seen[key] = len(states)
-        states.append(state)
-        share = actual_share(state[0])
-    if chosen is None:
-        chosen = states[-1]
-        if rounds_limit > 1:
-            note = f"; splits did not settle in {rounds_limit} rounds, kept the last"
-    split, uplink, downlink = chosen
-    offloads = split < num_layers
-    units = np.full(scenario.num_users, scenario.compute_units_min)
-    units[offloads] = actual_share(split)[association[offloads]]
-    decision = build_decision(model, split, uplink, downlink, units)
-    mode_used = "heavy" if rounds_limit > 1 else "light"
-    message = (
-        f"min-cut partition per user, {mode_used}-load"
-        + (
-            " (heavy requested, but no edge capacity is known: light-load)"
-            if settings.mode == "heavy" and mode_used == "light"
-            else ""
-        )
-        + note
+        capacity = capacity_of(scenario)
+        capacity_source = "none" if capacity is None else "scenario"
+    heavy = settings.mode == "heavy" and capacity is not None
+    # Light load: each user assumes r_max in one sweep; the scenario's capacity (if any) still limits how many
+    # users offload and is shared among them in the plan.
+    split, uplink, downlink, sweeps, settled = best_response_partition(
+        model, capacity, capacity if heavy else None, settings.max_iterations if heavy else 1
     )
+    offloads = split < scenario.user_num_layers()
+    units = compute_share(scenario, offloads, capacity)
+    decision = build_decision(model, split, uplink, downlink, units)
+    message = f"min-cut partition per user, {'heavy' if heavy else 'light'}-load"
+    if settings.mode == "heavy" and not heavy:
+        message += " (heavy requested, but no edge capacity is known: light-load)"
+    if heavy:
+        message += f", {sweeps} sweep(s)" + ("" if settled else ", not settled: kept the last sweep")
     return SolveOutcome(
         decision=decision,
+        success=True,
         message=message,
-        iterations_total=len(states),
+        iterations_total=sweeps,
         extra={
-            "mode_used": mode_used,
+            "mode_used": "heavy" if heavy else "light",
             "capacity_source": capacity_source,
-            "rounds": len(states),
+            "sweeps": sweeps,
+            "settled": settled,
             "num_offloading": int(offloads.sum()),
             "splits": np.bincount(split).tolist(),
         },
