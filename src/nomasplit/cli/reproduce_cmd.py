@@ -11,6 +11,7 @@ import typer
 from nomasplit.cli.common import console, error_console, handle_errors
 from nomasplit.errors import InputError
 from nomasplit.experiments import paper_settings, quick_settings, reproduce
+from nomasplit.experiments.figures import load_settings
 from nomasplit.experiments.sweep import Failure, dask_client
 
 EXIT_TASKS_FAILED = 1
@@ -56,6 +57,9 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(
             True, "--progress/--no-progress", help="show a progress bar with an ETA"
         ),
+        settings_file: Path | None = typer.Option(
+            None, "--settings", help="a YAML/JSON file of ReproductionSettings (own sweeps); replaces --quick"
+        ),
     ) -> None:
         """Reproduce Section VI (Figs. 2-11) and the extra figures: results, PNG/SVG figures and report.md.
 
@@ -67,7 +71,10 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--workers must be 0 or more, got {workers}")
         if device not in ("cpu", "cuda"):
             raise InputError(f"--device must be cpu or cuda, got {device!r}")
-        settings = quick_settings() if quick else paper_settings()
+        if settings_file is not None:
+            settings = load_settings(settings_file)
+        else:
+            settings = quick_settings() if quick else paper_settings()
         if seeds is not None:
             settings = settings.model_copy(update={"num_seeds": seeds})
         if device != "cpu":

@@ -12,13 +12,16 @@ The readings chosen where the paper contradicts itself are in :data:`READINGS`, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from nomasplit.data.files import validate_as
 from nomasplit.data.hashing import sha256_of
 from nomasplit.errors import InputError
 from nomasplit.generate import ScenarioConfig, paper_config
+from nomasplit.io import read_yaml
 
 #: Version of the result rows; part of every hash, so a change of what a task computes starts afresh.
 RESULT_SCHEMA = 1
@@ -150,14 +153,14 @@ class ReproductionSettings(BaseModel):
         raise KeyError(name)
 
     def settings_hash(self) -> str:
-        """Short hash of what decides a task's result: base config, sweeps, algorithm settings, device.
+        """Short hash of the settings common to all tasks: base config, algorithm settings, device.
 
-        The seeds and the figure selection are left out on purpose: more seeds or fewer figures reuse results.
+        Each task's own hash adds its point's full configuration and seed, so the sweeps, the seeds and the
+        figure selection are left out on purpose: more seeds, more points or fewer figures reuse results.
         """
         payload = _HashPayload(
             schema_version=RESULT_SCHEMA,
             base=self.base,
-            sweeps=self.sweeps,
             algorithm_settings=self.algorithm_settings,
             device=self.device,
         )
@@ -194,7 +197,6 @@ class _HashPayload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     schema_version: int
     base: dict[str, Any]
-    sweeps: tuple[SweepSpec, ...]
     algorithm_settings: dict[str, dict[str, Any]]
     device: str
 
@@ -504,3 +506,8 @@ READINGS: tuple[tuple[str, str], ...] = (
         "t-interval over seeds.",
     ),
 )
+
+
+def load_settings(path: str | Path) -> ReproductionSettings:
+    """Read :class:`ReproductionSettings` from a YAML or JSON file (InputError names a bad field)."""
+    return validate_as(ReproductionSettings, read_yaml(path), str(path))

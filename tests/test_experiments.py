@@ -1,0 +1,344 @@
+"""Experiments: measures on hand-checkable toys, settings hashes, tasks, and sweeps that lose nothing."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nomasplit.experiments import (
+    FigureSpec,
+    ReproductionSettings,
+    SweepSpec,
+    build_tasks,
+    figure_table,
+    load_results,
+    mean_ci95,
+    paper_settings,
+    per_seed_ratios,
+    quick_settings,
+    run_sweep,
+)
+from nomasplit.experiments.measures import t_quantile_975
+from nomasplit.experiments.sweep import failure_path, missing_tasks, result_path
+from nomasplit.solvers import ALGORITHMS, Algorithm, AlgorithmSettings, SolveContext, SolveOutcome, register
+
+#: Columns that depend on timing, not on the result.
+TIMING = ["solver_wall_time_s", "task_wall_time_s"]
+
+TINY_NETWORK = {
+    "num_aps": 2,
+    "users_per_ap": 3,
+    "num_subchannels": 3,
+    "uplink_bandwidth_hz": 3e6,
+    "downlink_bandwidth_hz": 3e6,
+}
+
+
+class FlakySettings(AlgorithmSettings):
+    """The toy algorithm fails on this seed and sleeps this long before answering."""
+
+    fail_seed: int | None = None
+    sleep_s: float = 0.0
+
+
+def _run_flaky(context: SolveContext, settings: FlakySettings) -> SolveOutcome:
+    if settings.fail_seed is not None and context.seed == settings.fail_seed:
+        raise RuntimeError(f"toy failure on seed {context.seed}")
+    time.sleep(settings.sleep_s)
+    return ALGORITHMS["device-only"].run(context, ALGORITHMS["device-only"].settings_type())
+
+
+if "test-flaky" not in ALGORITHMS:
+    register(
+        Algorithm(
+            name="test-flaky",
+            summary="Device-Only that fails on one seed (tests only)",
+            cite="-",
+            settings_type=FlakySettings,
+            run=_run_flaky,
+        )
+    )
+
+
+def tiny_settings(
+    methods: tuple[str, ...] = ("device-only", "edge-only", "neurosurgeon"),
+    num_seeds: int = 2,
+    algorithm_settings: dict | None = None,
+    base: dict | None = None,
+) -> ReproductionSettings:
+    sweeps = (
+        SweepSpec(name="models", parameter="model", values=("nin", "vgg16"), methods=methods, label="model"),
+        SweepSpec(
+            name="speed",
+            parameter="device_flops_per_s",
+            values=(1e9, 1e11),
+            methods=methods,
+            overrides={"model": "nin"},
+            label="device speed",
+            log_x=True,
+        ),
+    )
+    shown = tuple(m for m in methods if m != "device-only")
+    figures = (
+        FigureSpec(
+            key="2", title="t2", sweep="models", measure="latency", baseline="device-only", methods=shown
+        ),
+        FigureSpec(
+            key="extra-device",
+            title="te",
+            sweep="speed",
+            measure="energy",
+            baseline="device-only",
+            methods=shown,
+        ),
+    )
+    return ReproductionSettings(
+        base=TINY_NETWORK if base is None else base,
+        sweeps=sweeps,
+        figures=figures,
+        num_seeds=num_seeds,
+        algorithm_settings=algorithm_settings or {},
+    )
+
+
+def _table(tasks, out: Path) -> pd.DataFrame:
+    frame = load_results(tasks, out).drop(columns=TIMING)
+    return frame.sort_values(["sweep", "value", "algorithm", "seed"]).reset_index(drop=True)
+
+
+# --- measures -----------------------------------------------------------------------------------------------
+
+
+def test_mean_ci95_matches_the_t_interval_by_hand():
+    mean, low, high = mean_ci95(np.array([1.0, 2.0, 3.0]))
+    half = 4.303 * 1.0 / math.sqrt(3)  # sd = 1, t_{0.975, 2} = 4.303
+    assert mean == pytest.approx(2.0)
+    assert (low, high) == pytest.approx((2.0 - half, 2.0 + half))
+    single = mean_ci95(np.array([5.0]))
+    assert single[0] == 5.0 and math.isnan(single[1]) and math.isnan(single[2])
+    assert math.isnan(mean_ci95(np.array([np.nan]))[0])
+
+
+def test_t_quantile_decreases_towards_the_normal_quantile():
+    quantiles = [t_quantile_975(df) for df in range(1, 200)]
+    assert all(a > b for a, b in itertools.pairwise(quantiles))
+    assert quantiles[-1] == pytest.approx(1.96, abs=0.02)
+    with pytest.raises(ValueError):
+        t_quantile_975(0)
+
+
+def _toy_results() -> pd.DataFrame:
+    rows = []
+    # latency of device-only 2 and 4 s (seeds 0, 1), of method A 1 and 1 s; energies 3, 3 vs 6, 2
+    for seed, (lat_do, lat_a, en_do, en_a) in enumerate([(2.0, 1.0, 3.0, 6.0), (4.0, 1.0, 3.0, 2.0)]):
+        for value, scale in (("10", 1.0), ("20", 2.0)):
+            rows.append(
+                dict(
+                    sweep="s",
+                    value=value,
+                    x=float(value),
+                    algorithm="device-only",
+                    seed=seed,
+                    mean_latency_s=lat_do * scale,
+                    mean_energy_j=en_do * scale,
+                )
+            )
+            rows.append(
+                dict(
+                    sweep="s",
+                    value=value,
+                    x=float(value),
+                    algorithm="a",
+                    seed=seed,
+                    mean_latency_s=lat_a,
+                    mean_energy_j=en_a,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def test_ratios_are_baseline_mean_over_method_mean_per_seed():
+    results = _toy_results()
+    figure = FigureSpec(
+        key="x", title="t", sweep="s", measure="latency", baseline="device-only", methods=("a",)
+    )
+    ratios = per_seed_ratios(results, figure).sort_values(["value", "seed"])
+    assert ratios["ratio"].tolist() == pytest.approx([2.0, 4.0, 4.0, 8.0])
+    table = figure_table(results, figure, ["10", "20"])
+    assert table["mean"].tolist() == pytest.approx([3.0, 6.0])
+    half = 12.706 * math.sqrt(2.0) / math.sqrt(2)  # sd of (2, 4) = sqrt(2)
+    assert table["ci_high"].iloc[0] == pytest.approx(3.0 + half)
+    energy = FigureSpec(
+        key="y", title="t", sweep="s", measure="energy", baseline="device-only", methods=("a",)
+    )
+    assert figure_table(results, energy, ["10", "20"])["mean"].tolist() == pytest.approx(
+        [(0.5 + 1.5) / 2, 2.0]
+    )
+
+
+def test_baseline_at_a_fixed_point_normalises_every_point_to_it():
+    results = _toy_results()
+    figure = FigureSpec(
+        key="x",
+        title="t",
+        sweep="s",
+        measure="latency",
+        baseline="device-only",
+        methods=("a", "device-only"),
+        baseline_at="20",
+    )
+    table = figure_table(results, figure, ["10", "20"])
+    device = table[table["algorithm"] == "device-only"]["mean"].tolist()
+    assert device == pytest.approx([2.0, 1.0])  # device-only at 10 is twice as fast as at the reference 20
+
+
+# --- settings, hashes, tasks --------------------------------------------------------------------------------
+
+
+def test_settings_hash_separates_settings_and_ignores_seeds_and_figure_selection():
+    settings = tiny_settings()
+    same = {
+        settings.settings_hash(),
+        settings.model_copy(update={"num_seeds": 7}).settings_hash(),
+        settings.select_figures(["2"]).settings_hash(),
+    }
+    assert len(same) == 1
+    other_base = tiny_settings(base={**TINY_NETWORK, "num_subchannels": 4})
+    other_algorithm = tiny_settings(algorithm_settings={"neurosurgeon": {"mode": "energy"}})
+    hashes = {settings.settings_hash(), other_base.settings_hash(), other_algorithm.settings_hash()}
+    assert len(hashes) == 3
+    assert paper_settings().settings_hash() != quick_settings().settings_hash()
+
+
+def test_tasks_share_a_scenario_per_point_and_seed_and_differ_by_hash(tmp_path):
+    settings = tiny_settings()
+    tasks = build_tasks(settings)
+    assert len(tasks) == 2 * 2 * 2 * 3  # sweeps x points x seeds x methods
+    hashes = {task.task_hash for task in tasks}
+    assert len(hashes) == len(tasks)
+    by_scenario: dict[str, set[str]] = {}
+    for task in tasks:
+        by_scenario.setdefault(task.scenario_key, set()).add(task.algorithm)
+    assert all(methods == {"device-only", "edge-only", "neurosurgeon"} for methods in by_scenario.values())
+    other = build_tasks(tiny_settings(base={**TINY_NETWORK, "num_subchannels": 4}))
+    assert {result_path(tmp_path, t).parent for t in other}.isdisjoint(
+        {result_path(tmp_path, t).parent for t in tasks}
+    )
+    assert hashes.isdisjoint({task.task_hash for task in other})
+
+
+def test_select_figures_keeps_only_their_sweeps_and_rejects_unknown_keys():
+    settings = paper_settings().select_figures(["7", "10"])
+    assert [sweep.name for sweep in settings.sweeps] == ["subchannels"]
+    from nomasplit.errors import InputError
+
+    with pytest.raises(InputError, match="unknown figure"):
+        paper_settings().select_figures(["1"])
+
+
+def test_paper_settings_are_section_vi_a():
+    settings = paper_settings()
+    config = settings.point_config(settings.sweep("models"), "vgg16")
+    assert (config.num_aps, config.total_users, config.num_subchannels, config.cluster_size) == (
+        5,
+        1250,
+        250,
+        3,
+    )
+    assert config.uplink_bandwidth_hz == 10e6 and config.uplink_power_max_dbm == 25.0
+    assert {figure.key for figure in settings.figures} >= {str(k) for k in range(2, 12)}
+    bandwidth = settings.sweep("bandwidth")
+    point = settings.point_config(bandwidth, 4e4)
+    assert point.uplink_bandwidth_hz / point.num_subchannels == pytest.approx(4e4)
+
+
+# --- sweeps -------------------------------------------------------------------------------------------------
+
+
+def test_a_failing_task_is_recorded_and_does_not_stop_the_others(tmp_path):
+    settings = tiny_settings(
+        methods=("device-only", "test-flaky"), algorithm_settings={"test-flaky": {"fail_seed": 1}}
+    )
+    tasks = build_tasks(settings)
+    seen = []
+    outcome = run_sweep(tasks, tmp_path, workers=0, progress=False, on_failure=seen.append)
+    failed = [task for task in tasks if task.algorithm == "test-flaky" and task.seed == 1]
+    assert outcome.num_failed == len(failed) == len(seen) == 4
+    assert outcome.num_computed == len(tasks) - len(failed)
+    record = failure_path(tmp_path, failed[0]).read_text()
+    assert "toy failure on seed 1" in record and '"seed": 1' in record
+    assert {f.task.seed for f in seen} == {1}
+    # the next run retries only the failed tasks; with the failure gone (other settings) nothing is lost
+    again = run_sweep(tasks, tmp_path, workers=0, progress=False)
+    assert again.num_cached == len(tasks) - len(failed) and again.num_failed == len(failed)
+
+
+def test_results_are_deterministic_and_a_rerun_computes_nothing(tmp_path):
+    settings = tiny_settings()
+    tasks = build_tasks(settings)
+    first = run_sweep(tasks, tmp_path / "a", workers=0, progress=False)
+    assert first.num_computed == len(tasks) and first.num_failed == 0
+    assert run_sweep(tasks, tmp_path / "a", workers=0, progress=False).num_computed == 0
+    run_sweep(tasks, tmp_path / "b", workers=0, progress=False)
+    pd.testing.assert_frame_equal(_table(tasks, tmp_path / "a"), _table(tasks, tmp_path / "b"))
+
+
+_KILLABLE = textwrap.dedent(
+    """
+    import sys, json
+    sys.path.insert(0, {tests!r})
+    import test_experiments as t
+    from nomasplit.experiments import build_tasks, run_sweep
+    settings = t.tiny_settings(methods=("device-only", "test-flaky"),
+                               algorithm_settings={{"test-flaky": {{"sleep_s": 0.15}}}})
+    run_sweep(build_tasks(settings), sys.argv[1], workers=0, progress=False)
+    """
+)
+
+
+def test_a_sweep_killed_with_sigkill_and_resumed_equals_an_uninterrupted_one(tmp_path):
+    script = tmp_path / "sweep.py"
+    script.write_text(_KILLABLE.format(tests=str(Path(__file__).parent)))
+    settings = tiny_settings(
+        methods=("device-only", "test-flaky"), algorithm_settings={"test-flaky": {"sleep_s": 0.15}}
+    )
+    tasks = build_tasks(settings)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, str(script), str(killed)], start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(missing_tasks(tasks, killed)) > len(tasks) - 3:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    left = len(missing_tasks(tasks, killed))
+    assert 0 < left < len(tasks), "the kill should land in the middle of the sweep"
+    resumed = run_sweep(tasks, killed, workers=0, progress=False)
+    assert resumed.num_computed == left and resumed.num_cached == len(tasks) - left
+    run_sweep(tasks, tmp_path / "straight", workers=0, progress=False)
+    pd.testing.assert_frame_equal(_table(tasks, killed), _table(tasks, tmp_path / "straight"))
+
+
+def test_dask_local_cluster_gives_the_same_results(tmp_path):
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client
+
+    from nomasplit.experiments.sweep import local_dask_cluster
+
+    settings = tiny_settings(methods=("device-only", "edge-only"), num_seeds=1)
+    tasks = build_tasks(settings)
+    with local_dask_cluster(n_workers=1, processes=False) as cluster, Client(cluster) as client:
+        outcome = run_sweep(tasks, tmp_path / "dask", client=client, progress=False)
+    assert outcome.num_computed == len(tasks) and outcome.num_failed == 0
+    run_sweep(tasks, tmp_path / "local", workers=0, progress=False)
+    pd.testing.assert_frame_equal(_table(tasks, tmp_path / "dask"), _table(tasks, tmp_path / "local"))
