@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -466,3 +468,11 @@ def test_ecc_passes_bad_ligd_settings_back_as_input_errors() -> None:
 def test_ecc_settings_reject_unknown_keys() -> None:
     with pytest.raises(InputError):
         solve(random_scenario(0), "ecc-oma", settings={"learning_rate": 0.1})
+
+
+def test_the_python_example_in_docs_runs() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "baselines.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/baselines.md", "exec"), {})
