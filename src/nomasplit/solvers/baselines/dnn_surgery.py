@@ -197,7 +197,7 @@ def run_dnn_surgery(context: SolveContext, settings: DnnSurgerySettings) -> Solv
             "mode_used": "heavy" if heavy else "light",
             "capacity_source": capacity_source,
             "sweeps": sweeps,
-            "settled": settled,
+            "settled": settled or not heavy,  # light load is one pass by definition
             "num_offloading": int(offloads.sum()),
             "splits": np.bincount(split).tolist(),
         },
