@@ -107,6 +107,7 @@ def register(app: typer.Typer) -> None:
             f"{sweep.num_tasks} tasks: {sweep.num_cached} found on disk, {sweep.num_computed} computed, "
             f"{sweep.num_failed} failed, in {sweep.wall_time_s:.1f} s; report: {out / 'report.md'}",
             highlight=False,
+            soft_wrap=True,
         )
         if sweep.num_failed:
             raise typer.Exit(EXIT_TASKS_FAILED)

@@ -1,0 +1,100 @@
+"""``nomasplit reproduce`` end to end on a CI-sized network: all ten paper figures, the extras, the report."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from nomasplit.cli.main import app
+from nomasplit.experiments import quick_settings
+
+TINY = {
+    "num_aps": 2,
+    "users_per_ap": 3,
+    "num_subchannels": 3,
+    "uplink_bandwidth_hz": 3e6,
+    "downlink_bandwidth_hz": 3e6,
+}
+#: Two points per sweep, small enough for CI; the subchannel and density sweeps keep their own parameter.
+TINY_VALUES = {
+    "models": ("nin", "vgg16"),
+    "users": (2, 4),
+    "subchannels": (2, 4),
+    "workload": (100.0, 500.0),
+    "device-speed": (1e9, 1e12),
+    "bandwidth": (1e4, 4e6),
+}
+
+
+def ci_settings_file(tmp_path):
+    settings = quick_settings(num_seeds=1)
+    sweeps = []
+    for sweep in settings.sweeps:
+        overrides = {**sweep.overrides, **{k: v for k, v in TINY.items() if k != sweep.parameter}}
+        if sweep.parameter == "num_subchannels":
+            overrides.pop("uplink_bandwidth_hz")
+            overrides.pop("downlink_bandwidth_hz")
+        sweeps.append(sweep.model_copy(update={"overrides": overrides, "values": TINY_VALUES[sweep.name]}))
+    tiny = settings.model_copy(update={"sweeps": tuple(sweeps), "base": {}, "preset": "custom"})
+    path = tmp_path / "ci.json"
+    path.write_text(json.dumps(tiny.model_dump(mode="json")))
+    return path
+
+
+def test_ci_sized_reproduction_writes_every_figure_results_and_report(tmp_path):
+    settings_path = ci_settings_file(tmp_path)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    args = [
+        "reproduce",
+        "--settings",
+        str(settings_path),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for key in range(2, 12):
+        for suffix in ("png", "svg"):
+            assert (out / f"fig{key:02d}.{suffix}").stat().st_size > 1000
+    for name in ("fig-extra-device", "fig-extra-bandwidth"):
+        assert (out / f"{name}.png").exists() and (out / f"{name}.svg").exists()
+    csv = pd.read_csv(out / "results.csv")
+    parquet = pd.read_parquet(out / "results.parquet")
+    assert len(csv) == len(parquet) > 0
+    assert set(csv["algorithm"]) == {
+        "device-only",
+        "edge-only",
+        "neurosurgeon",
+        "dnn-surgery",
+        "ecc-oma",
+        "ecc-noma",
+    }
+    assert csv["success"].all() and csv["feasible"].all()
+    assert {"seed", "settings_hash", "objective", "iterations", "solver_wall_time_s"} <= set(csv.columns)
+    report = (out / "report.md").read_text()
+    assert "| 2 | without NOMA, the latency speedup of ECC is 3.1 to 8 times" in report
+    assert report.count("![Fig.") == 10 and "## The paper's trends" in report
+    # Device-Only over itself is exactly 1 in every Device-Only-normalised table
+    tables = pd.read_csv(out / "figure_tables.csv")
+    own = tables[(tables["algorithm"] == "device-only") & tables["figure"].isin(["6", "7", "9", "10"])]
+    assert len(own) > 0 and (own["mean"] == 1.0).all()
+    # started again: everything is found on disk, nothing is computed
+    again = runner.invoke(app, [*args[:-3], "--workers", "0", "--no-progress"])
+    assert again.exit_code == 0, again.output
+    assert " 0 computed" in again.output
+
+
+def test_bad_options_exit_2_without_output(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["reproduce", "--quick", "--figures", "1,2", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "unknown figure" in result.output
+    assert not out.exists()
+    assert runner.invoke(app, ["reproduce", "--quick", "--seeds", "0", "--out", str(out)]).exit_code == 2
