@@ -241,3 +241,18 @@ def _run_devices_against(
         env={"NOMASPLIT_TOKEN": "another-token-0123456789"},
     )
     assert wrong.exit_code == 1 and "403" in wrong.output
+
+
+def test_cli_edge_loadtest(zoo_server: EdgeServerThread, tmp_path: Path) -> None:
+    out = tmp_path / "load.json"
+    result = CliRunner().invoke(
+        app,
+        ["edge", "loadtest", "--edge", zoo_server.url, "--model", "nin", "--split", "3", "--clients", "3",
+         "--duration-s", "1", "--json", str(out)],
+        env={"NOMASPLIT_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    load = json.loads(out.read_text())
+    assert load["num_clients"] == 3 and load["correct"] == load["requests"] > 0
+    assert load["errors"] == {} and load["mismatches"] == 0
+    assert 0 < load["latency_p50_s"] <= load["latency_p99_s"]

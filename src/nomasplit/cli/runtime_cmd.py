@@ -86,6 +86,7 @@ def register(app: typer.Typer) -> None:
             60.0, "--request-timeout-s", help="Limit on receiving a body and on a paced answer."
         ),
         access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+        threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
     ) -> None:
         """Serve "run units s+1..F of MODEL on this tensor" requests; NOMASPLIT_TOKEN must be set."""
         from nomasplit.data.files import validate_as
@@ -108,6 +109,12 @@ def register(app: typer.Typer) -> None:
         )
         if not 0 <= port <= 65535:
             raise InputError(f"--port {port} is out of range: allowed 0..65535")
+        if threads is not None:
+            if not 1 <= threads <= 1024:
+                raise InputError(f"--threads {threads} is out of range: allowed 1..1024")
+            import torch
+
+            torch.set_num_threads(threads)
         names = [name.strip() for name in models.split(",") if name.strip()]
         if not names:
             raise InputError("--models is empty; list zoo models, e.g. nin,vgg16")
