@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
             60.0, "--request-timeout-s", help="Limit on receiving a body and on a paced answer."
         ),
         access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
-        threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
+        threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads."),
     ) -> None:
         """Serve "run units s+1..F of MODEL on this tensor" requests; NOMASPLIT_TOKEN must be set."""
         from nomasplit.data.files import validate_as
