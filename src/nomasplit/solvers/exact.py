@@ -5,8 +5,9 @@ No MINLP solver is needed; the structure of the problem gives an exact decomposi
 1. **Edge compute units** separate per user. With ``x = lambda(r) c_min`` the edge cost per FLOP is
    ``k_i(x) = wT_i / x + (1 - wT_i) xi_e phi_e x^2`` (eq. 3, 16), convex in ``x``; its minimiser
    ``x* = (wT / (2 (1 - wT) xi_e phi_e))^(1/3)`` clipped to the box is the optimum for every split
-   (``Edge(s)`` only scales it). An edge capacity is handled exactly when it can only limit *how many* users offload (the
-   capacity never cuts into the ``r_i*`` of a set of users that fits it); otherwise ``exact`` refuses.
+   (``Edge(s)`` only scales it). An edge capacity is handled exactly when it can only limit *how many*
+   users offload (it never cuts into the ``r_i*`` of a set of users that fits it); otherwise ``exact``
+   refuses.
 2. **Splits** enter a user's cost as ``A_i(s) + B_i W_i(s)`` where ``A_i`` is device and edge cost, ``W_i(s)``
    the bits sent up and ``B_i`` the uplink cost per bit, so the best split is ``phi_i(B_i) = min_s (...)``,
    an increasing function of ``B_i`` evaluated inside the uplink group (:mod:`exact_groups`).
@@ -306,7 +307,8 @@ def _capacity_filter(model: SystemModel, tables: _Tables, bits: np.ndarray) -> n
             raise SolverError(
                 f"exact: the edge capacity of AP {ap} ({capacity:g} units) binds on the compute units of "
                 f"users who offload together (their optimal units r_i* sum to {needed[fits].max():g}); exact "
-                "only proves optima when the capacity limits how many users offload, not their units. Use 'ligd'."
+                "only proves optima when the capacity limits how many users offload, not their units. "
+                "Use 'ligd'."
             )
     return allowed
 
@@ -387,6 +389,7 @@ def run_exact(context: SolveContext, settings: ExactSettings) -> SolveOutcome:
     decision = _decision(model, tables, groups, active, chosen)
     with torch.no_grad():
         objective = float(model.objective(decision).item())
+    bound = min(bound, objective)  # the two sums differ in the last bits when the gap is closed
     gap = (objective - bound) / abs(objective) if objective != 0 else 0.0
     proven = not timed_out and gap <= settings.gap_tolerance * (1 + 1e-9) + 1e-12
     if proven:

@@ -16,13 +16,14 @@ Two facts give a proof of optimality:
 
 1. For fixed interference the 1-D function ``f(x) = (a + c x) / ln(1 + q x)`` is quasiconvex: the sign of
    its derivative is that of ``h(x) = c ln(1 + q x) - (a + c x) q / (1 + q x)``, and
-   ``h' = (a + c x) q^2 / (1 + q x)^2 >= 0``. So bisection on ``h`` brackets its minimiser ``x*`` in ``[x1, x2]`` and ``(a + c x1) / ln(1 + q x2)`` is a
-   rigorous lower bound on ``min f`` (numerator and denominator both increase in ``x``).
-2. ``B_i`` increases in every other user's power. On a box ``[lo, hi]`` of powers, user ``i``'s cost is at
-   least its cost with every interferer at ``lo`` and its own power chosen best in ``[lo_i, hi_i]``. Summing these
-   gives a lower bound on the box (the bound of monotonic optimisation); the powers that attain the per-user
-   minima form a feasible point whose true cost is an upper bound. Branch and bound over boxes, splitting the
-   widest interferer dimension geometrically, closes the gap.
+   ``h' = (a + c x) q^2 / (1 + q x)^2 >= 0``. So bisection on ``h`` brackets the minimiser in ``[x1, x2]``,
+   and ``(a + c x1) / ln(1 + q x2)`` is a rigorous lower bound on ``min f`` (numerator and denominator
+   both increase in ``x``).
+2. ``B_i`` increases in every other user's power. On a box ``[lo, hi]`` of powers, user ``i``'s cost is
+   at least its cost with every interferer at ``lo`` and its own power chosen best in ``[lo_i, hi_i]``.
+   Summing these gives a lower bound on the box (the bound of monotonic optimisation); the powers that
+   attain the per-user minima form a feasible point whose true cost is an upper bound. Branch and bound
+   over boxes, splitting the widest interferer dimension geometrically, closes the gap.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ class GroupSearch:
         return min([self.upper_bound, *floors])
 
     def refine(self, tolerance: float, *, max_nodes: int, deadline: float, batch: int = 64) -> None:
-        """Split boxes until ``upper_bound - lower_bound <= tolerance``, ``max_nodes`` boxes or the deadline."""
+        """Split boxes until ``upper_bound - lower_bound <= tolerance``, ``max_nodes`` boxes or deadline."""
         group = self.group
         while self._set_aside and self._set_aside[0][0] < self.upper_bound - tolerance:
             heapq.heappush(self._open, heapq.heappop(self._set_aside))
