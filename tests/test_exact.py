@@ -1,4 +1,4 @@
-"""``exact``: brute force on tiny instances, no worse than any registered algorithm, refusals, time limit, capacity."""
+"""``exact``: brute force on tiny cases, no worse than other algorithms, refusals, time limit, capacity."""
 
 from __future__ import annotations
 
@@ -165,8 +165,8 @@ def _brute_force(scenario: Scenario) -> tuple[float, Decision]:
             for s in range(layers[i])
         ]
         split[i] = int(np.argmin(options))
-    decision = Decision(torch.as_tensor(split), *[getattr(decision, f) for f in
-                        ("beta_up", "beta_dn", "uplink_power_w", "downlink_power_w", "compute_units")])  # fmt: skip
+    names = ("beta_up", "beta_dn", "uplink_power_w", "downlink_power_w", "compute_units")
+    decision = Decision(torch.as_tensor(split), *[getattr(decision, name) for name in names])
     with torch.no_grad():
         model_value = float(model.objective(decision))
     assert model_value == pytest.approx(
@@ -253,10 +253,10 @@ def test_exact_no_worse_than_any_registered_algorithm(seed: int) -> None:
 
 def test_exact_refuses_large_instances() -> None:
     scenario = random_scenario(1, num_aps=2, num_users=12, num_subchannels=2)
-    with pytest.raises(SolverError, match="12 users.*max_users = 8"):
+    with pytest.raises(SolverError, match=r"12 users.*max_users = 8"):
         solve(scenario, "exact")
     scenario = random_scenario(1, num_aps=2, num_users=4, num_subchannels=6)
-    with pytest.raises(SolverError, match="6 subchannels.*max_subchannels = 4"):
+    with pytest.raises(SolverError, match=r"6 subchannels.*max_subchannels = 4"):
         solve(scenario, "exact")
 
 
@@ -282,8 +282,8 @@ def test_exact_respects_edge_capacity() -> None:
     info = plan.solver
     assert free is not None and info is not None and info.success and info.objective is not None
     assert not find_violations(capped, plan)
-    per_ap = [sum(1 for u in plan.users if u.uplink_subchannel is not None and capped.association[u.user] == ap)
-              for ap in range(2)]  # fmt: skip
+    offloading = [u.user for u in plan.users if u.uplink_subchannel is not None]
+    per_ap = [sum(1 for user in offloading if capped.association[user] == ap) for ap in range(2)]
     assert max(per_ap) <= 1
     assert free.objective is not None and info.objective >= free.objective * (1 - 1e-9)
     brute_value, _ = _brute_force(capped)
