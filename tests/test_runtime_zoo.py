@@ -80,8 +80,10 @@ def test_shaped_transfer_times_follow_the_rates(
     assert report.matches
     uplink_air_s = 8 * report.uplink_bytes / 50e6  # 786 432 bytes: 0.126 s
     downlink_air_s = 8 * report.downlink_bytes / 1e4  # 40 bytes: 0.032 s
-    assert uplink_air_s <= report.uplink_s < uplink_air_s + 0.1
-    assert downlink_air_s <= report.downlink_s < downlink_air_s + 0.05
+    # Shaping can only slow a transfer down to its air time; the clocks on either side of a paced stream start
+    # a little apart, hence 10 % slack below. The upper bounds are loose: CI machines are shared and noisy.
+    assert 0.9 * uplink_air_s <= report.uplink_s < uplink_air_s + 1.0
+    assert 0.9 * downlink_air_s <= report.downlink_s < downlink_air_s + 1.0
 
 
 def test_device_refuses_an_edge_with_other_weights(zoo_server: EdgeServerThread) -> None:
