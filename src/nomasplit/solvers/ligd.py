@@ -161,8 +161,11 @@ def outcome_from(
     iterations = sum(item.history.iterations for item in candidates)
     evaluations = sum(item.problem.evaluations for item in candidates)
     offloading = int(model.offloads(best.decision.split).sum().item())
+    chosen = best.candidate.split if best.candidate.split >= 0 else None
     message = (
-        f"{label}: common split {best.candidate.split} chosen among {len(candidates)} candidates; "
+        f"{label}: "
+        + (f"common split {chosen}" if chosen is not None else "per-user splits")
+        + f" chosen after {len(candidates)} descents; "
         f"{offloading}/{model.num_users} users offload"
         + (f", {best.fallback_users} fell back to Device-Only" if best.fallback_users else "")
     )
@@ -172,7 +175,7 @@ def outcome_from(
         message=message,
         objective_relaxed=best.candidate.objective,
         objective_rounded=best.objective_rounded,
-        chosen_split=best.candidate.split,
+        chosen_split=chosen,
         iterations_total=iterations,
         history=[item.history for item in candidates],
         extra={

@@ -1,0 +1,178 @@
+"""``ligd-peruser`` (beyond the paper): every user chooses its own split point.
+
+Alternating scheme, started from the ``ligd`` sweep over common splits:
+
+1. take the best relaxed common-split candidate (refined) as the current point ``(s, x)``;
+2. best response: each user picks the split ``s_i`` that minimises its own utility ``U_i`` given the others'
+   current variables (:func:`split_utility_table`; between two offloading splits a user's choice does not change
+   anyone's interference, so this step alone never raises ``Gamma``);
+3. continuous descent (the ``ligd`` method) at the new splits, warm-started from ``x``; the round is kept only
+   if ``Gamma`` fell, otherwise the scheme stops;
+4. stop when no split changes or after ``max_rounds`` rounds; then round, polish and fall back as ``ligd`` does;
+5. one more best response on the discrete plan (offloading users only: they keep their subchannels), polished.
+
+The ``ligd`` finalists are finalised too and the best plan wins, so ``ligd-peruser`` is never worse than
+``ligd`` with the same settings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import torch
+from pydantic import Field
+
+from nomasplit.model.noma import rate_bps
+from nomasplit.model.system import Decision, SystemModel
+from nomasplit.solvers.gradient import ContinuousProblem, Variables, flush_denormals, minimize
+from nomasplit.solvers.ligd import (
+    PAPER_CITE,
+    Candidate,
+    LigdSettings,
+    finalise,
+    finalise_best,
+    ligd_candidates,
+    ligd_method,
+    ligd_stopping,
+    outcome_from,
+    to_model,
+    working_model,
+)
+from nomasplit.solvers.polish import polish
+from nomasplit.solvers.registry import Algorithm, SolveContext, SolveOutcome, register
+
+#: Label of per-user rounds in the history (no common split).
+PER_USER = -1
+
+
+class PerUserSettings(LigdSettings):
+    """Settings of ``ligd-peruser``: those of ``ligd`` plus the number of best-response rounds."""
+
+    max_rounds: int = Field(default=5, ge=0, description="best-response rounds (each followed by a descent)")
+
+
+def split_utility_table(model: SystemModel, decision: Decision) -> torch.Tensor:
+    """``U_i(s)`` of each user at each split point ``s``, everything else fixed. ``[U, F_max + 1]``.
+
+    The rates are those the user would get if it offloads, with interference from the users that offload in
+    ``decision``; ``s = F_i`` is Device-Only, and ``s > F_i`` is ``+inf``. A user with all-zero weight rows has
+    rate 0 and so infinite utility at every offloading split.
+    """
+    with torch.no_grad():
+        activity = model.offloads(decision.split).to(model.dtype)  # [U]
+        sinr_up = model.uplink_sinr(decision.beta_up, decision.uplink_power_w, activity)  # [U, M]
+        sinr_dn = model.downlink_sinr(decision.beta_dn, decision.downlink_power_w, activity)  # [U, M]
+        uplink = rate_bps(decision.beta_up, sinr_up, model.uplink_subchannel_hz)[:, None]  # [U, 1]
+        downlink = rate_bps(decision.beta_dn, sinr_dn, model.downlink_subchannel_hz)[:, None]  # [U, 1]
+        device_flops = model.device_flops_table  # [U, F+1]
+        edge_flops = model.total_flops[:, None] - device_flops  # [U, F+1]
+        upload_bits = model.upload_bits_table  # [U, F+1]
+        result_bits = model.result_bits[:, None]  # [U, 1]
+        speed = (model.compensation(decision.compute_units) * model.edge_unit_flops_per_s)[:, None]  # [U, 1]
+        uplink_latency = upload_bits / uplink
+        downlink_latency = result_bits / downlink
+        latency = (
+            device_flops / model.device_flops_per_s[:, None] + edge_flops / speed + uplink_latency + downlink_latency
+        )  # eq. (12)
+        energy = (
+            model.device_energy_per_flop_j[:, None] * device_flops
+            + model.edge_energy_coefficient * speed**2 * edge_flops
+            + decision.uplink_power_w[:, None] * uplink_latency
+            + decision.downlink_power_w[:, None] * downlink_latency
+        )  # eq. (17)
+        weight = model.latency_weight[:, None]
+        table = weight * latency + (1.0 - weight) * energy  # [U, F+1]
+        table = torch.nan_to_num(table, nan=math.inf)
+        splits = torch.arange(model.max_layers + 1, device=model.device)[None, :]  # [1, F+1]
+        layers = model.num_layers[:, None]  # [U, 1]
+        device_only = weight[:, 0] * device_flops.gather(1, layers)[:, 0] / model.device_flops_per_s + (
+            1.0 - weight[:, 0]
+        ) * model.device_energy_per_flop_j * device_flops.gather(1, layers)[:, 0]  # [U]
+        table = torch.where(splits == layers, device_only[:, None], table)
+        return torch.where(splits > layers, torch.full_like(table, math.inf), table)
+
+
+def best_response(model: SystemModel, decision: Decision, *, offloading_only: bool = False) -> torch.Tensor:
+    """Each user's best split given the others (ties keep the current split). ``[U]`` long.
+
+    Args:
+        offloading_only: choose only among offloading splits ``s < F_i`` for users that offload now, and keep
+            Device-Only users where they are (for discrete plans, whose subchannels are fixed).
+    """
+    table = split_utility_table(model, decision)  # [U, F+1]
+    current = decision.split
+    if offloading_only:
+        splits = torch.arange(model.max_layers + 1, device=model.device)[None, :]
+        table = torch.where(splits >= model.num_layers[:, None], torch.full_like(table, math.inf), table)
+    best = table.argmin(dim=1)
+    keep = table.gather(1, current[:, None])[:, 0] <= table.gather(1, best[:, None])[:, 0]
+    if offloading_only:
+        keep = keep | ~model.offloads(current)
+    return torch.where(keep, current, best)
+
+
+def run_ligd_peruser(context: SolveContext, settings: PerUserSettings) -> SolveOutcome:
+    """``ligd-peruser`` (module docstring)."""
+    model = context.model
+    work = working_model(model, settings.precision)
+    method = ligd_method(settings)
+    with flush_denormals():
+        candidates = ligd_candidates(work, settings)
+        finals = finalise_best(work, candidates, settings)  # refines the finalists in place
+        best = min(candidates, key=lambda item: item.objective if math.isfinite(item.objective) else math.inf)
+        split, variables, objective = best.problem.split, best.variables, best.objective
+        rounds: list[Candidate] = []
+        stop = "max_rounds"
+        for _ in range(settings.max_rounds):
+            new_split = best_response(work, Decision(split, *variables.tensors()))
+            if torch.equal(new_split, split):
+                stop = "no split changed"
+                break
+            problem = ContinuousProblem(work, new_split)
+            run = minimize(
+                method, problem, variables, ligd_stopping(settings, settings.refine_iterations), label=PER_USER
+            )
+            rounds.append(Candidate(PER_USER, problem, run.state.variables, run.state.objective, run.history))
+            if not run.state.objective < objective:
+                stop = "no improvement"
+                break
+            split, variables, objective = new_split, run.state.variables, run.state.objective
+        per_user = Candidate(PER_USER, ContinuousProblem(work, split), variables, objective, best.history)
+        polish_stopping = ligd_stopping(settings, settings.polish_iterations)
+        final = finalise(work, per_user, method, polish_stopping)
+        # Discrete best response: offloading users move between offloading splits (subchannels fixed).
+        moved = best_response(work, final.decision, offloading_only=True)
+        if not torch.equal(moved, final.decision.split):
+            repolished, run_after, fallback = polish(work, replace(final.decision, split=moved), method, polish_stopping)
+            with torch.no_grad():
+                value = float(work.objective(repolished).item())
+            if value < final.objective:
+                final = replace(
+                    final,
+                    decision=repolished,
+                    objective=value,
+                    fallback_users=final.fallback_users + fallback,
+                    polish_history=final.polish_history if run_after is None else run_after.objectives,
+                )
+        everything = [to_model(model, item) for item in [*finals, final]]
+    outcome = outcome_from(model, candidates + rounds, everything, label="ligd-peruser")
+    chosen = min(everything, key=lambda item: item.objective if math.isfinite(item.objective) else math.inf)
+    splits_used = torch.unique(chosen.decision.split[model.offloads(chosen.decision.split)])
+    outcome.extra["per_user_rounds"] = len(rounds)
+    outcome.extra["per_user_stop"] = stop
+    outcome.extra["offloading_splits_used"] = [int(v) for v in splits_used.cpu().tolist()]
+    return outcome
+
+
+register(
+    Algorithm(
+        name="ligd-peruser",
+        summary="Li-GD with a split point per user: best responses alternating with scaled descent (this project)",
+        cite=PAPER_CITE + ", extended to per-user split points (this project)",
+        settings_type=PerUserSettings,
+        run=run_ligd_peruser,
+    )
+)
+
+__all__ = ["PerUserSettings", "best_response", "run_ligd_peruser", "split_utility_table"]
