@@ -19,7 +19,7 @@ from nomasplit.solvers.registry import (
 )
 
 #: Modules under ``nomasplit.solvers`` that register algorithms.
-ALGORITHM_MODULES: tuple[str, ...] = ("baselines",)
+ALGORITHM_MODULES: tuple[str, ...] = ("baselines", "ligd", "peruser", "exact")
 
 for _module in ALGORITHM_MODULES:
     importlib.import_module(f"nomasplit.solvers.{_module}")
