@@ -342,3 +342,30 @@ def test_dask_local_cluster_gives_the_same_results(tmp_path):
     assert outcome.num_computed == len(tasks) and outcome.num_failed == 0
     run_sweep(tasks, tmp_path / "local", workers=0, progress=False)
     pd.testing.assert_frame_equal(_table(tasks, tmp_path / "dask"), _table(tasks, tmp_path / "local"))
+
+
+# --- report verdicts ----------------------------------------------------------------------------------------
+
+
+def _fig6_table(ecc_noma: list[float], neurosurgeon: list[float]) -> pd.DataFrame:
+    rows = []
+    for index, value in enumerate(("10", "90")):
+        for method, means in (("ecc-noma", ecc_noma), ("neurosurgeon", neurosurgeon)):
+            mean = means[index]
+            rows.append(
+                dict(value=value, x=float(value), algorithm=method, mean=mean, ci_low=mean, ci_high=mean)
+            )
+    return pd.DataFrame(rows)
+
+
+def test_trend_verdicts_need_a_real_difference_and_quoted_numbers_compare_to_the_paper():
+    from nomasplit.experiments.report import check_trends, compare_quoted
+
+    paper_like = {"6": _fig6_table([7.1, 3.85], [6.3, 1.9])}
+    verdicts = {row["statement"]: row["verdict"] for row in check_trends(paper_like) if row["figure"] == "6"}
+    assert set(verdicts.values()) == {"agrees"}
+    quoted = [row for row in compare_quoted(paper_like) if row["figure"] == "6"]
+    assert [row["verdict"] for row in quoted] == ["agrees"] * 4
+    tied = {"6": _fig6_table([1.0, 1.0], [1.0, 1.0])}
+    assert {row["verdict"] for row in check_trends(tied) if row["figure"] == "6"} == {"disagrees"}
+    assert {row["verdict"] for row in compare_quoted(tied) if row["figure"] == "6"} == {"differs"}
