@@ -499,6 +499,15 @@ READINGS: tuple[tuple[str, str], ...] = (
         "(the lightest of the three).",
     ),
     (
+        "Extra figures",
+        "The device-speed sweep changes c_i only: the switched capacitance xi_i stays at its default, so "
+        "the device's energy per FLOP, xi_i c_i^2 phi_i, grows as c_i^2 (the DVFS model of eq. 13). ECC "
+        "minimises w_T T + w_E E, so on fast devices it may offload to save energy even when that costs "
+        "latency (speedup below 1); Neurosurgeon and DNN Surgery minimise latency only. The bandwidth "
+        "sweep sets B_up = B_dn = b M for a bandwidth b per subchannel, at 50 users per AP on the paper's"
+        " 250 subchannels.",
+    ),
+    (
         "Measures",
         "Per seed, speedup = mean_i T_i(baseline) / mean_i T_i(method) and energy reduction = "
         "mean_i E_i(baseline) / "
