@@ -39,12 +39,16 @@ def register(app: typer.Typer) -> None:
     @app.command("solve")
     @handle_errors
     def solve_command(
-        scenario_path: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario JSON (.json or .json.gz)."),
-        algorithm: str = typer.Option("ligd", "--algorithm", "-a", help="Algorithm name (nomasplit algorithms)."),
+        scenario_path: Path = typer.Argument(
+            ..., metavar="SCENARIO", help="Scenario JSON (.json or .json.gz)."
+        ),
+        algorithm: str = typer.Option(
+            "ligd", "--algorithm", "-a", help="Algorithm name (nomasplit algorithms)."
+        ),
         out: Path = typer.Option(..., "--out", "-o", help="Where to write the plan JSON."),
         seed: int = typer.Option(0, help="Seed of the algorithm's random generator."),
         device: str = typer.Option("cpu", help="Torch device: cpu or cuda."),
-        set_: list[str] = typer.Option(  # noqa: B006 - typer reads the default, it is never mutated
+        set_: list[str] = typer.Option(
             [], "--set", help="Algorithm setting key=value (repeatable); unknown keys are errors."
         ),
     ) -> None:

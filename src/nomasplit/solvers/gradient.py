@@ -1,12 +1,14 @@
 """Projected gradient methods on the relaxed problem at fixed split points (optax style: init / step).
 
 A :class:`ContinuousProblem` is problem (22) of the paper at fixed splits ``s`` (one per user): minimise
-``Gamma`` over ``beta_up``, ``beta_dn`` (rows on the simplex, Corollary 1), ``p``, ``P`` (boxes 18.c) and ``r``
+``Gamma`` over ``beta_up``, ``beta_dn`` (rows on the simplex, Corollary 1), ``p``, ``P`` (boxes 18.c) and
+``r``
 (box 18.d, or the capped box ``sum_{i in U_n, offloading} r_i <= capacity_n`` when the scenario sets
 ``edge_capacity_units``). With ``frozen_beta`` the subchannel weights are constants (the "polish" step after
 rounding).
 
-A method is a pair ``init(problem, variables) -> GradientState`` and ``step(problem, state) -> GradientState``;
+A method is a pair ``init(problem, variables) -> GradientState`` and ``step(problem, state) ->
+GradientState``;
 :func:`minimize` is the one loop shared by every method: it applies a :class:`StoppingRule` and records the
 objective history of the run as a :class:`~nomasplit.data.plan.SplitHistory`.
 
@@ -56,7 +58,8 @@ def flush_denormals() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Variables:
-    """The continuous (relaxed) decision variables; shapes ``[U, M]``, ``[U, M]``, ``[U]``, ``[U]``, ``[U]``."""
+    """The continuous (relaxed) decision variables; shapes ``[U, M]``, ``[U, M]``, ``[U]``, ``[U]``,
+    ``[U]``."""
 
     beta_up: torch.Tensor
     beta_dn: torch.Tensor
@@ -77,7 +80,9 @@ class Variables:
         """Apply ``function`` to every tensor."""
         return Variables.of([function(t) for t in self.tensors()])
 
-    def zip_map(self, other: Variables, function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Variables:
+    def zip_map(
+        self, other: Variables, function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    ) -> Variables:
         """Apply ``function`` to the pairs of tensors of ``self`` and ``other``."""
         return Variables.of([function(a, b) for a, b in zip(self.tensors(), other.tensors(), strict=True)])
 
@@ -179,22 +184,29 @@ class ContinuousProblem:
         """A feasible start point (Table I, line 1 leaves it open).
 
         ``center``: uniform weights ``1/M`` and every box variable at the middle of its box (no information on
-        the optimum). ``gain``: the same boxes, but one-hot weights from the capacity-constrained assignment of
-        :mod:`~nomasplit.solvers.rounding` applied to each user's own channel gains (each user on its strongest
+        the optimum). ``gain``: the same boxes, but one-hot weights from the capacity-constrained
+        assignment of
+        :mod:`~nomasplit.solvers.rounding` applied to each user's own channel gains (each user on its
+        strongest
         subchannel that still has a free slot at its AP), so the start is a feasible discrete assignment.
         """
         model = self.model
         num_users, num_subchannels = model.num_users, model.num_subchannels
-        options = {"dtype": model.dtype, "device": model.device}
-        uniform = torch.full((num_users, num_subchannels), 1.0 / num_subchannels, **options)  # type: ignore[arg-type]
-        boxes = [torch.full((num_users,), 0.5 * (low + high), **options) for low, high in self.bounds]  # type: ignore[arg-type]
+        dtype, device = model.dtype, model.device
+        uniform = torch.full((num_users, num_subchannels), 1.0 / num_subchannels, dtype=dtype, device=device)
+        boxes = [
+            torch.full((num_users,), 0.5 * (low + high), dtype=dtype, device=device)
+            for low, high in self.bounds
+        ]
         if kind == "center":
             return self.project(Variables(uniform, uniform.clone(), *boxes))
         if kind != "gain":
             raise ValueError(f"unknown start {kind!r}; allowed: center, gain")
         betas = []
         for gain in (model.uplink_gain_own, model.downlink_gain_own):  # [U, M] each
-            assigned = assign_subchannels(gain, model.association, self.active, model.num_aps, model.cluster_size)
+            assigned = assign_subchannels(
+                gain, model.association, self.active, model.num_aps, model.cluster_size
+            )
             rows = one_hot_rows(assigned, num_subchannels, model.dtype)
             betas.append(torch.where((assigned >= 0)[:, None], rows, uniform))
         return self.project(Variables(betas[0], betas[1], *boxes))
@@ -208,7 +220,10 @@ class ContinuousProblem:
         scale = max(abs(objective), 1e-300)
         scales = self.scales()
         moved_raw = Variables.of(
-            [x - g * s * s / scale for x, g, s in zip(variables.tensors(), gradient.tensors(), scales, strict=True)]
+            [
+                x - g * s * s / scale
+                for x, g, s in zip(variables.tensors(), gradient.tensors(), scales, strict=True)
+            ]
         )
         moved = self.project(moved_raw)
         return max(
@@ -260,7 +275,8 @@ class Method(Protocol):
 
 
 def _raw_change(before: Variables, after: Variables) -> float:
-    """Table I, line 9: ``max{||B' - B||, ||P' - P||, ||r' - r||}`` with ``B = (beta_up, beta_dn)``, ``P = (p, P)``."""
+    """Table I, line 9: ``max{||B' - B||, ||P' - P||, ||r' - r||}`` with ``B = (beta_up, beta_dn)``, ``P =
+    (p, P)``."""
     diffs = [(a - b) for a, b in zip(after.tensors(), before.tensors(), strict=True)]
     block_b = math.sqrt(float((diffs[0] ** 2).sum() + (diffs[1] ** 2).sum()))
     block_p = math.sqrt(float((diffs[2] ** 2).sum() + (diffs[3] ** 2).sum()))
@@ -331,7 +347,10 @@ class ScaledRprop:
         )
         # iRprop-: a coordinate whose gradient flipped rests this step.
         direction = Variables.of(
-            [torch.where(a < 0, torch.zeros_like(g), g) for g, a in zip(sign_now.tensors(), agreement.tensors(), strict=True)]
+            [
+                torch.where(a < 0, torch.zeros_like(g), g)
+                for g, a in zip(sign_now.tensors(), agreement.tensors(), strict=True)
+            ]
         )
         scales = problem.scales()
         for _ in range(self.max_rejections + 1):
@@ -455,5 +474,8 @@ def minimize(
         split=label, iterations=state.iteration, objective=[float(v) for v in objectives], stop_reason=reason
     )
     return RunResult(
-        state=state, history=history, evaluations=problem.evaluations - evaluations_before, objectives=objectives
+        state=state,
+        history=history,
+        evaluations=problem.evaluations - evaluations_before,
+        objectives=objectives,
     )

@@ -2,17 +2,20 @@
 
 Three registered algorithms share this code:
 
-- ``ligd-paper``: Table I as written. Candidates ``j = 1..F`` in order (``F`` = most split points of any user's
+- ``ligd-paper``: Table I as written. Candidates ``j = 1..F`` in order (``F`` = most split points of any
+user's
   model; ``j`` is capped at each user's ``F_i``, and ``j = F_i`` is Device-Only), each gradient descent
   warm-started from the previous candidate's solution; fixed step ``lambda`` on the raw variables; the three
   stopping rules with one ``epsilon``; the candidate with the smallest relaxed ``Gamma`` is rounded
   (:mod:`~nomasplit.solvers.rounding`) and polished (:mod:`~nomasplit.solvers.polish`) with the same method.
 - ``gd-paper``: the same, every candidate started from the same initial point (no warm start).
-- ``ligd`` (default): the same sweep with warm starts, but with :class:`~nomasplit.solvers.gradient.ScaledRprop`
+- ``ligd`` (default): the same sweep with warm starts, but with
+:class:`~nomasplit.solvers.gradient.ScaledRprop`
   (box-scaled, per-coordinate sign steps with a monotone safeguard) and relative stopping rules; the
   ``finalists`` best relaxed candidates are each rounded and polished, and the best result is kept.
 
-``include_edge_only`` adds the candidate ``j = 0`` (Edge-Only) before ``j = 1`` (the paper's range starts at 1).
+``include_edge_only`` adds the candidate ``j = 0`` (Edge-Only) before ``j = 1`` (the paper's range starts
+at 1).
 The start point of the first candidate is uniform weights and every box variable at its centre.
 """
 
@@ -42,7 +45,8 @@ from nomasplit.solvers.registry import Algorithm, AlgorithmSettings, SolveContex
 from nomasplit.solvers.rounding import round_decision
 
 PAPER_CITE = (
-    "Table I (Li-GD) of 'High Efficiency Inference Accelerating Algorithm for NOMA-based Mobile Edge Computing'"
+    "Table I (Li-GD) of 'High Efficiency Inference Accelerating Algorithm for NOMA-based Mobile Edge "
+    "Computing'"
 )
 
 
@@ -67,19 +71,27 @@ class LigdSettings(AlgorithmSettings):
         default=30, ge=0, description="further iterations on each finalist before it is rounded"
     )
     objective_rtol: float = Field(
-        default=1e-4, gt=0, lt=1, description="stop when Gamma fell by less than this fraction over `patience`"
+        default=1e-4,
+        gt=0,
+        lt=1,
+        description="stop when Gamma fell by less than this fraction over `patience`",
     )
     patience: int = Field(default=3, ge=1, description="iterations over which the objective rule looks")
     gradient_rtol: float = Field(default=1e-7, ge=0, description="relative projected-gradient tolerance")
     variable_tol: float = Field(default=1e-5, ge=0, description="largest change in box-scaled units")
     initial_step: float = Field(default=0.05, gt=0, le=1, description="first step length in box-scaled units")
-    finalists: int = Field(default=2, ge=1, description="best relaxed candidates that are rounded and polished")
+    finalists: int = Field(
+        default=2, ge=1, description="best relaxed candidates that are rounded and polished"
+    )
     polish_iterations: int = Field(default=30, ge=0, description="cap on iterations of the polish step")
     include_edge_only: bool = Field(default=False, description="also try j = 0 (Edge-Only)")
-    warm_start: bool = Field(default=True, description="start each candidate from the previous one's solution")
+    warm_start: bool = Field(
+        default=True, description="start each candidate from the previous one's solution"
+    )
     precision: Literal["float32", "float64"] = Field(
         default="float32",
-        description="float type of the descent (float32: about 4x faster; the final plan is re-checked in float64)",
+        description="float type of the descent (float32: about 4x faster; the final plan is re-checked "
+        "in float64)",
     )
 
 
@@ -115,8 +127,8 @@ def sweep_common_splits(
         problem = ContinuousProblem(model, model.common_split(split))
         if first_start is None:
             first_start = problem.start_point(start)
-        start = candidates[-1].variables if warm_start and candidates else first_start
-        run = minimize(method, problem, start, stopping, label=split)
+        initial = candidates[-1].variables if warm_start and candidates else first_start
+        run = minimize(method, problem, initial, stopping, label=split)
         candidates.append(Candidate(split, problem, run.state.variables, run.state.objective, run.history))
     return candidates
 
@@ -133,10 +145,9 @@ class Finalised:
     polish_history: list[float]
 
 
-def finalise(
-    model: SystemModel, candidate: Candidate, method: Method, stopping: StoppingRule
-) -> Finalised:
-    """Round a relaxed candidate, polish it, apply the Device-Only fallback (Table I, line 18, made feasible)."""
+def finalise(model: SystemModel, candidate: Candidate, method: Method, stopping: StoppingRule) -> Finalised:
+    """Round a relaxed candidate, polish it, apply the Device-Only fallback (Table I, line 18, made
+    feasible)."""
     rounded = round_decision(model, candidate.problem.decision(candidate.variables))
     with torch.no_grad():
         objective_rounded = float(model.objective(rounded).item())
@@ -206,7 +217,9 @@ def _paper_stopping(settings: PaperSettings, max_iterations: int) -> StoppingRul
     )
 
 
-def _run_paper(context: SolveContext, settings: PaperSettings, *, warm_start: bool, label: str) -> SolveOutcome:
+def _run_paper(
+    context: SolveContext, settings: PaperSettings, *, warm_start: bool, label: str
+) -> SolveOutcome:
     model = context.model
     method = FixedStepGradient(step_size=settings.step_size)
     splits = candidate_splits(model, settings.include_edge_only)
@@ -280,7 +293,9 @@ def finalise_best(model: SystemModel, candidates: list[Candidate], settings: Lig
     The refined candidates replace their sweep entries in ``candidates`` (in place), so that their histories
     hold every iteration.
     """
-    ranked = sorted(candidates, key=lambda item: item.objective if math.isfinite(item.objective) else math.inf)
+    ranked = sorted(
+        candidates, key=lambda item: item.objective if math.isfinite(item.objective) else math.inf
+    )
     method = ligd_method(settings)
     polish_stopping = ligd_stopping(settings, settings.polish_iterations)
     refine_stopping = ligd_stopping(settings, settings.refine_iterations)
@@ -315,7 +330,9 @@ def to_model(model: SystemModel, final: Finalised) -> Finalised:
     converted, switched = fall_back_to_device(model, converted)
     with torch.no_grad():
         objective = float(model.objective(converted).item())
-    return replace(final, decision=converted, objective=objective, fallback_users=final.fallback_users + switched)
+    return replace(
+        final, decision=converted, objective=objective, fallback_users=final.fallback_users + switched
+    )
 
 
 def run_ligd(context: SolveContext, settings: LigdSettings) -> SolveOutcome:
@@ -349,7 +366,7 @@ register(
 register(
     Algorithm(
         name="ligd",
-        summary="Li-GD made robust (default): box-scaled sign steps with a monotone safeguard, relative tolerances",
+        summary="Li-GD made robust (default): box-scaled sign steps, monotone safeguard, relative tolerances",
         cite=PAPER_CITE + ", with scaled adaptive steps (this project)",
         settings_type=LigdSettings,
         run=run_ligd,

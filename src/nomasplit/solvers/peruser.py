@@ -4,11 +4,13 @@ Alternating scheme, started from the ``ligd`` sweep over common splits:
 
 1. take the best relaxed common-split candidate (refined) as the current point ``(s, x)``;
 2. best response: each user picks the split ``s_i`` that minimises its own utility ``U_i`` given the others'
-   current variables (:func:`split_utility_table`; between two offloading splits a user's choice does not change
+   current variables (:func:`split_utility_table`; between two offloading splits a user's choice does not
+   change
    anyone's interference, so this step alone never raises ``Gamma``);
 3. continuous descent (the ``ligd`` method) at the new splits, warm-started from ``x``; the round is kept only
    if ``Gamma`` fell, otherwise the scheme stops;
-4. stop when no split changes or after ``max_rounds`` rounds; then round, polish and fall back as ``ligd`` does;
+4. stop when no split changes or after ``max_rounds`` rounds; then round, polish and fall back as ``ligd``
+does;
 5. one more best response on the discrete plan (offloading users only: they keep their subchannels), polished.
 
 The ``ligd`` finalists are finalised too and the best plan wins, so ``ligd-peruser`` is never worse than
@@ -25,7 +27,7 @@ from pydantic import Field
 
 from nomasplit.model.noma import rate_bps
 from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.gradient import ContinuousProblem, Variables, flush_denormals, minimize
+from nomasplit.solvers.gradient import ContinuousProblem, flush_denormals, minimize
 from nomasplit.solvers.ligd import (
     PAPER_CITE,
     Candidate,
@@ -56,7 +58,8 @@ def split_utility_table(model: SystemModel, decision: Decision) -> torch.Tensor:
     """``U_i(s)`` of each user at each split point ``s``, everything else fixed. ``[U, F_max + 1]``.
 
     The rates are those the user would get if it offloads, with interference from the users that offload in
-    ``decision``; ``s = F_i`` is Device-Only, and ``s > F_i`` is ``+inf``. A user with all-zero weight rows has
+    ``decision``; ``s = F_i`` is Device-Only, and ``s > F_i`` is ``+inf``. A user with all-zero weight rows
+    has
     rate 0 and so infinite utility at every offloading split.
     """
     with torch.no_grad():
@@ -73,7 +76,10 @@ def split_utility_table(model: SystemModel, decision: Decision) -> torch.Tensor:
         uplink_latency = upload_bits / uplink
         downlink_latency = result_bits / downlink
         latency = (
-            device_flops / model.device_flops_per_s[:, None] + edge_flops / speed + uplink_latency + downlink_latency
+            device_flops / model.device_flops_per_s[:, None]
+            + edge_flops / speed
+            + uplink_latency
+            + downlink_latency
         )  # eq. (12)
         energy = (
             model.device_energy_per_flop_j[:, None] * device_flops
@@ -86,9 +92,10 @@ def split_utility_table(model: SystemModel, decision: Decision) -> torch.Tensor:
         table = torch.nan_to_num(table, nan=math.inf)
         splits = torch.arange(model.max_layers + 1, device=model.device)[None, :]  # [1, F+1]
         layers = model.num_layers[:, None]  # [U, 1]
-        device_only = weight[:, 0] * device_flops.gather(1, layers)[:, 0] / model.device_flops_per_s + (
-            1.0 - weight[:, 0]
-        ) * model.device_energy_per_flop_j * device_flops.gather(1, layers)[:, 0]  # [U]
+        device_only = (
+            weight[:, 0] * device_flops.gather(1, layers)[:, 0] / model.device_flops_per_s
+            + (1.0 - weight[:, 0]) * model.device_energy_per_flop_j * device_flops.gather(1, layers)[:, 0]
+        )  # [U]
         table = torch.where(splits == layers, device_only[:, None], table)
         return torch.where(splits > layers, torch.full_like(table, math.inf), table)
 
@@ -131,7 +138,11 @@ def run_ligd_peruser(context: SolveContext, settings: PerUserSettings) -> SolveO
                 break
             problem = ContinuousProblem(work, new_split)
             run = minimize(
-                method, problem, variables, ligd_stopping(settings, settings.refine_iterations), label=PER_USER
+                method,
+                problem,
+                variables,
+                ligd_stopping(settings, settings.refine_iterations),
+                label=PER_USER,
             )
             rounds.append(Candidate(PER_USER, problem, run.state.variables, run.state.objective, run.history))
             if not run.state.objective < objective:
@@ -144,7 +155,9 @@ def run_ligd_peruser(context: SolveContext, settings: PerUserSettings) -> SolveO
         # Discrete best response: offloading users move between offloading splits (subchannels fixed).
         moved = best_response(work, final.decision, offloading_only=True)
         if not torch.equal(moved, final.decision.split):
-            repolished, run_after, fallback = polish(work, replace(final.decision, split=moved), method, polish_stopping)
+            repolished, run_after, fallback = polish(
+                work, replace(final.decision, split=moved), method, polish_stopping
+            )
             with torch.no_grad():
                 value = float(work.objective(repolished).item())
             if value < final.objective:
@@ -168,7 +181,7 @@ def run_ligd_peruser(context: SolveContext, settings: PerUserSettings) -> SolveO
 register(
     Algorithm(
         name="ligd-peruser",
-        summary="Li-GD with a split point per user: best responses alternating with scaled descent (this project)",
+        summary="Li-GD with a split point per user: best responses alternating with scaled descent",
         cite=PAPER_CITE + ", extended to per-user split points (this project)",
         settings_type=PerUserSettings,
         run=run_ligd_peruser,

@@ -1,0 +1,161 @@
+"""Li-GD family: feasibility, never worse than Device-Only / Edge-Only, capacity, warm starts, golden
+values."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from nomasplit.model.evaluate import find_violations
+from nomasplit.model.system import Decision, SystemModel
+from nomasplit.solvers import solve
+from nomasplit.solvers.gradient import (
+    ContinuousProblem,
+    FixedStepGradient,
+    ScaledRprop,
+    StoppingRule,
+    minimize,
+)
+from nomasplit.solvers.ligd import sweep_common_splits
+from nomasplit.solvers.peruser import split_utility_table
+from nomasplit.solvers.polish import device_only_utility
+from tests.factories import random_scenario
+
+#: Small caps keep the fixed-step variants fast; the defaults are exercised by the CLI test and benchmarks.
+FAST = {
+    "ligd-paper": {"max_iterations": 15, "polish_iterations": 15},
+    "gd-paper": {"max_iterations": 15, "polish_iterations": 15},
+    "ligd": {},
+    "ligd-peruser": {"max_rounds": 3},
+}
+
+
+@pytest.mark.parametrize("algorithm", sorted(FAST))
+@pytest.mark.parametrize(("seed", "access"), [(0, "noma"), (1, "noma"), (2, "oma")])
+def test_plans_are_feasible_and_beat_device_only_and_edge_only(algorithm, seed, access) -> None:
+    scenario = random_scenario(seed, num_users=10, num_subchannels=3, access=access)
+    plan = solve(scenario, algorithm, settings=FAST[algorithm], seed=seed)
+    info = plan.solver
+    assert info is not None and info.success, info.message if info else ""
+    assert find_violations(scenario, plan) == []
+    # Device-Only costs do not depend on powers, so any powers give the Device-Only objective.
+    device_only = float(device_only_utility(SystemModel(scenario)).sum())
+    assert info.objective is not None and info.objective <= device_only * (1 + 1e-9)
+    edge_only = solve(scenario, "edge-only").solver
+    assert edge_only is not None and edge_only.objective is not None
+    assert info.objective <= edge_only.objective * (1 + 1e-9)
+    # Evidence: one history per candidate, consistent iteration counts.
+    assert sum(item.iterations for item in info.history) == info.iterations_total
+    for item in info.history:
+        assert len(item.objective) == item.iterations + 1
+        assert item.stop_reason
+
+
+def test_ligd_histories_never_increase() -> None:
+    plan = solve(random_scenario(4, num_users=10), "ligd")
+    assert plan.solver is not None
+    for item in plan.solver.history:
+        assert all(b <= a for a, b in itertools.pairwise(item.objective))
+
+
+def test_peruser_is_never_worse_than_ligd() -> None:
+    for seed in range(3):
+        scenario = random_scenario(seed, num_users=10, mixed_models=True)
+        ligd = solve(scenario, "ligd").solver
+        peruser = solve(scenario, "ligd-peruser").solver
+        assert ligd is not None and peruser is not None
+        assert peruser.objective is not None and ligd.objective is not None
+        assert peruser.objective <= ligd.objective * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("algorithm", ["ligd", "ligd-paper"])
+def test_edge_capacity_is_respected(algorithm) -> None:
+    base = random_scenario(5, num_users=12, num_subchannels=3)
+    scenario = base.replace(edge_capacity_units=[3.5, 2.0, 9.0])
+    plan = solve(scenario, algorithm, settings=FAST[algorithm])
+    assert find_violations(scenario, plan) == []
+    totals = [0.0, 0.0, 0.0]
+    layers = scenario.user_num_layers()
+    for user in plan.users:
+        if user.split < layers[user.user]:
+            totals[scenario.association[user.user]] += user.compute_units
+    assert all(total <= cap * (1 + 1e-9) for total, cap in zip(totals, [3.5, 2.0, 9.0], strict=True))
+
+
+def test_warm_start_continues_from_previous_candidate_and_cold_start_does_not() -> None:
+    model = SystemModel(random_scenario(6, num_users=8))
+    stopping = StoppingRule(1e-12, 1e-12, 1e-12, max_iterations=4)
+    method = FixedStepGradient(step_size=1e-4)
+    warm = sweep_common_splits(model, [1, 2, 3], method, stopping, warm_start=True)
+    cold = sweep_common_splits(model, [1, 2, 3], method, stopping, warm_start=False)
+    for previous, current in itertools.pairwise(warm):
+        assert current.history.objective[0] == pytest.approx(
+            current.problem.value(previous.variables), rel=1e-12
+        )
+    start = cold[0].problem.start_point()
+    for item in cold:
+        assert item.history.objective[0] == pytest.approx(item.problem.value(start), rel=1e-12)
+
+
+def test_stopping_rules_of_table_one() -> None:
+    model = SystemModel(random_scenario(7, num_users=6))
+    # All users Device-Only: the gradient is zero at once.
+    device = ContinuousProblem(model, model.full_split())
+    run = minimize(FixedStepGradient(1e-3), device, device.start_point(), StoppingRule(1e-9, 1e-9, 1e-9, 50))
+    assert run.history.stop_reason == "gradient" and run.history.iterations == 0
+    # A tiny step changes the variables by less than epsilon.
+    problem = ContinuousProblem(model, model.common_split(1))
+    run = minimize(
+        FixedStepGradient(1e-30), problem, problem.start_point(), StoppingRule(0.0, 0.0, 1e-20, 50)
+    )
+    assert run.history.stop_reason == "variables" and run.history.iterations == 1
+    run = minimize(FixedStepGradient(1e-30), problem, problem.start_point(), StoppingRule(0.0, 1e3, 0.0, 50))
+    assert run.history.stop_reason == "objective"
+    run = minimize(ScaledRprop(), problem, problem.start_point("gain"), StoppingRule(0.0, 0.0, 0.0, 7, True))
+    assert run.history.stop_reason == "max_iterations" and run.history.iterations == 7
+
+
+def test_split_utility_table_matches_the_model_user_by_user() -> None:
+    scenario = random_scenario(8, num_users=7, mixed_models=True)
+    model = SystemModel(scenario)
+    generator = torch.Generator().manual_seed(0)
+    beta = torch.rand(7, 3, generator=generator, dtype=torch.float64)
+    beta = beta / beta.sum(1, keepdim=True)
+    powers = [torch.rand(7, generator=generator, dtype=torch.float64) * 0.2 + 0.05 for _ in range(2)]
+    units = torch.rand(7, generator=generator, dtype=torch.float64) * 3 + 1
+    split = torch.minimum(torch.full((7,), 1), model.num_layers)
+    decision = Decision(split, beta, beta.flip(1), powers[0], powers[1], units)
+    table = split_utility_table(model, decision)
+    for user in range(7):
+        for point in range(model.max_layers + 1):
+            if point > int(model.num_layers[user]):
+                assert math.isinf(float(table[user, point]))
+                continue
+            moved = split.clone()
+            moved[user] = point
+            with torch.no_grad():
+                expected = model.costs(Decision(moved, *list(decision.__dict__.values())[1:])).utility[user]
+            assert float(table[user, point]) == pytest.approx(float(expected), rel=1e-10)
+
+
+# Golden objectives: obtained by running each algorithm with its default settings (FAST caps for the paper
+# variants) on random_scenario(seed, num_users=10, num_subchannels=3) at commit time of this test, float64
+# evaluation of the final plan; a change here means the algorithms' results changed.
+GOLDEN: dict[tuple[str, int], float] = {
+    ("ligd", 0): 0.4837646051770119,
+    ("ligd", 1): 0.4824121416457155,
+    ("ligd-paper", 0): 0.7032106461584198,
+    ("gd-paper", 0): 0.7032106461584198,
+    ("ligd-peruser", 0): 0.4837646051770119,
+}
+
+
+@pytest.mark.parametrize(("algorithm", "seed"), sorted(GOLDEN))
+def test_golden_objectives(algorithm, seed) -> None:
+    scenario = random_scenario(seed, num_users=10, num_subchannels=3)
+    plan = solve(scenario, algorithm, settings=FAST[algorithm], seed=0)
+    assert plan.solver is not None
+    assert plan.solver.objective == pytest.approx(GOLDEN[(algorithm, seed)], rel=1e-4)

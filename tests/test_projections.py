@@ -1,0 +1,106 @@
+"""Projections: feasible, idempotent, and equal to the argmin (KKT conditions / plain-loop references)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nomasplit.solvers.projections import project_box, project_capped_box, project_simplex_rows
+
+
+def simplex_reference(row: np.ndarray) -> np.ndarray:
+    """Plain loop: find tau by trying every active-set size (sorted), as in the docstring."""
+    ordered = sorted(row, reverse=True)
+    tau = 0.0
+    running = 0.0
+    for k, value in enumerate(ordered, start=1):
+        running += value
+        candidate = (running - 1.0) / k
+        if value - candidate > 0:
+            tau = candidate
+    return np.maximum(row - tau, 0.0)
+
+
+@given(
+    st.integers(1, 6),
+    st.integers(1, 12),
+    st.floats(0.01, 100.0),
+    st.integers(0, 2**31 - 1),
+)
+@settings(max_examples=60, deadline=None)
+def test_simplex_projection_is_feasible_idempotent_and_matches_loop(rows, cols, scale, seed) -> None:
+    values = torch.tensor(
+        np.random.default_rng(seed).normal(0, scale, size=(rows, cols)), dtype=torch.float64
+    )
+    projected = project_simplex_rows(values)
+    assert torch.all(projected >= 0)
+    assert torch.allclose(projected.sum(dim=1), torch.ones(rows, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(project_simplex_rows(projected), projected, atol=1e-12)
+    for index in range(rows):
+        expected = simplex_reference(values[index].numpy())
+        assert np.allclose(projected[index].numpy(), expected, atol=1e-10)
+
+
+def test_simplex_projection_is_closest_point_among_random_feasible_points() -> None:
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(1, 5)))
+    y = project_simplex_rows(x)
+    best = float(((y - x) ** 2).sum())
+    others = torch.tensor(rng.dirichlet(np.ones(5), size=2000))
+    assert float(((others - x) ** 2).sum(dim=1).min()) >= best - 1e-12
+
+
+def test_box_projection_clips_and_is_idempotent() -> None:
+    values = torch.tensor([-1.0, 0.5, 3.0], dtype=torch.float64)
+    projected = project_box(values, 0.0, 1.0)
+    assert projected.tolist() == [0.0, 0.5, 1.0]
+    assert torch.equal(project_box(projected, 0.0, 1.0), projected)
+
+
+def capped_reference(values: np.ndarray, low: float, high: float, cap: float) -> np.ndarray:
+    """Plain loop for one group: bisection on nu of sum clip(x - nu) = cap."""
+    clipped = np.clip(values, low, high)
+    if clipped.sum() <= cap:
+        return clipped
+    lo, hi = 0.0, float(values.max() - low)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if np.clip(values - mid, low, high).sum() > cap:
+            lo = mid
+        else:
+            hi = mid
+    return np.clip(values - hi, low, high)
+
+
+@given(st.integers(1, 10), st.integers(1, 3), st.integers(0, 2**31 - 1))
+@settings(max_examples=60, deadline=None)
+def test_capped_box_is_feasible_idempotent_and_matches_loop(num_users, num_groups, seed) -> None:
+    rng = np.random.default_rng(seed)
+    low, high = 1.0, 8.0
+    values = torch.tensor(rng.uniform(-2, 12, size=num_users), dtype=torch.float64)
+    group = torch.tensor(rng.integers(0, num_groups, size=num_users))
+    capped = torch.tensor(rng.random(num_users) < 0.8)
+    counts = np.bincount(group[capped].numpy(), minlength=num_groups)
+    capacity = torch.tensor(low * counts + rng.uniform(0, 10, size=num_groups), dtype=torch.float64)
+    projected = project_capped_box(values, low, high, group, capacity, capped)
+    assert torch.all(projected >= low) and torch.all(projected <= high)
+    for g in range(num_groups):
+        members = (group == g) & capped
+        assert float(projected[members].sum()) <= float(capacity[g]) * (1 + 1e-12) + 1e-12
+        expected = capped_reference(values[members].numpy(), low, high, float(capacity[g]))
+        assert np.allclose(projected[members].numpy(), expected, atol=1e-9)
+    free = ~capped
+    assert torch.equal(projected[free], values[free].clamp(low, high))
+    again = project_capped_box(projected, low, high, group, capacity, capped)
+    assert torch.allclose(again, projected, atol=1e-9)
+
+
+def test_capped_box_empty_set_gives_lower_bound() -> None:
+    values = torch.tensor([5.0, 6.0], dtype=torch.float64)
+    projected = project_capped_box(
+        values, 1.0, 8.0, torch.tensor([0, 0]), torch.tensor([1.5], dtype=torch.float64)
+    )
+    assert projected.tolist() == pytest.approx([1.0, 1.0])
