@@ -37,8 +37,8 @@ from nomasplit.io import read_json, write_json
 #: A worker process that dies takes its in-flight tasks with it; each is retried this often before it fails.
 MAX_CRASH_RETRIES = 2
 
-#: glibc's trim threshold for Dask workers (bytes): Dask's default lets freed memory be returned to the OS
-#: on every free, which slows numeric tasks 2-3x. Workers started by hand should export it too.
+#: glibc's malloc trim threshold for Dask workers (bytes). Numeric tasks that allocate and free large arrays
+#: run slower when it is unset (a reported 2-3x; not measured here). Workers started by hand should export it.
 DASK_MALLOC_TRIM_THRESHOLD = 65536
 
 
@@ -435,7 +435,7 @@ def dask_client(address: str) -> Any:
 
         warnings.warn(
             f"{len(unset)} Dask worker(s) run without MALLOC_TRIM_THRESHOLD_; start them with "
-            f"MALLOC_TRIM_THRESHOLD_={DASK_MALLOC_TRIM_THRESHOLD} (Dask's default slows numeric tasks 2-3x)",
+            f"MALLOC_TRIM_THRESHOLD_={DASK_MALLOC_TRIM_THRESHOLD} (recommended for numeric tasks)",
             stacklevel=2,
         )
     return client
