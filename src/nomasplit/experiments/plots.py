@@ -21,6 +21,14 @@ _MARKERS = {
     "ecc-oma": "o",
     "ecc-noma": "*",
 }
+_LINESTYLES: tuple[str | tuple[int, tuple[int, ...]], ...] = (
+    "-",
+    "--",
+    "-.",
+    ":",
+    (0, (5, 1)),
+    (0, (3, 1, 1, 1)),
+)
 
 
 def plot_figure(table: pd.DataFrame, figure: FigureSpec, sweep: SweepSpec, out_dir: str | Path) -> list[Path]:
@@ -55,7 +63,19 @@ def plot_figure(table: pd.DataFrame, figure: FigureSpec, sweep: SweepSpec, out_d
             axis.bar(positions, mean, width=width, yerr=errors, capsize=3, label=label)
         else:
             x = np.array([float(value) for value in sweep.values])
-            axis.errorbar(x, mean, yerr=errors, marker=_MARKERS.get(method, "o"), capsize=3, label=label)
+            # equal curves (a method keeping every user local equals Device-Only) would hide each other:
+            # earlier methods get bigger hollow markers and their own dash pattern
+            axis.errorbar(
+                x,
+                mean,
+                yerr=errors,
+                marker=_MARKERS.get(method, "o"),
+                markersize=11 - 1.2 * index,
+                markerfacecolor="none",
+                linestyle=_LINESTYLES[index % len(_LINESTYLES)],
+                capsize=3,
+                label=label,
+            )
     if categorical:
         axis.set_xticks(np.arange(len(values)), [model_label(value) for value in values])
     if sweep.log_x:
