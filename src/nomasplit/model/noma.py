@@ -51,10 +51,10 @@ class SicOrder:
     """SIC decoding order of each AP's users on each subchannel.
 
     Attributes:
-        order: ``[N, U_max, M]`` slots in decoding order (the first is decoded first).
+        last_first: ``[N, U_max, M]`` slots in reverse decoding order (the last decoded first).
     """
 
-    order: torch.Tensor
+    last_first: torch.Tensor
 
     @staticmethod
     def build(own_gain_slots: torch.Tensor, slot_valid: torch.Tensor, *, strongest_first: bool) -> SicOrder:
@@ -62,18 +62,19 @@ class SicOrder:
 
         Args:
             own_gain_slots: ``[N, U_max, M]`` gain of each slot's user to/from its own AP.
-            slot_valid: ``[N, U_max]`` False on padding slots (sorted last).
+            slot_valid: ``[N, U_max]`` False on padding slots (sorted last; they carry zeros anyway).
             strongest_first: True for the uplink (descending gain), False for the downlink (ascending).
         """
         pad = float("-inf") if strongest_first else float("inf")
         key = torch.where(slot_valid[:, :, None], own_gain_slots, torch.full_like(own_gain_slots, pad))
         order = torch.sort(key, dim=1, descending=strongest_first, stable=True).indices
-        return SicOrder(order=order)
+        return SicOrder(last_first=torch.flip(order, [1]).contiguous())
 
     def later_sum(self, values_slots: torch.Tensor) -> torch.Tensor:
         """For each slot, the sum of ``values`` over the users decoded after it in its AP and subchannel.
 
-        Computed with a reversed cumulative sum in decoding order (no subtraction, so no cancellation).
+        A cumulative sum in reverse decoding order, shifted by one (exclusive): no subtraction, so no
+        cancellation between large and small terms.
 
         Args:
             values_slots: ``[N, U_max, M]``.
@@ -81,11 +82,10 @@ class SicOrder:
         Returns:
             ``[N, U_max, M]`` in slot order.
         """
-        in_order = torch.gather(values_slots, 1, self.order)  # [N, U_max, M]
-        suffix_inclusive = torch.flip(torch.cumsum(torch.flip(in_order, [1]), 1), [1])
-        suffix_exclusive = torch.zeros_like(suffix_inclusive)
-        suffix_exclusive[:, :-1] = suffix_inclusive[:, 1:]
-        return torch.zeros_like(values_slots).scatter(1, self.order, suffix_exclusive)
+        reverse = torch.gather(values_slots, 1, self.last_first)  # [N, U_max, M], last decoded first
+        inclusive = torch.cumsum(reverse, 1)
+        exclusive = torch.cat([torch.zeros_like(inclusive[:, :1]), inclusive[:, :-1]], 1)
+        return torch.zeros_like(values_slots).scatter(1, self.last_first, exclusive)
 
 
 def to_slots(per_user: torch.Tensor, cells: CellTables) -> torch.Tensor:

@@ -113,9 +113,12 @@ class SystemModel:
         uplink_gain = tensor(scenario.uplink_gain)  # [N, U, M]
         downlink_gain = tensor(scenario.downlink_gain)  # [N, U, M]
         other_cell = self.association[None, :] != torch.arange(self.num_aps, device=self.device)[:, None]  # [N, U]
-        # Gains with each AP's own users zeroed: inter-cell terms without cancellation.
-        self.uplink_gain_other = uplink_gain * other_cell[:, :, None]  # [N, U, M]
-        self.downlink_gain_other = downlink_gain * other_cell[:, :, None]  # [N, U, M]
+        # Gains with each AP's own users zeroed (inter-cell terms without cancellation), laid out with the
+        # subchannel first so that the inter-cell sums are batched matrix-vector products without copies.
+        uplink_other = uplink_gain * other_cell[:, :, None]  # [N, U, M]
+        downlink_other = downlink_gain * other_cell[:, :, None]  # [N, U, M]
+        self.uplink_gain_other_mnu = uplink_other.permute(2, 0, 1).contiguous()  # [M, N, U]
+        self.downlink_gain_other_mun = downlink_other.permute(2, 1, 0).contiguous()  # [M, U, N]
         self.uplink_gain_own = uplink_gain[self.association, users]  # [U, M]
         self.downlink_gain_own = downlink_gain[self.association, users]  # [U, M]
         self.cells = CellTables.build(self.association, self.num_aps)
@@ -161,8 +164,8 @@ class SystemModel:
         """
         tx = beta_up * (power_w * active)[:, None]  # [U, M] transmitted power per subchannel
         # Inter-cell: received at AP n from users of other cells, then read at each user's AP.
-        inter_at_ap = torch.einsum("num,um->nm", self.uplink_gain_other, tx)  # [N, M]
-        interference = inter_at_ap[self.association]  # [U, M]
+        inter_at_ap = torch.bmm(self.uplink_gain_other_mnu, tx.T.unsqueeze(2))[:, :, 0]  # [M, N]
+        interference = inter_at_ap.T[self.association]  # [U, M]
         if self.noma:
             received_slots = to_slots(tx * self.uplink_gain_own, self.cells)  # [N, U_max, M]
             intra = from_slots(self.uplink_order.later_sum(received_slots), self.association, self.cells)
@@ -178,7 +181,7 @@ class SystemModel:
         tx = beta_dn * (power_w * active)[:, None]  # [U, M] power the AP spends on each user per subchannel
         ap_total = torch.zeros(self.num_aps, self.num_subchannels, dtype=tx.dtype, device=tx.device)
         ap_total = ap_total.index_add(0, self.association, tx)  # [N, M]
-        interference = torch.einsum("num,nm->um", self.downlink_gain_other, ap_total)  # [U, M]
+        interference = torch.bmm(self.downlink_gain_other_mun, ap_total.T.unsqueeze(2))[:, :, 0].T  # [U, M]
         if self.noma:
             stronger_power = from_slots(
                 self.downlink_order.later_sum(to_slots(tx, self.cells)), self.association, self.cells
@@ -228,9 +231,7 @@ class SystemModel:
         uplink_latency = torch.where(active, upload_bits / safe_uplink, zero)  # eq. (7)
         downlink_latency = torch.where(active, self.result_bits / safe_downlink, zero)  # eq. (10)
         device_energy = self.device_energy_per_flop_j * device_flops  # eq. (13)
-        edge_energy = torch.where(
-            active, self.edge_energy_coefficient * edge_speed**2 * edge_flops, zero
-        )  # eq. (16)
+        edge_energy = torch.where(active, self.edge_energy_coefficient * edge_speed**2 * edge_flops, zero)  # eq. (16)
         uplink_energy = torch.where(active, decision.uplink_power_w * uplink_latency, zero)  # eq. (14)
         downlink_energy = torch.where(active, decision.downlink_power_w * downlink_latency, zero)  # eq. (15)
 
