@@ -58,9 +58,7 @@ def main() -> None:
         axis.set_yscale("log")
         axis.set_xlabel("iteration (all split candidates, in order)")
         axis.set_ylabel("relaxed Gamma")
-        axis.set_title(
-            f"{model}: {scenario.num_users} users, {scenario.num_subchannels} subchannels, seed {args.seed}"
-        )
+        axis.set_title(f"{model}: {scenario.num_users} users, {scenario.num_subchannels} subchannels, seed {args.seed}")
         axis.legend()
         figure.tight_layout()
         figure.savefig(args.out / f"convergence_{model}.png", dpi=110)

@@ -48,9 +48,7 @@ def main() -> None:
                 scenario = small(seed, model)
                 warm = solve(scenario, warm_name, settings=both, seed=seed, device=args.device).solver
                 cold_settings = {**both, **cold_extra}
-                cold = solve(
-                    scenario, cold_name, settings=cold_settings, seed=seed, device=args.device
-                ).solver
+                cold = solve(scenario, cold_name, settings=cold_settings, seed=seed, device=args.device).solver
                 assert warm is not None and cold is not None
                 rows.append((warm, cold))
             med = statistics.median

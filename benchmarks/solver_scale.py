@@ -52,9 +52,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     solve(warm, spec["algorithm"], settings=spec["settings"], device=spec["device"])
     before = current_rss_mib()
     start = time.perf_counter()
-    plan = solve(
-        instance, spec["algorithm"], settings=spec["settings"], device=spec["device"], seed=spec["seed"]
-    )
+    plan = solve(instance, spec["algorithm"], settings=spec["settings"], device=spec["device"], seed=spec["seed"])
     wall = time.perf_counter() - start
     info = plan.solver
     assert info is not None
@@ -99,7 +97,7 @@ def print_row(row: dict[str, Any]) -> None:
     evals = row["objective_evaluations"]
     per_eval = row["wall_time_s"] / evals if evals else float("nan")
     print(
-        f"| {row['algorithm']} | {row['num_users']} | {row['num_subchannels']} | {row['device']} | "
+        f"| {row['algorithm']} | {row['threads']} | {row['num_users']} | {row['num_subchannels']} | {row['device']} | "
         f"{row['wall_time_s']:.1f} | {evals} | {per_eval * 1e3:.0f} | {row['peak_rss_mib']:.0f} | "
         f"{row['rss_before_mib']:.0f} | {row['objective']:.5g} | {row['chosen_split']} | "
         f"{row['offloading_users']} | {json.dumps(row['settings'])} |",
@@ -108,8 +106,8 @@ def print_row(row: dict[str, Any]) -> None:
 
 
 HEADER = (
-    "| algorithm | threads | users | subchannels | device | wall time [s] | objective evaluations | ms per evaluation | "
-    "peak RSS [MiB] | RSS before solve [MiB] | Gamma | split | offloading users | settings |\n"
+    "| algorithm | threads | users | subchannels | device | wall time [s] | objective evaluations | "
+    "ms per evaluation | peak RSS [MiB] | RSS before solve [MiB] | Gamma | split | offloading users | settings |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,7 @@ def scenario_file(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("algorithm", ["ligd", "ligd-paper", "gd-paper", "ligd-peruser"])
-def test_solve_writes_a_plan_that_evaluate_reports_feasible(
-    scenario_file: Path, tmp_path: Path, algorithm
-) -> None:
+def test_solve_writes_a_plan_that_evaluate_reports_feasible(scenario_file: Path, tmp_path: Path, algorithm) -> None:
     out = tmp_path / "plan.json"
     args = ["solve", str(scenario_file), "--algorithm", algorithm, "--out", str(out), "--seed", "3"]
     if algorithm.endswith("-paper"):
@@ -35,18 +34,12 @@ def test_solve_writes_a_plan_that_evaluate_reports_feasible(
     plan = load_plan(out)
     info = plan.solver
     assert info is not None and info.algorithm == algorithm and info.seed == 3
-    assert (
-        info.objective is not None
-        and info.objective_relaxed is not None
-        and info.objective_rounded is not None
-    )
+    assert info.objective is not None and info.objective_relaxed is not None and info.objective_rounded is not None
     assert info.history and info.iterations_total == sum(item.iterations for item in info.history)
     assert info.wall_time_s > 0
     if algorithm.endswith("-paper"):
         assert info.settings["max_iterations"] == 10
-    evaluated = runner.invoke(
-        app, ["evaluate", str(scenario_file), str(out), "--out", str(tmp_path / "r.json")]
-    )
+    evaluated = runner.invoke(app, ["evaluate", str(scenario_file), str(out), "--out", str(tmp_path / "r.json")])
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads((tmp_path / "r.json").read_text())["feasible"] is True
 
@@ -82,3 +75,17 @@ def test_algorithms_lists_names_and_citations() -> None:
     for name in ("ligd", "ligd-paper", "gd-paper", "ligd-peruser"):
         assert name in result.output
     assert "Table I" in result.output
+
+
+def test_quick_start_commands_in_docs_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "solvers.md").read_text()
+    block = text.split("Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    commands = [shlex.split(line) for line in block.strip().splitlines()]
+    assert len(commands) == 5
+    for command in commands:
+        assert command[0] == "nomasplit"
+        result = runner.invoke(app, command[1:])
+        assert result.exit_code == 0, (command, result.output)
+    assert "feasible" in result.output and "infeasible" not in result.output
+    assert (tmp_path / "plan-paper.json").exists()
