@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from nomasplit.cli.main import app
@@ -83,9 +84,13 @@ def test_quick_start_commands_in_docs_run(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(tmp_path)
     commands = [shlex.split(line) for line in block.strip().splitlines()]
     assert len(commands) == 5
-    for command in commands:
-        assert command[0] == "nomasplit"
-        result = runner.invoke(app, command[1:])
-        assert result.exit_code == 0, (command, result.output)
+    threads = torch.get_num_threads()  # `--threads` sets it for the (here: shared) process
+    try:
+        for command in commands:
+            assert command[0] == "nomasplit"
+            result = runner.invoke(app, command[1:])
+            assert result.exit_code == 0, (command, result.output)
+    finally:
+        torch.set_num_threads(threads)
     assert "feasible" in result.output and "infeasible" not in result.output
     assert (tmp_path / "plan-paper.json").exists()

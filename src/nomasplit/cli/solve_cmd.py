@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 import typer
 import yaml
 from rich.table import Table
@@ -39,15 +40,14 @@ def register(app: typer.Typer) -> None:
     @app.command("solve")
     @handle_errors
     def solve_command(
-        scenario_path: Path = typer.Argument(
-            ..., metavar="SCENARIO", help="Scenario JSON (.json or .json.gz)."
-        ),
-        algorithm: str = typer.Option(
-            "ligd", "--algorithm", "-a", help="Algorithm name (nomasplit algorithms)."
-        ),
+        scenario_path: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario JSON (.json or .json.gz)."),
+        algorithm: str = typer.Option("ligd", "--algorithm", "-a", help="Algorithm name (nomasplit algorithms)."),
         out: Path = typer.Option(..., "--out", "-o", help="Where to write the plan JSON."),
         seed: int = typer.Option(0, help="Seed of the algorithm's random generator."),
         device: str = typer.Option("cpu", help="Torch device: cpu or cuda."),
+        threads: int | None = typer.Option(
+            None, min=1, help="torch intra-op threads for this process (default: torch's choice)."
+        ),
         set_: list[str] = typer.Option(
             [], "--set", help="Algorithm setting key=value (repeatable); unknown keys are errors."
         ),
@@ -56,6 +56,8 @@ def register(app: typer.Typer) -> None:
         get_algorithm(algorithm)
         settings = parse_settings(set_)
         scenario = load_scenario(scenario_path)
+        if threads is not None:
+            torch.set_num_threads(threads)
         plan = solve(scenario, algorithm, settings=settings, seed=seed, device=device)
         save(out, plan)
         info = plan.solver

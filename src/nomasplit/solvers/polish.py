@@ -89,8 +89,9 @@ def fall_back_to_device(
 def polish(
     model: SystemModel, decision: Decision, method: Method, stopping: StoppingRule
 ) -> tuple[Decision, RunResult | None, int]:
-    """Re-optimise ``p``, ``P``, ``r`` at fixed splits and subchannels, then apply the Device-Only fallback;
-    if users fell back, polish once more (their interference is gone).
+    """Re-optimise ``p``, ``P``, ``r`` at fixed splits and subchannels (keeping the start if the method ends
+    above it), then apply the Device-Only fallback; if users fell back, polish once more (their interference
+    is gone).
 
     Args:
         decision: a discrete, feasible decision.
@@ -105,8 +106,11 @@ def polish(
     for _ in range(2):
         if bool(model.offloads(decision.split).any()):
             problem = ContinuousProblem(model, decision.split, frozen_beta=True)
-            run = minimize(method, problem, Variables.from_decision(decision), stopping)
-            decision = problem.decision(run.state.variables)
+            start = Variables.from_decision(decision)
+            run = minimize(method, problem, start, stopping)
+            # A fixed-step method can end above its start; polish never makes the plan worse.
+            if run.objectives[-1] <= run.objectives[0]:
+                decision = problem.decision(run.state.variables)
         decision, switched = fall_back_to_device(model, decision)
         total_switched += switched
         if switched == 0:
