@@ -92,9 +92,7 @@ def test_warm_start_continues_from_previous_candidate_and_cold_start_does_not() 
     warm = sweep_common_splits(model, [1, 2, 3], method, stopping, warm_start=True)
     cold = sweep_common_splits(model, [1, 2, 3], method, stopping, warm_start=False)
     for previous, current in itertools.pairwise(warm):
-        assert current.history.objective[0] == pytest.approx(
-            current.problem.value(previous.variables), rel=1e-12
-        )
+        assert current.history.objective[0] == pytest.approx(current.problem.value(previous.variables), rel=1e-12)
     start = cold[0].problem.start_point()
     for item in cold:
         assert item.history.objective[0] == pytest.approx(item.problem.value(start), rel=1e-12)
@@ -108,9 +106,7 @@ def test_stopping_rules_of_table_one() -> None:
     assert run.history.stop_reason == "gradient" and run.history.iterations == 0
     # A tiny step changes the variables by less than epsilon.
     problem = ContinuousProblem(model, model.common_split(1))
-    run = minimize(
-        FixedStepGradient(1e-30), problem, problem.start_point(), StoppingRule(0.0, 0.0, 1e-20, 50)
-    )
+    run = minimize(FixedStepGradient(1e-30), problem, problem.start_point(), StoppingRule(0.0, 0.0, 1e-20, 50))
     assert run.history.stop_reason == "variables" and run.history.iterations == 1
     run = minimize(FixedStepGradient(1e-30), problem, problem.start_point(), StoppingRule(0.0, 1e3, 0.0, 50))
     assert run.history.stop_reason == "objective"
@@ -159,3 +155,35 @@ def test_golden_objectives(algorithm, seed) -> None:
     plan = solve(scenario, algorithm, settings=FAST[algorithm], seed=0)
     assert plan.solver is not None
     assert plan.solver.objective == pytest.approx(GOLDEN[(algorithm, seed)], rel=1e-4)
+
+
+def test_fixed_step_is_a_projected_gradient_step_and_frozen_weights_get_no_gradient() -> None:
+    model = SystemModel(random_scenario(9, num_users=6))
+    problem = ContinuousProblem(model, model.common_split(2))
+    start = problem.start_point()
+    method = FixedStepGradient(step_size=1e-3)
+    state = method.init(problem, start)
+    after = method.step(problem, state)
+    # Plain reference: x - lambda * g, then the projections one by one.
+    expected = problem.project(start.zip_map(state.gradient, lambda x, g: x - 1e-3 * g))
+    for got, want in zip(after.variables.tensors(), expected.tensors(), strict=True):
+        assert torch.allclose(got, want, rtol=0, atol=1e-15)
+    assert after.objective == pytest.approx(problem.value(after.variables), rel=1e-12)
+    frozen = ContinuousProblem(model, model.common_split(2), frozen_beta=True)
+    _, free_grad = problem.value_and_grad(start)
+    _, frozen_grad = frozen.value_and_grad(start)
+    assert not frozen_grad.beta_up.any() and not frozen_grad.beta_dn.any()
+    for name in ("uplink_power_w", "downlink_power_w", "compute_units"):
+        assert torch.allclose(getattr(frozen_grad, name), getattr(free_grad, name), rtol=1e-12, atol=0)
+    assert torch.equal(frozen.project(start).beta_up, start.beta_up)
+
+
+def test_scaled_rprop_steps_never_raise_the_objective() -> None:
+    model = SystemModel(random_scenario(10, num_users=9))
+    problem = ContinuousProblem(model, model.common_split(1))
+    method = ScaledRprop(initial_step=0.5)  # large first steps force rejections
+    state = method.init(problem, problem.start_point())
+    for _ in range(15):
+        new = method.step(problem, state)
+        assert new.objective <= state.objective
+        state = new
