@@ -91,9 +91,7 @@ def tiny_settings(
     )
     shown = tuple(m for m in methods if m != "device-only")
     figures = (
-        FigureSpec(
-            key="2", title="t2", sweep="models", measure="latency", baseline="device-only", methods=shown
-        ),
+        FigureSpec(key="2", title="t2", sweep="models", measure="latency", baseline="device-only", methods=shown),
         FigureSpec(
             key="extra-device",
             title="te",
@@ -170,21 +168,15 @@ def _toy_results() -> pd.DataFrame:
 
 def test_ratios_are_baseline_mean_over_method_mean_per_seed():
     results = _toy_results()
-    figure = FigureSpec(
-        key="x", title="t", sweep="s", measure="latency", baseline="device-only", methods=("a",)
-    )
+    figure = FigureSpec(key="x", title="t", sweep="s", measure="latency", baseline="device-only", methods=("a",))
     ratios = per_seed_ratios(results, figure).sort_values(["value", "seed"])
     assert ratios["ratio"].tolist() == pytest.approx([2.0, 4.0, 4.0, 8.0])
     table = figure_table(results, figure, ["10", "20"])
     assert table["mean"].tolist() == pytest.approx([3.0, 6.0])
     half = 12.706 * math.sqrt(2.0) / math.sqrt(2)  # sd of (2, 4) = sqrt(2)
     assert table["ci_high"].iloc[0] == pytest.approx(3.0 + half)
-    energy = FigureSpec(
-        key="y", title="t", sweep="s", measure="energy", baseline="device-only", methods=("a",)
-    )
-    assert figure_table(results, energy, ["10", "20"])["mean"].tolist() == pytest.approx(
-        [(0.5 + 1.5) / 2, 2.0]
-    )
+    energy = FigureSpec(key="y", title="t", sweep="s", measure="energy", baseline="device-only", methods=("a",))
+    assert figure_table(results, energy, ["10", "20"])["mean"].tolist() == pytest.approx([(0.5 + 1.5) / 2, 2.0])
 
 
 def test_baseline_at_a_fixed_point_normalises_every_point_to_it():
@@ -232,9 +224,7 @@ def test_tasks_share_a_scenario_per_point_and_seed_and_differ_by_hash(tmp_path):
         by_scenario.setdefault(task.scenario_key, set()).add(task.algorithm)
     assert all(methods == {"device-only", "edge-only", "neurosurgeon"} for methods in by_scenario.values())
     other = build_tasks(tiny_settings(base={**TINY_NETWORK, "num_subchannels": 4}))
-    assert {result_path(tmp_path, t).parent for t in other}.isdisjoint(
-        {result_path(tmp_path, t).parent for t in tasks}
-    )
+    assert {result_path(tmp_path, t).parent for t in other}.isdisjoint({result_path(tmp_path, t).parent for t in tasks})
     assert hashes.isdisjoint({task.task_hash for task in other})
 
 
@@ -267,9 +257,7 @@ def test_paper_settings_are_section_vi_a():
 
 
 def test_a_failing_task_is_recorded_and_does_not_stop_the_others(tmp_path):
-    settings = tiny_settings(
-        methods=("device-only", "test-flaky"), algorithm_settings={"test-flaky": {"fail_seed": 1}}
-    )
+    settings = tiny_settings(methods=("device-only", "test-flaky"), algorithm_settings={"test-flaky": {"fail_seed": 1}})
     tasks = build_tasks(settings)
     seen = []
     outcome = run_sweep(tasks, tmp_path, workers=0, progress=False, on_failure=seen.append)
@@ -352,9 +340,7 @@ def _fig6_table(ecc_noma: list[float], neurosurgeon: list[float]) -> pd.DataFram
     for index, value in enumerate(("10", "90")):
         for method, means in (("ecc-noma", ecc_noma), ("neurosurgeon", neurosurgeon)):
             mean = means[index]
-            rows.append(
-                dict(value=value, x=float(value), algorithm=method, mean=mean, ci_low=mean, ci_high=mean)
-            )
+            rows.append(dict(value=value, x=float(value), algorithm=method, mean=mean, ci_low=mean, ci_high=mean))
     return pd.DataFrame(rows)
 
 

@@ -34,15 +34,9 @@ def register(app: typer.Typer) -> None:
             "--figures",
             help="comma-separated figure keys: 2..11, extra-device, extra-bandwidth (default: all)",
         ),
-        quick: bool = typer.Option(
-            False, "--quick", help="a smaller network, 2 seeds, fewer points (minutes)"
-        ),
-        seeds: int | None = typer.Option(
-            None, "--seeds", help="Monte-Carlo seeds (default: 5, or 2 with --quick)"
-        ),
-        out: Path = typer.Option(
-            Path("reproduction"), "--out", help="output folder (results, figures, report.md)"
-        ),
+        quick: bool = typer.Option(False, "--quick", help="a smaller network, 2 seeds, fewer points (minutes)"),
+        seeds: int | None = typer.Option(None, "--seeds", help="Monte-Carlo seeds (default: 5, or 2 with --quick)"),
+        out: Path = typer.Option(Path("reproduction"), "--out", help="output folder (results, figures, report.md)"),
         scheduler: str | None = typer.Option(
             None,
             "--scheduler",
@@ -54,9 +48,7 @@ def register(app: typer.Typer) -> None:
             help="worker processes of the local pool (0: run in this process; default: CPUs)",
         ),
         device: str = typer.Option("cpu", "--device", help="torch device of the solvers: cpu or cuda"),
-        progress: bool = typer.Option(
-            True, "--progress/--no-progress", help="show a progress bar with an ETA"
-        ),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar with an ETA"),
         settings_file: Path | None = typer.Option(
             None, "--settings", help="a YAML/JSON file of ReproductionSettings (own sweeps); replaces --quick"
         ),

@@ -131,13 +131,9 @@ class ReproductionSettings(BaseModel):
                 raise ValueError(f"figure {figure.key} reads sweep {figure.sweep!r}, which is not defined")
             missing = [m for m in (*figure.methods, figure.baseline) if m not in sweep.methods]
             if missing:
-                raise ValueError(
-                    f"figure {figure.key} needs methods {missing} that sweep {sweep.name} does not run"
-                )
+                raise ValueError(f"figure {figure.key} needs methods {missing} that sweep {sweep.name} does not run")
             if figure.baseline_at is not None and figure.baseline_at not in sweep.values:
-                raise ValueError(
-                    f"figure {figure.key}: baseline_at {figure.baseline_at} is not a point of the sweep"
-                )
+                raise ValueError(f"figure {figure.key}: baseline_at {figure.baseline_at} is not a point of the sweep")
         return self
 
     @property
@@ -173,9 +169,7 @@ class ReproductionSettings(BaseModel):
         known = {figure.key: figure for figure in self.figures}
         unknown = [key for key in keys if key not in known]
         if unknown:
-            raise InputError(
-                f"--figures: unknown figure(s) {', '.join(unknown)}; allowed: {', '.join(known)}"
-            )
+            raise InputError(f"--figures: unknown figure(s) {', '.join(unknown)}; allowed: {', '.join(known)}")
         figures = tuple(known[key] for key in dict.fromkeys(keys))
         used = {figure.sweep for figure in figures}
         sweeps = tuple(sweep for sweep in self.sweeps if sweep.name in used)
@@ -334,9 +328,7 @@ SUBCHANNEL_BANDWIDTHS: tuple[float, ...] = (1e4, 4e4, 1e5, 4e5, 1e6, 4e6)
 def paper_settings(num_seeds: int = 5) -> ReproductionSettings:
     """Section VI-A's setup for Figs. 2-11, with the readings of :data:`READINGS` where it is inconsistent."""
     sweeps = (
-        SweepSpec(
-            name="models", parameter="model", values=PAPER_MODELS, methods=ALL_METHODS, label="DNN model"
-        ),
+        SweepSpec(name="models", parameter="model", values=PAPER_MODELS, methods=ALL_METHODS, label="DNN model"),
         SweepSpec(
             name="users",
             parameter="users_per_ap",

@@ -146,9 +146,9 @@ def figure_table(results: pd.DataFrame, figure: FigureSpec, order: list[str] | N
     values = order or list(dict.fromkeys(table["value"]))
     rank_value = {value: index for index, value in enumerate(values)}
     rank_method = {method: index for index, method in enumerate(figure.methods)}
-    table = table.assign(
-        _v=table["value"].map(rank_value), _m=table["algorithm"].map(rank_method)
-    ).sort_values(["_v", "_m"])
+    table = table.assign(_v=table["value"].map(rank_value), _m=table["algorithm"].map(rank_method)).sort_values(
+        ["_v", "_m"]
+    )
     return table.drop(columns=["_v", "_m"]).reset_index(drop=True)
 
 

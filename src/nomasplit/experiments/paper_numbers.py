@@ -41,9 +41,7 @@ QUOTED_NUMBERS: tuple[QuotedNumber, ...] = (
         8.0,
         "without NOMA, the latency speedup of ECC is 3.1 to 8 times higher than the Device-Only approach",
     ),
-    QuotedNumber(
-        "2", "ecc-oma", "nin", 4.1, 4.1, "in NiN, the latency speedup of ECC without NOMA is 4.1 times"
-    ),
+    QuotedNumber("2", "ecc-oma", "nin", 4.1, 4.1, "in NiN, the latency speedup of ECC without NOMA is 4.1 times"),
     QuotedNumber("2", "ecc-noma", "nin", 6.1, 6.1, "... while it is 6.1 times with NOMA channel"),
     QuotedNumber(
         "3",

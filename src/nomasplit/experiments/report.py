@@ -85,9 +85,7 @@ def compare_quoted(tables: Tables) -> list[dict[str, str]]:
             )
             continue
         ours, verdict = _compare_one(quoted, table)
-        rows.append(
-            {"figure": quoted.figure, "quote": quoted.quote, "paper": paper, "ours": ours, "verdict": verdict}
-        )
+        rows.append({"figure": quoted.figure, "quote": quoted.quote, "paper": paper, "ours": ours, "verdict": verdict})
     return rows
 
 
@@ -134,14 +132,10 @@ class Trend:
     check: Callable[[pd.DataFrame], tuple[bool, str]]
 
 
-def _all_above(
-    methods: tuple[str, ...], threshold: float, above: bool = True
-) -> Callable[[pd.DataFrame], Any]:
+def _all_above(methods: tuple[str, ...], threshold: float, above: bool = True) -> Callable[[pd.DataFrame], Any]:
     def check(table: pd.DataFrame) -> tuple[bool, str]:
         values = [(m, v, x) for m in methods for v, x in _series(table, m)]
-        ok = all(
-            x > threshold * (1 + MARGIN) if above else x < threshold * (1 - MARGIN) for _, _, x in values
-        )
+        ok = all(x > threshold * (1 + MARGIN) if above else x < threshold * (1 - MARGIN) for _, _, x in values)
         worst = min(values, key=lambda i: i[2]) if above else max(values, key=lambda i: i[2])
         return ok, f"{'min' if above else 'max'}: {_label(worst[0])} at {worst[1]} = {_fmt(worst[2])}"
 
@@ -157,9 +151,7 @@ def _beats(better: str, others: tuple[str, ...]) -> Callable[[pd.DataFrame], Any
                 if value in mine and not mine[value] > mean * (1 + MARGIN):
                     lost.append(f"{_label(other)} at {value}: {_fmt(mean)} vs {_fmt(mine[value])}")
         if lost:
-            return False, f"{_label(better)} not ahead of " + "; ".join(lost[:3]) + (
-                "; ..." if len(lost) > 3 else ""
-            )
+            return False, f"{_label(better)} not ahead of " + "; ".join(lost[:3]) + ("; ..." if len(lost) > 3 else "")
         return True, f"{_label(better)} ahead at every point"
 
     return check
@@ -293,9 +285,7 @@ TRENDS: tuple[Trend, ...] = (
         _decreasing(_OFFLOADERS),
     ),
     Trend("9", "ECC-NOMA has the best energy reduction at every density", _beats("ecc-noma", _BASELINES)),
-    Trend(
-        "9", "ECC-NOMA's advantage shrinks as the density grows", _gap_changes("ecc-noma", None, grows=False)
-    ),
+    Trend("9", "ECC-NOMA's advantage shrinks as the density grows", _gap_changes("ecc-noma", None, grows=False)),
     Trend("10", "ECC-NOMA's energy reduction changes only slightly with M", _flat(("ecc-noma",), 0.20)),
     Trend(
         "10",
@@ -313,9 +303,7 @@ def check_trends(tables: Tables) -> list[dict[str, str]]:
     for trend in TRENDS:
         table = tables.get(trend.figure)
         if table is None or len(table) == 0:
-            rows.append(
-                {"figure": trend.figure, "statement": trend.statement, "verdict": "not run", "evidence": ""}
-            )
+            rows.append({"figure": trend.figure, "statement": trend.statement, "verdict": "not run", "evidence": ""})
             continue
         try:
             ok, evidence = trend.check(table)
@@ -446,9 +434,7 @@ def figure_section(figure: FigureSpec, table: pd.DataFrame, settings: Reproducti
         for method in figure.methods:
             hit = table[(table["value"] == str(value)) & (table["algorithm"] == method)]
             cells.append(
-                "-"
-                if len(hit) == 0
-                else _fmt_ci(*(float(hit.iloc[0][c]) for c in ("mean", "ci_low", "ci_high")))
+                "-" if len(hit) == 0 else _fmt_ci(*(float(hit.iloc[0][c]) for c in ("mean", "ci_low", "ci_high")))
             )
         rows.append(cells)
     return [*lines, *_table_md(headers, rows), ""]

@@ -141,9 +141,7 @@ def run_task(task: Task) -> dict[str, Any]:
 
     start = time.perf_counter()
     scenario = _scenario(json.dumps(task.config, sort_keys=True), task.seed)
-    plan = solve(
-        scenario, task.algorithm, settings=task.algorithm_settings, seed=task.seed, device=task.device
-    )
+    plan = solve(scenario, task.algorithm, settings=task.algorithm_settings, seed=task.seed, device=task.device)
     result = evaluate(scenario, plan, device=task.device)
     info = plan.solver
     assert info is not None  # solve() always records how the plan was made
@@ -360,8 +358,7 @@ def _run_dask(todo: list[Task], client: Any) -> Iterator[tuple[Task, dict[str, A
     from dask.distributed import as_completed
 
     futures = {
-        client.submit(run_task_safely, task, key=f"nomasplit-{task.task_hash}", pure=False): task
-        for task in todo
+        client.submit(run_task_safely, task, key=f"nomasplit-{task.task_hash}", pure=False): task for task in todo
     }
     try:
         for future in as_completed(futures):
@@ -446,12 +443,8 @@ def local_dask_cluster(n_workers: int = 1, processes: bool = True) -> Any:
     import dask
     from dask.distributed import LocalCluster
 
-    with dask.config.set(
-        {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": DASK_MALLOC_TRIM_THRESHOLD}
-    ):
-        return LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=processes, dashboard_address=None
-        )
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": DASK_MALLOC_TRIM_THRESHOLD}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes, dashboard_address=None)
 
 
 def load_results(tasks: Iterable[Task], out_dir: str | Path) -> pd.DataFrame:
