@@ -14,8 +14,9 @@ user's
   (box-scaled, per-coordinate sign steps with a monotone safeguard) and relative stopping rules; the
   ``finalists`` best relaxed candidates are each rounded and polished, and the best result is kept.
 
-``include_edge_only`` adds the candidate ``j = 0`` (Edge-Only) before ``j = 1`` (the paper's range starts
-at 1).
+``include_edge_only`` adds the candidate ``j = 0`` (Edge-Only) before ``j = 1``: off for the paper variants
+(Table I's range starts at 1), on for ``ligd``. ``ligd`` also skips candidates that provably cannot beat
+Device-Only (``prune``, :mod:`~nomasplit.solvers.bounds`).
 The start point of the first candidate is uniform weights and every box variable at its centre.
 """
 
@@ -30,6 +31,7 @@ from pydantic import Field
 
 from nomasplit.data.plan import SplitHistory
 from nomasplit.model.system import Decision, SystemModel
+from nomasplit.solvers.bounds import common_split_lower_bounds, device_only_objective
 from nomasplit.solvers.gradient import (
     ContinuousProblem,
     FixedStepGradient,
@@ -45,8 +47,7 @@ from nomasplit.solvers.registry import Algorithm, AlgorithmSettings, SolveContex
 from nomasplit.solvers.rounding import round_decision
 
 PAPER_CITE = (
-    "Table I (Li-GD) of 'High Efficiency Inference Accelerating Algorithm for NOMA-based Mobile Edge "
-    "Computing'"
+    "Table I (Li-GD) of 'High Efficiency Inference Accelerating Algorithm for NOMA-based Mobile Edge Computing'"
 )
 
 
@@ -82,18 +83,20 @@ class LigdSettings(AlgorithmSettings):
     gradient_rtol: float = Field(default=1e-7, ge=0, description="relative projected-gradient tolerance")
     variable_tol: float = Field(default=1e-5, ge=0, description="largest change in box-scaled units")
     initial_step: float = Field(default=0.05, gt=0, le=1, description="first step length in box-scaled units")
-    finalists: int = Field(
-        default=2, ge=1, description="best relaxed candidates that are rounded and polished"
-    )
+    finalists: int = Field(default=2, ge=1, description="best relaxed candidates that are rounded and polished")
     polish_iterations: int = Field(default=30, ge=0, description="cap on iterations of the polish step")
-    include_edge_only: bool = Field(default=False, description="also try j = 0 (Edge-Only)")
-    warm_start: bool = Field(
-        default=True, description="start each candidate from the previous one's solution"
+    include_edge_only: bool = Field(
+        default=True, description="also try j = 0 (Edge-Only); Table I starts at j = 1 (ligd-paper keeps that)"
+    )
+    warm_start: bool = Field(default=True, description="start each candidate from the previous one's solution")
+    prune: bool = Field(
+        default=True,
+        description="skip split candidates whose interference-free lower bound on Gamma is not below the "
+        "Device-Only objective (they cannot win; see nomasplit.solvers.bounds)",
     )
     precision: Literal["float32", "float64"] = Field(
         default="float32",
-        description="float type of the descent (float32: about 4x faster; the final plan is re-checked "
-        "in float64)",
+        description="float type of the descent (float32: about 4x faster; the final plan is re-checked in float64)",
     )
 
 
@@ -219,9 +222,7 @@ def _paper_stopping(settings: PaperSettings, max_iterations: int) -> StoppingRul
     )
 
 
-def _run_paper(
-    context: SolveContext, settings: PaperSettings, *, warm_start: bool, label: str
-) -> SolveOutcome:
+def _run_paper(context: SolveContext, settings: PaperSettings, *, warm_start: bool, label: str) -> SolveOutcome:
     model = context.model
     method = FixedStepGradient(step_size=settings.step_size)
     splits = candidate_splits(model, settings.include_edge_only)
@@ -262,11 +263,29 @@ def ligd_stopping(settings: LigdSettings, max_iterations: int) -> StoppingRule:
     )
 
 
-def ligd_candidates(model: SystemModel, settings: LigdSettings) -> list[Candidate]:
-    """The relaxed sweep of ``ligd`` over the common split candidates."""
+def pruned_splits(model: SystemModel, settings: LigdSettings) -> tuple[list[int], dict[str, float]]:
+    """The split candidates worth a descent, and the lower bound of each one that was skipped.
+
+    A candidate is skipped when the sum of the users' interference-free lower bounds
+    (:func:`~nomasplit.solvers.bounds.common_split_lower_bounds`) is not below the Device-Only objective: no
+    relaxed or discrete decision at that split can beat Device-Only, which the polish step's fallback always
+    reaches. The largest split (Device-Only for every user) is always kept.
+    """
+    splits = candidate_splits(model, settings.include_edge_only)
+    if not settings.prune:
+        return splits, {}
+    bounds = common_split_lower_bounds(model, splits)
+    device_only = device_only_objective(model)
+    keep = [split for split, bound in zip(splits, bounds, strict=True) if bound < device_only or split == splits[-1]]
+    skipped = {str(split): bound for split, bound in zip(splits, bounds, strict=True) if split not in keep}
+    return keep, skipped
+
+
+def ligd_candidates(model: SystemModel, settings: LigdSettings, splits: list[int] | None = None) -> list[Candidate]:
+    """The relaxed sweep of ``ligd`` over the common split candidates (all of them unless ``splits`` is given)."""
     return sweep_common_splits(
         model,
-        candidate_splits(model, settings.include_edge_only),
+        candidate_splits(model, settings.include_edge_only) if splits is None else splits,
         ligd_method(settings),
         ligd_stopping(settings, settings.max_iterations),
         warm_start=settings.warm_start,
@@ -295,9 +314,7 @@ def finalise_best(model: SystemModel, candidates: list[Candidate], settings: Lig
     The refined candidates replace their sweep entries in ``candidates`` (in place), so that their histories
     hold every iteration.
     """
-    ranked = sorted(
-        candidates, key=lambda item: item.objective if math.isfinite(item.objective) else math.inf
-    )
+    ranked = sorted(candidates, key=lambda item: item.objective if math.isfinite(item.objective) else math.inf)
     method = ligd_method(settings)
     polish_stopping = ligd_stopping(settings, settings.polish_iterations)
     refine_stopping = ligd_stopping(settings, settings.refine_iterations)
@@ -332,19 +349,20 @@ def to_model(model: SystemModel, final: Finalised) -> Finalised:
     converted, switched = fall_back_to_device(model, converted)
     with torch.no_grad():
         objective = float(model.objective(converted).item())
-    return replace(
-        final, decision=converted, objective=objective, fallback_users=final.fallback_users + switched
-    )
+    return replace(final, decision=converted, objective=objective, fallback_users=final.fallback_users + switched)
 
 
 def run_ligd(context: SolveContext, settings: LigdSettings) -> SolveOutcome:
     """``ligd``: scaled, monotone Li-GD with relative tolerances (module docstring)."""
     model = context.model
     working = working_model(model, settings.precision)
+    splits, skipped = pruned_splits(model, settings)
     with flush_denormals():
-        candidates = ligd_candidates(working, settings)
+        candidates = ligd_candidates(working, settings, splits)
         finals = [to_model(model, item) for item in finalise_best(working, candidates, settings)]
-    return outcome_from(model, candidates, finals, label="ligd")
+    outcome = outcome_from(model, candidates, finals, label="ligd")
+    outcome.extra["pruned_splits_lower_bound"] = skipped
+    return outcome
 
 
 register(

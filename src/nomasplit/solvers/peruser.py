@@ -38,6 +38,7 @@ from nomasplit.solvers.ligd import (
     ligd_method,
     ligd_stopping,
     outcome_from,
+    pruned_splits,
     to_model,
     working_model,
 )
@@ -52,6 +53,11 @@ class PerUserSettings(LigdSettings):
     """Settings of ``ligd-peruser``: those of ``ligd`` plus the number of best-response rounds."""
 
     max_rounds: int = Field(default=5, ge=0, description="best-response rounds (each followed by a descent)")
+    prune: bool = Field(
+        default=False,
+        description="skip dominated common-split candidates in the first sweep (off: the sweep's candidates are "
+        "also the start points of the per-user rounds, and a pruned one may have led to a better plan)",
+    )
 
 
 def split_utility_table(model: SystemModel, decision: Decision) -> torch.Tensor:
@@ -76,10 +82,7 @@ def split_utility_table(model: SystemModel, decision: Decision) -> torch.Tensor:
         uplink_latency = upload_bits / uplink
         downlink_latency = result_bits / downlink
         latency = (
-            device_flops / model.device_flops_per_s[:, None]
-            + edge_flops / speed
-            + uplink_latency
-            + downlink_latency
+            device_flops / model.device_flops_per_s[:, None] + edge_flops / speed + uplink_latency + downlink_latency
         )  # eq. (12)
         energy = (
             model.device_energy_per_flop_j[:, None] * device_flops
@@ -125,7 +128,7 @@ def run_ligd_peruser(context: SolveContext, settings: PerUserSettings) -> SolveO
     work = working_model(model, settings.precision)
     method = ligd_method(settings)
     with flush_denormals():
-        candidates = ligd_candidates(work, settings)
+        candidates = ligd_candidates(work, settings, pruned_splits(model, settings)[0])
         finals = finalise_best(work, candidates, settings)  # refines the finalists in place
         best = min(candidates, key=lambda item: item.objective if math.isfinite(item.objective) else math.inf)
         split, variables, objective = best.problem.split, best.variables, best.objective
