@@ -32,6 +32,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from nomasplit.experiments.figures import RESULT_SCHEMA, ReproductionSettings, SweepValue
+from nomasplit.experiments.fingerprint import code_fingerprint
 from nomasplit.io import read_json, write_json
 
 #: A worker process that dies takes its in-flight tasks with it; each is retried this often before it fails.
@@ -68,6 +69,7 @@ class Task(BaseModel):
                 "algorithm": self.algorithm,
                 "algorithm_settings": self.algorithm_settings,
                 "device": self.device,
+                "code": code_fingerprint(),
             }
         )[:24]
 
