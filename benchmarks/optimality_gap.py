@@ -71,9 +71,7 @@ def run(args: argparse.Namespace) -> dict:
                 "gap_vs_bound": info.objective / exact.bound - 1.0,
             }
         rows.append(row)
-        print(
-            f"seed {seed}: exact {exact.objective:.6g} ({exact_time:.1f} s, gap {exact.gap:.1e})", flush=True
-        )
+        print(f"seed {seed}: exact {exact.objective:.6g} ({exact_time:.1f} s, gap {exact.gap:.1e})", flush=True)
     return {
         "config": config.model_dump(mode="json"),
         "instances": args.instances,

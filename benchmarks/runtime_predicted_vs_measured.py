@@ -216,8 +216,7 @@ def main() -> None:
             "Edge: 1 compute worker, "
             "max 64 requests in flight.",
             "",
-            "| model | split | clients | requests | correct | errors | throughput [req/s] "
-            "| p50 [ms] | p99 [ms] |",
+            "| model | split | clients | requests | correct | errors | throughput [req/s] | p50 [ms] | p99 [ms] |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name, split, clients in [("nin", 0, 1), ("nin", 0, 4), ("nin", 0, 16), ("tiny-yolov2", 8, 4)]:

@@ -93,9 +93,7 @@ def hand_latency(split: int, uplink_bps: float, downlink_bps: float, edge_flops_
     if split == len(LAYER_FLOPS):
         return device
     sent = INPUT_BITS if split == 0 else OUTPUT_BITS[split - 1]
-    return (
-        device + sum(LAYER_FLOPS[split:]) / edge_flops_per_s + sent / uplink_bps + RESULT_BITS / downlink_bps
-    )
+    return device + sum(LAYER_FLOPS[split:]) / edge_flops_per_s + sent / uplink_bps + RESULT_BITS / downlink_bps
 
 
 def hand_device_energy(split: int, uplink_bps: float) -> float:
@@ -352,9 +350,7 @@ def test_heavy_load_settled_splits_are_min_cuts_at_the_actual_share(seed: int) -
     for decision in plan.decisions_by_user():
         if decision.uplink_subchannel is None:
             continue
-        rates = noise_only_rates(
-            scenario, decision.user, decision.uplink_subchannel, decision.downlink_subchannel
-        )
+        rates = noise_only_rates(scenario, decision.user, decision.uplink_subchannel, decision.downlink_subchannel)
         speed = decision.compute_units * scenario.edge_unit_flops_per_s
         assert decision.split == min_cut_split(tables[decision.user], *rates, speed)
 
@@ -379,9 +375,7 @@ VARIANTS = [
 
 @pytest.mark.parametrize(("seed", "kwargs"), SCENARIOS)
 @pytest.mark.parametrize("capacity", [None, 3.0])
-def test_every_baseline_plan_is_feasible_and_discrete(
-    seed: int, kwargs: dict, capacity: float | None
-) -> None:
+def test_every_baseline_plan_is_feasible_and_discrete(seed: int, kwargs: dict, capacity: float | None) -> None:
     scenario = random_scenario(seed, **kwargs)
     if capacity is not None:
         scenario = scenario.replace(edge_capacity_units=[capacity] * scenario.num_aps)

@@ -50,9 +50,7 @@ def _brute_force(scenario: Scenario) -> tuple[float, Decision]:
     total = model.total_flops.numpy()
     result = model.result_bits.numpy()
     per_dev_flop = w_t / scenario.device_flops_per_s + w_e * (
-        scenario.device_switched_capacitance
-        * scenario.device_flops_per_s**2
-        * scenario.device_cycles_per_flop
+        scenario.device_switched_capacitance * scenario.device_flops_per_s**2 * scenario.device_cycles_per_flop
     )
     units_grid = np.linspace(scenario.compute_units_min, scenario.compute_units_max, UNITS_GRID)
     speed = model.compensation(torch.as_tensor(units_grid)).numpy() * scenario.edge_unit_flops_per_s
@@ -105,9 +103,7 @@ def _brute_force(scenario: Scenario) -> tuple[float, Decision]:
                 continue
         base = sum(per_dev_flop[i] * total[i] for i in range(num_users) if not active_bits[i])
         empty = ((), np.zeros(0))
-        up_best, down_best = (
-            ((0.0, empty), (0.0, empty)) if not users else ((math.inf, None), (math.inf, None))
-        )
+        up_best, down_best = ((0.0, empty), (0.0, empty)) if not users else ((math.inf, None), (math.inf, None))
         for channel in itertools.product(range(num_subchannels), repeat=len(users)) if users else ():
             if not fits(users, list(channel)):
                 continue
@@ -159,9 +155,7 @@ def _brute_force(scenario: Scenario) -> tuple[float, Decision]:
     for i in users:
         per_bit = (w_t[i] + w_e[i] * p[i]) / float(rate_up[i])
         options = [
-            per_dev_flop[i] * dev_flops[i, s]
-            + edge_cost[i] * (total[i] - dev_flops[i, s])
-            + up_bits[i, s] * per_bit
+            per_dev_flop[i] * dev_flops[i, s] + edge_cost[i] * (total[i] - dev_flops[i, s]) + up_bits[i, s] * per_bit
             for s in range(layers[i])
         ]
         split[i] = int(np.argmin(options))
@@ -169,9 +163,7 @@ def _brute_force(scenario: Scenario) -> tuple[float, Decision]:
     decision = Decision(torch.as_tensor(split), *[getattr(decision, name) for name in names])
     with torch.no_grad():
         model_value = float(model.objective(decision))
-    assert model_value == pytest.approx(
-        best_value, rel=1e-9
-    )  # the brute force's formulas agree with the model
+    assert model_value == pytest.approx(best_value, rel=1e-9)  # the brute force's formulas agree with the model
     return model_value, decision
 
 

@@ -145,9 +145,7 @@ def test_users_per_ap_density_and_per_cell_placement() -> None:
 def test_path_loss_formulas_at_known_distances() -> None:
     assert path_loss_db(np.array(1000.0)) == pytest.approx(128.1)
     assert path_loss_db(np.array(100.0)) == pytest.approx(128.1 - 37.6)
-    assert path_loss_db(np.array(10.0), min_distance_m=35.0) == pytest.approx(
-        128.1 + 37.6 * math.log10(0.035)
-    )
+    assert path_loss_db(np.array(10.0), min_distance_m=35.0) == pytest.approx(128.1 + 37.6 * math.log10(0.035))
     assert path_loss_db(np.array(100.0), "power_law", exponent=5.0) == pytest.approx(100.0)
     assert path_loss_db(np.array(100.0), "power_law", exponent=3.0, reference_db=30.0) == pytest.approx(90.0)
     assert path_gain(np.array([1000.0]))[0] == pytest.approx(10 ** (-12.81))
@@ -156,9 +154,7 @@ def test_path_loss_formulas_at_known_distances() -> None:
 
 @pytest.mark.parametrize("model", ["3gpp", "power_law"])
 def test_gains_without_fading_match_the_formula(model: str) -> None:
-    scenario = generate_scenario(
-        small_config(fading="none", path_loss_model=model, num_subchannels=3), seed=5
-    )
+    scenario = generate_scenario(small_config(fading="none", path_loss_model=model, num_subchannels=3), seed=5)
     assert scenario.ap_positions_m is not None and scenario.user_positions_m is not None
     for n, (ax, ay) in enumerate(scenario.ap_positions_m):
         for i, (ux, uy) in enumerate(scenario.user_positions_m):
@@ -175,9 +171,7 @@ def test_gains_without_fading_match_the_formula(model: str) -> None:
 def test_rayleigh_fading_is_exponential_and_independent_per_direction() -> None:
     config = small_config(num_aps=4, users_per_ap=50, num_subchannels=40)
     faded = generate_scenario(config, seed=8)
-    plain = generate_scenario(
-        config.with_overrides(fading="none"), seed=8
-    )  # same positions: fading is drawn last
+    plain = generate_scenario(config.with_overrides(fading="none"), seed=8)  # same positions: fading is drawn last
     assert faded.uplink_gain.shape == (4, 200, 40) and faded.downlink_gain.shape == (4, 200, 40)
     assert np.all(faded.uplink_gain > 0) and np.all(faded.downlink_gain > 0)
     up = faded.uplink_gain / plain.uplink_gain  # 32,000 exponential(1) draws
@@ -303,9 +297,7 @@ def test_default_device_is_a_realistic_phone() -> None:
     config = ScenarioConfig()
     total_flops = load_bundled_profile("vgg16").total_flops
     latency_s = total_flops / config.device_flops_per_s
-    joules_per_flop = (
-        config.device_switched_capacitance * config.device_flops_per_s**2 * config.device_cycles_per_flop
-    )
+    joules_per_flop = config.device_switched_capacitance * config.device_flops_per_s**2 * config.device_cycles_per_flop
     power_w = joules_per_flop * config.device_flops_per_s
     assert 0.4e9 < total_flops < 0.8e9
     assert 0.01 < latency_s < 0.1

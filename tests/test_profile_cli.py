@@ -40,9 +40,7 @@ def test_profile_dtype_float16_halves_the_sizes(tmp_path: Path) -> None:
     bundled = load_bundled_profile("vgg16")
     assert profile.dtype == "float16"
     assert profile.input_bits == bundled.input_bits / 2
-    assert [layer.output_bits for layer in profile.layers] == [
-        layer.output_bits / 2 for layer in bundled.layers
-    ]
+    assert [layer.output_bits for layer in profile.layers] == [layer.output_bits / 2 for layer in bundled.layers]
     assert [layer.flops for layer in profile.layers] == [layer.flops for layer in bundled.layers]
 
 
@@ -139,9 +137,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "profiles.md"
 
 
 def _doc_tables() -> dict[str, str]:
-    found = re.findall(
-        r"<!-- profile-table: (\S+) -->\n(.*?)\n<!-- end profile-table -->", DOCS.read_text(), re.S
-    )
+    found = re.findall(r"<!-- profile-table: (\S+) -->\n(.*?)\n<!-- end profile-table -->", DOCS.read_text(), re.S)
     return dict(found)
 
 

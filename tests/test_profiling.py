@@ -168,9 +168,7 @@ def test_zoo_flops_and_sizes_match_hand_formulas_and_real_shapes(name: str) -> N
     assert profile.result_bits == profile.layers[-1].output_bits
 
 
-@pytest.mark.parametrize(
-    ("dtype", "bits"), [("float32", 32), ("float16", 16), ("bfloat16", 16), ("float64", 64)]
-)
+@pytest.mark.parametrize(("dtype", "bits"), [("float32", 32), ("float16", 16), ("bfloat16", 16), ("float64", 64)])
 def test_dtype_sets_the_bits_not_the_flops(dtype: str, bits: int) -> None:
     reference = profile_model(SMALL_CHAIN, SMALL_INPUT, name="small")
     profile = profile_model(SMALL_CHAIN, SMALL_INPUT, name="small", dtype=dtype)

@@ -32,9 +32,7 @@ def simplex_reference(row: np.ndarray) -> np.ndarray:
 )
 @settings(max_examples=60, deadline=None)
 def test_simplex_projection_is_feasible_idempotent_and_matches_loop(rows, cols, scale, seed) -> None:
-    values = torch.tensor(
-        np.random.default_rng(seed).normal(0, scale, size=(rows, cols)), dtype=torch.float64
-    )
+    values = torch.tensor(np.random.default_rng(seed).normal(0, scale, size=(rows, cols)), dtype=torch.float64)
     projected = project_simplex_rows(values)
     assert torch.all(projected >= 0)
     assert torch.allclose(projected.sum(dim=1), torch.ones(rows, dtype=torch.float64), atol=1e-12)
@@ -100,7 +98,5 @@ def test_capped_box_is_feasible_idempotent_and_matches_loop(num_users, num_group
 
 def test_capped_box_empty_set_gives_lower_bound() -> None:
     values = torch.tensor([5.0, 6.0], dtype=torch.float64)
-    projected = project_capped_box(
-        values, 1.0, 8.0, torch.tensor([0, 0]), torch.tensor([1.5], dtype=torch.float64)
-    )
+    projected = project_capped_box(values, 1.0, 8.0, torch.tensor([0, 0]), torch.tensor([1.5], dtype=torch.float64))
     assert projected.tolist() == pytest.approx([1.0, 1.0])

@@ -25,9 +25,7 @@ from nomasplit.runtime.models import RunnableModel, load_zoo_models
 from nomasplit.runtime.server import EdgeServerThread, EdgeSettings
 
 TOKEN = "zoo-test-token-0123456789abcdef"
-SMALL_SCENARIO = (
-    Path(__file__).resolve().parents[1] / "src" / "nomasplit" / "examples" / "small-scenario.json"
-)
+SMALL_SCENARIO = Path(__file__).resolve().parents[1] / "src" / "nomasplit" / "examples" / "small-scenario.json"
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +126,7 @@ def test_cli_device_run_with_plan(zoo_server: EdgeServerThread, tmp_path: Path) 
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     document = json.loads(out.read_text())
-    expected = evaluate(load_scenario(scenario_path), Plan.model_validate_json(plan_path.read_text())).users[
-        0
-    ]
+    expected = evaluate(load_scenario(scenario_path), Plan.model_validate_json(plan_path.read_text())).users[0]
     assert document["report"]["split"] == 2 and document["report"]["matches"]
     assert document["report"]["uplink_bps"] == pytest.approx(expected.uplink_rate_bps)
     assert document["report"]["downlink_bps"] == pytest.approx(expected.downlink_rate_bps)
@@ -167,13 +163,9 @@ def test_cli_device_run_rejects_bad_input(args: list[str], message: str) -> None
 
 def test_cli_edge_serve_refuses_without_token() -> None:
     runner = CliRunner()
-    result = runner.invoke(
-        app, ["edge", "serve", "--port", "0", "--models", "nin"], env={"NOMASPLIT_TOKEN": ""}
-    )
+    result = runner.invoke(app, ["edge", "serve", "--port", "0", "--models", "nin"], env={"NOMASPLIT_TOKEN": ""})
     assert result.exit_code == 2 and "NOMASPLIT_TOKEN is not set" in result.output
-    result = runner.invoke(
-        app, ["edge", "serve", "--port", "0", "--models", "nin"], env={"NOMASPLIT_TOKEN": "short"}
-    )
+    result = runner.invoke(app, ["edge", "serve", "--port", "0", "--models", "nin"], env={"NOMASPLIT_TOKEN": "short"})
     assert result.exit_code == 2 and "at least 16" in result.output
 
 

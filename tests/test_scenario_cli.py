@@ -85,9 +85,7 @@ def test_bad_input_exits_2_without_output(
         config = tmp_path / "c.yaml"
         config.write_text(config_text, encoding="utf-8")
         args.append(str(config))
-    result = runner.invoke(
-        app, [*args, "--out", str(out), "--users-per-ap", "2", "--subchannels", "2", *flags]
-    )
+    result = runner.invoke(app, [*args, "--out", str(out), "--users-per-ap", "2", "--subchannels", "2", *flags])
     assert result.exit_code == 2, result.output
     assert expected in result.stderr and "Traceback" not in result.output
     assert not out.exists() and list(tmp_path.glob("*.json*")) == []

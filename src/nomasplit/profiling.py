@@ -189,9 +189,7 @@ def profile_model(
             unit that fails on its input or does not return one non-empty tensor.
     """
     if not isinstance(module, nn.Sequential):
-        raise InputError(
-            f"model must be an nn.Sequential of split units (see as_chain); got {type(module).__name__}"
-        )
+        raise InputError(f"model must be an nn.Sequential of split units (see as_chain); got {type(module).__name__}")
     if len(module) == 0:
         raise InputError("model has no units: an empty nn.Sequential cannot be split")
     if not isinstance(name, str) or not name.strip():
@@ -201,9 +199,7 @@ def profile_model(
     _check_count(warmup, "warmup", 0)
     _check_count(repeats, "repeats", 1)
 
-    float_tensors = [
-        tensor for tensor in [*module.parameters(), *module.buffers()] if tensor.is_floating_point()
-    ]
+    float_tensors = [tensor for tensor in [*module.parameters(), *module.buffers()] if tensor.is_floating_point()]
     if any(tensor.dtype != torch_dtype for tensor in float_tensors):
         module = copy.deepcopy(module).to(torch_dtype)
     module = module.eval()
@@ -334,9 +330,7 @@ class CallUnit(nn.Module):
         return self.target(*args, **kwargs)
 
     def extra_repr(self) -> str:
-        target = (
-            self.target if isinstance(self.target, str) else getattr(self.target, "__name__", self.target)
-        )
+        target = self.target if isinstance(self.target, str) else getattr(self.target, "__name__", self.target)
         return f"{self.kind}={target}, args={self.call_args!r}, kwargs={self.call_kwargs!r}"
 
 
@@ -387,8 +381,7 @@ def as_chain(model: nn.Module, *, what: str = "model") -> nn.Sequential:
         if node.all_input_nodes != [previous]:
             inputs = [item.name for item in node.all_input_nodes]
             raise InputError(
-                f"{what} is not a chain: {node.name!r} takes {inputs}, "
-                f"not just the output of {previous.name!r}"
+                f"{what} is not a chain: {node.name!r} takes {inputs}, not just the output of {previous.name!r}"
             )
         if node.op == "output":
             if node.args[0] is not previous:
@@ -443,15 +436,11 @@ def load_user_model(spec: str) -> nn.Sequential:
     except ModuleNotFoundError as exc:
         raise InputError(f"--model {spec!r}: cannot import module {module_path!r} ({exc})") from None
     except Exception as exc:
-        raise InputError(
-            f"--model {spec!r}: importing {module_path!r} failed: {type(exc).__name__}: {exc}"
-        ) from None
+        raise InputError(f"--model {spec!r}: importing {module_path!r} failed: {type(exc).__name__}: {exc}") from None
     obj: Any = imported
     for part in attr_path.split("."):
         if not hasattr(obj, part):
-            raise InputError(
-                f"--model {spec!r}: {type(obj).__name__} {module_path!r} has no attribute {part!r}"
-            )
+            raise InputError(f"--model {spec!r}: {type(obj).__name__} {module_path!r} has no attribute {part!r}")
         obj = getattr(obj, part)
     if not isinstance(obj, nn.Module):
         if not callable(obj):

@@ -32,7 +32,13 @@ def _root(
 
 #: Command modules under ``nomasplit.cli``; each defines ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
-    "evaluate_cmd", "schema_cmd", "profile_cmd", "scenario_cmd", "runtime_cmd", "reproduce_cmd", "solve_cmd",
+    "evaluate_cmd",
+    "schema_cmd",
+    "profile_cmd",
+    "scenario_cmd",
+    "runtime_cmd",
+    "reproduce_cmd",
+    "solve_cmd",
 )
 
 

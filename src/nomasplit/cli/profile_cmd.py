@@ -33,9 +33,7 @@ def profile_table(profile: ModelProfile) -> Table:
     table.add_column("output kbit", justify="right")
     if measured:
         table.add_column("latency ms", justify="right")
-    table.add_row(
-        "0", "(input)", "x".join(map(str, profile.input_shape or [])), "", f"{profile.input_bits / 1e3:.1f}"
-    )
+    table.add_row("0", "(input)", "x".join(map(str, profile.input_shape or [])), "", f"{profile.input_bits / 1e3:.1f}")
     for index, layer in enumerate(profile.layers, start=1):
         row = [
             str(index),
@@ -89,9 +87,7 @@ def register(app: typer.Typer) -> None:
         if model_name is not None:
             check_model_name(model_name)
             if shape_text is not None or name is not None:
-                raise InputError(
-                    "--input-shape and --name go with --model only; a zoo model has a fixed input"
-                )
+                raise InputError("--input-shape and --name go with --model only; a zoo model has a fixed input")
             module = build_model(model_name)
             shape = input_shape(model_name)
             profile_name = model_name

@@ -215,14 +215,10 @@ def register(app: typer.Typer) -> None:
             if plan_path is None or scenario_path is None or user is None:
                 raise InputError("--plan needs --scenario and --user (all three together)")
             if split is not None or uplink_bps is not None or downlink_bps is not None:
-                raise InputError(
-                    "--plan sets the split and rates: drop --split, --uplink-bps, --downlink-bps"
-                )
+                raise InputError("--plan sets the split and rates: drop --split, --uplink-bps, --downlink-bps")
             assignment = assignment_from_plan(load_scenario(scenario_path), load_plan(plan_path), user)
             if model is not None and model != assignment.model:
-                raise InputError(
-                    f"--model {model} differs from the plan's model {assignment.model} of user {user}"
-                )
+                raise InputError(f"--model {model} differs from the plan's model {assignment.model} of user {user}")
             model, split = assignment.model, assignment.split
             uplink_bps, downlink_bps = assignment.uplink_bps, assignment.downlink_bps
         if model is None or split is None:
@@ -235,9 +231,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--rtol and --atol must be >= 0, got {rtol} and {atol}")
         runnable = load_zoo_model(model, seed=seed, weights=weights)
         if not 0 <= split <= runnable.num_units:
-            raise InputError(
-                f"--split {split} is out of range: {model} has split points 0..{runnable.num_units}"
-            )
+            raise InputError(f"--split {split} is out of range: {model} has split points 0..{runnable.num_units}")
         if input_path is not None:
             inputs = load_input(input_path, runnable)
         else:
@@ -256,9 +250,7 @@ def register(app: typer.Typer) -> None:
                         downlink_bps=downlink_bps, profile=profile, rtol=rtol, atol=atol,
                     )  # fmt: skip
             else:
-                report, _ = run_split(
-                    runnable, split, inputs, client=None, profile=profile, rtol=rtol, atol=atol
-                )
+                report, _ = run_split(runnable, split, inputs, client=None, profile=profile, rtol=rtol, atol=atol)
         except EdgeError as exc:
             raise fail(str(exc), 1) from None
         document = {"report": report.model_dump(mode="json")}
@@ -268,9 +260,7 @@ def register(app: typer.Typer) -> None:
             write_json(out, document)
         console.print(_stage_table(report))
         if uplink_bps is not None or downlink_bps is not None:
-            console.print(
-                f"shaped: uplink {uplink_bps or 0:.6g} bit/s, downlink {downlink_bps or 0:.6g} bit/s"
-            )
+            console.print(f"shaped: uplink {uplink_bps or 0:.6g} bit/s, downlink {downlink_bps or 0:.6g} bit/s")
         if assignment is not None and assignment.scenario_latency_per_task_s is not None:
             console.print(
                 f"plan: user {assignment.user}, predicted latency per task on the scenario's hardware "
@@ -282,6 +272,4 @@ def register(app: typer.Typer) -> None:
             f"(rtol {rtol:g}, atol {atol:g})"
         )
         if not report.matches:
-            raise fail(
-                f"split output differs from the local model (max |difference| {report.max_abs_diff:.3g})", 1
-            )
+            raise fail(f"split output differs from the local model (max |difference| {report.max_abs_diff:.3g})", 1)

@@ -40,12 +40,8 @@ def register(app: typer.Typer) -> None:
         seed: int | None = typer.Option(None, "--seed", help="Random seed (overrides the config's seed)."),
         aps: int | None = typer.Option(None, "--aps", help="Number of APs (num_aps)."),
         users_per_ap: int | None = typer.Option(None, "--users-per-ap", help="Users per AP (users_per_ap)."),
-        subchannels: int | None = typer.Option(
-            None, "--subchannels", help="Subchannels M (num_subchannels)."
-        ),
-        model: str | None = typer.Option(
-            None, "--model", help="Zoo model name or profile JSON path (model)."
-        ),
+        subchannels: int | None = typer.Option(None, "--subchannels", help="Subchannels M (num_subchannels)."),
+        model: str | None = typer.Option(None, "--model", help="Zoo model name or profile JSON path (model)."),
         access: str | None = typer.Option(None, "--access", help="noma or oma (oma forces cluster size 1)."),
     ) -> None:
         """Generate a scenario file; flags override the config."""
@@ -70,9 +66,7 @@ def register(app: typer.Typer) -> None:
     @group.command("show")
     @handle_errors
     def show(
-        scenario_path: Path = typer.Argument(
-            ..., metavar="SCENARIO", help="Scenario file (.json or .json.gz)."
-        ),
+        scenario_path: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario file (.json or .json.gz)."),
     ) -> None:
         """Summarise a scenario file."""
         scenario = load_scenario(scenario_path)

@@ -41,9 +41,7 @@ class AmdahlCompensation(BaseModel):
     parallel_fraction: float = Field(gt=0, le=1, allow_inf_nan=False)
 
 
-Compensation = Annotated[
-    LinearCompensation | PowerCompensation | AmdahlCompensation, Field(discriminator="kind")
-]
+Compensation = Annotated[LinearCompensation | PowerCompensation | AmdahlCompensation, Field(discriminator="kind")]
 
 
 def _check_range(name_min: str, low: float, name_max: str, high: float) -> None:
@@ -110,8 +108,9 @@ class Scenario(BaseModel):
         for name in ("uplink_gain", "downlink_gain"):
             shape = getattr(self, name).shape
             if shape != (n, u, m):
-                raise ValueError(f"{name} has shape {list(shape)}, expected [num_aps, num_users, "
-                                 f"num_subchannels] = [{n}, {u}, {m}]")
+                raise ValueError(
+                    f"{name} has shape {list(shape)}, expected [num_aps, num_users, num_subchannels] = [{n}, {u}, {m}]"
+                )
             if np.any(getattr(self, name) < 0):
                 raise ValueError(f"{name} must be non-negative (linear power gains)")
         for name in ("association", "user_profile"):

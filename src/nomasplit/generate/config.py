@@ -115,8 +115,7 @@ class ScenarioConfig(BaseModel):
     )
     layout: Literal["hexagonal", "grid", "line", "explicit"] = Field(
         default="hexagonal",
-        description="AP placement: hexagonal rings (centre first, then ring 1, ...), a grid, a line, or "
-        "ap_positions_m",
+        description="AP placement: hexagonal rings (centre first, then ring 1, ...), a grid, a line, or ap_positions_m",
         json_schema_extra=_meta("-", OUR_CHOICE + " (paper silent; usual cellular layout)"),
     )
     inter_site_distance_m: float = Field(
@@ -358,8 +357,7 @@ class ScenarioConfig(BaseModel):
     )
     compensation: Compensation = Field(
         default_factory=LinearCompensation,
-        description="lambda(r), eq. (3): {kind: linear}, {kind: power, exponent} or "
-        "{kind: amdahl, parallel_fraction}",
+        description="lambda(r), eq. (3): {kind: linear}, {kind: power, exponent} or {kind: amdahl, parallel_fraction}",
         json_schema_extra=_meta("-", "spec (linear: the single-core case)"),
     )
 
@@ -394,9 +392,7 @@ class ScenarioConfig(BaseModel):
     @model_validator(mode="after")
     def _check_consistency(self) -> ScenarioConfig:
         if self.num_users is not None and self.users_per_ap is not None:
-            raise ValueError(
-                f"give num_users ({self.num_users}) or users_per_ap ({self.users_per_ap}), not both"
-            )
+            raise ValueError(f"give num_users ({self.num_users}) or users_per_ap ({self.users_per_ap}), not both")
         for low_name, high_name in (
             ("uplink_power_min_dbm", "uplink_power_max_dbm"),
             ("downlink_power_min_dbm", "downlink_power_max_dbm"),
@@ -407,30 +403,21 @@ class ScenarioConfig(BaseModel):
                 raise ValueError(f"{low_name} ({low:g}) must not exceed {high_name} ({high:g})")
         if self.layout == "explicit":
             if self.ap_positions_m is None:
-                raise ValueError(
-                    "layout 'explicit' needs ap_positions_m: a list of num_aps [x, y] pairs in m"
-                )
+                raise ValueError("layout 'explicit' needs ap_positions_m: a list of num_aps [x, y] pairs in m")
             if len(self.ap_positions_m) != self.num_aps:
                 raise ValueError(
-                    f"ap_positions_m has {len(self.ap_positions_m)} entries, "
-                    f"expected num_aps = {self.num_aps}"
+                    f"ap_positions_m has {len(self.ap_positions_m)} entries, expected num_aps = {self.num_aps}"
                 )
         else:
             if self.ap_positions_m is not None:
-                raise ValueError(
-                    f"ap_positions_m is only allowed with layout 'explicit' (layout is {self.layout!r})"
-                )
+                raise ValueError(f"ap_positions_m is only allowed with layout 'explicit' (layout is {self.layout!r})")
             if self.area_margin_m is not None:
-                raise ValueError(
-                    f"area_margin_m is only allowed with layout 'explicit' (layout is {self.layout!r})"
-                )
+                raise ValueError(f"area_margin_m is only allowed with layout 'explicit' (layout is {self.layout!r})")
         if self.user_placement == "per_cell":
             if self.users_per_ap is None:
                 raise ValueError("user_placement 'per_cell' needs users_per_ap (num_users is given instead)")
             if self.layout == "explicit":
-                raise ValueError(
-                    "user_placement 'per_cell' is not available with layout 'explicit' (no cells)"
-                )
+                raise ValueError("user_placement 'per_cell' is not available with layout 'explicit' (no cells)")
         if self.grid_columns is not None and self.layout != "grid":
             raise ValueError(f"grid_columns is only allowed with layout 'grid' (layout is {self.layout!r})")
         if isinstance(self.edge_capacity_units, list):
@@ -499,8 +486,7 @@ def _resolve_profile_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     model = data.get("model")
     if isinstance(model, list):
         data["model"] = [
-            {**share, "model": resolve(share.get("model"))} if isinstance(share, dict) else share
-            for share in model
+            {**share, "model": resolve(share.get("model"))} if isinstance(share, dict) else share for share in model
         ]
     elif model is not None:
         data["model"] = resolve(model)

@@ -85,11 +85,7 @@ def generate_scenario(config: ScenarioConfig, *, seed: int | None = None) -> Sce
         InputError: a negative seed, or a model profile file that cannot be read.
     """
     effective_seed = config.seed if seed is None else seed
-    if (
-        isinstance(effective_seed, bool)
-        or not isinstance(effective_seed, int | np.integer)
-        or effective_seed < 0
-    ):
+    if isinstance(effective_seed, bool) or not isinstance(effective_seed, int | np.integer) or effective_seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {effective_seed!r}")
     effective_seed = int(effective_seed)
     config = config.model_copy(update={"seed": effective_seed})
@@ -186,9 +182,7 @@ def generate_scenario(config: ScenarioConfig, *, seed: int | None = None) -> Sce
     )
 
 
-def generate_to_file(
-    config: ScenarioConfig, out: str | Path, *, seed: int | None = None
-) -> tuple[Scenario, Path]:
+def generate_to_file(config: ScenarioConfig, out: str | Path, *, seed: int | None = None) -> tuple[Scenario, Path]:
     """Generate a scenario and save it (``.json`` or ``.json.gz``) atomically, only once it is complete."""
     out = Path(out)
     if not str(out).endswith((".json", ".json.gz")):

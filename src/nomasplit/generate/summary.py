@@ -31,9 +31,7 @@ def summarize_scenario(scenario: Scenario) -> list[tuple[str, str]]:
     gain_db = serving_gain_db(scenario)
     # [U] device energy per FLOP xi_i c_i^2 phi_i
     device_j_per_flop = (
-        scenario.device_switched_capacitance
-        * scenario.device_flops_per_s**2
-        * scenario.device_cycles_per_flop
+        scenario.device_switched_capacitance * scenario.device_flops_per_s**2 * scenario.device_cycles_per_flop
     )
     up_khz = scenario.uplink_bandwidth_hz / scenario.num_subchannels / 1e3
     down_khz = scenario.downlink_bandwidth_hz / scenario.num_subchannels / 1e3

@@ -94,9 +94,7 @@ def hexagon_vertices(inter_site_distance_m: float) -> np.ndarray:
     return circumradius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
 
-def sample_in_hexagons(
-    rng: np.random.Generator, centres_m: np.ndarray, inter_site_distance_m: float
-) -> np.ndarray:
+def sample_in_hexagons(rng: np.random.Generator, centres_m: np.ndarray, inter_site_distance_m: float) -> np.ndarray:
     """One uniform point in the hexagonal cell around each centre: ``[K, 2]`` centres -> ``[K, 2]`` points.
 
     The hexagon is cut into 6 equal triangles (centre, vertex k, vertex k+1); pick one uniformly, then a

@@ -89,7 +89,7 @@ def find_violations(scenario: Scenario, plan: Plan) -> list[Violation]:
     num_layers = scenario.user_num_layers()
     capacity = scenario.effective_cluster_size
     load: dict[str, Counter[tuple[int, int]]] = {"uplink": Counter(), "downlink": Counter()}
-    units_per_ap: Counter[int] = Counter()
+    units_per_ap: dict[int, float] = dict.fromkeys(range(scenario.num_aps), 0.0)
     for decision in plan.decisions_by_user():
         user, ap = decision.user, scenario.association[decision.user]
         if decision.split >= num_layers[user]:

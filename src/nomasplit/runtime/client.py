@@ -55,9 +55,7 @@ class EdgeError(NomasplitError):
     """
 
     def __init__(self, status: int | None, code: str, detail: str) -> None:
-        super().__init__(
-            f"edge answered {status} {code}: {detail}" if status is not None else f"edge: {detail}"
-        )
+        super().__init__(f"edge answered {status} {code}: {detail}" if status is not None else f"edge: {detail}")
         self.status = status
         self.code = code
         self.detail = detail
@@ -200,9 +198,7 @@ class EdgeClient:
         finally:
             response.close()
         try:
-            out_header = parse_tensor_header(
-                response.headers.get(HEADER_DTYPE), response.headers.get(HEADER_SHAPE)
-            )
+            out_header = parse_tensor_header(response.headers.get(HEADER_DTYPE), response.headers.get(HEADER_SHAPE))
             output = decode_tensor(payload, out_header)
             edge_compute_s = float(response.headers.get(HEADER_EDGE_COMPUTE_S, "nan"))
             edge_queue_s = float(response.headers.get(HEADER_EDGE_QUEUE_S, "nan"))

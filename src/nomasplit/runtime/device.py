@@ -87,18 +87,14 @@ def load_input(path: str | Path, model: RunnableModel) -> torch.Tensor:
         elif len(tensors) == 1:
             tensor = next(iter(tensors.values()))
         else:
-            raise InputError(
-                f"--input {path}: holds {sorted(tensors)}; name the tensor 'input' or keep only one"
-            )
+            raise InputError(f"--input {path}: holds {sorted(tensors)}; name the tensor 'input' or keep only one")
     else:
         raise InputError(f"--input {path}: expected a .npy or .safetensors file")
     expected = model.input_shape
     if tuple(tensor.shape) == expected[1:] and expected[0] == 1:
         tensor = tensor.unsqueeze(0)
     if tuple(tensor.shape) != expected:
-        raise InputError(
-            f"--input {path}: shape {list(tensor.shape)}, model {model.name} takes {list(expected)}"
-        )
+        raise InputError(f"--input {path}: shape {list(tensor.shape)}, model {model.name} takes {list(expected)}")
     if not torch.isfinite(tensor.to(torch.float64)).all():
         raise InputError(f"--input {path}: contains NaN or infinite values")
     return tensor.to(model.dtype).contiguous()
@@ -120,9 +116,7 @@ def check_edge_weights(client: EdgeClient, model: RunnableModel) -> None:
     """Raise :class:`InputError` if the edge does not serve ``model`` with the same weights as the device."""
     served = client.models().get("models", {})
     if model.name not in served:
-        raise InputError(
-            f"the edge at {client.url} does not serve {model.name!r}; it serves {sorted(served)}"
-        )
+        raise InputError(f"the edge at {client.url} does not serve {model.name!r}; it serves {sorted(served)}")
     edge_sha = served[model.name].get("weights_sha256")
     if edge_sha != model.weights_sha256:
         raise InputError(
@@ -175,9 +169,7 @@ def run_split(
     uplink_bytes = downlink_bytes = 0
     if offloaded:
         assert client is not None
-        reply = client.infer(
-            model.name, split, intermediate, uplink_bps=uplink_bps, downlink_bps=downlink_bps
-        )
+        reply = client.infer(model.name, split, intermediate, uplink_bps=uplink_bps, downlink_bps=downlink_bps)
         output = reply.output
         uplink_s, edge_queue_s, edge_compute_s = reply.uplink_s, reply.edge_queue_s, reply.edge_compute_s
         downlink_s, other_s = reply.downlink_s, reply.other_s

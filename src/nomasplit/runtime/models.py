@@ -128,14 +128,12 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise InputError(
-            f"--weights {path}: keys do not match the model "
-            f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
+            f"--weights {path}: keys do not match the model (missing {missing[:5]}, unexpected {unexpected[:5]})"
         )
     for key, value in state.items():
         if tuple(value.shape) != tuple(expected[key].shape):
             raise InputError(
-                f"--weights {path}: {key} has shape {list(value.shape)}, "
-                f"the model needs {list(expected[key].shape)}"
+                f"--weights {path}: {key} has shape {list(value.shape)}, the model needs {list(expected[key].shape)}"
             )
     module.load_state_dict(state, strict=True)
 

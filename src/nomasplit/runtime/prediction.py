@@ -80,9 +80,7 @@ def calibrate(
         warmup: untimed runs before them.
     """
     if profile.num_layers != model.num_units:
-        raise InputError(
-            f"profile of {model.name} has {profile.num_layers} units, the model {model.num_units}"
-        )
+        raise InputError(f"profile of {model.name} has {profile.num_layers} units, the model {model.num_units}")
     if repeats < 1 or warmup < 0:
         raise InputError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
     with torch.inference_mode():
@@ -121,9 +119,7 @@ def predict_latency(
     A rate of ``None`` is an unshaped link, taken as infinitely fast (its term is 0).
     """
     if not 0 <= split <= profile.num_layers:
-        raise InputError(
-            f"split {split} is out of range: {profile.model} has split points 0..{profile.num_layers}"
-        )
+        raise InputError(f"split {split} is out of range: {profile.model} has split points 0..{profile.num_layers}")
     cumulative = profile.cumulative_flops()  # [F+1]
     device_s = float(cumulative[split]) / device_flops_per_s
     edge_s = float(cumulative[-1] - cumulative[split]) / edge_flops_per_s
@@ -152,9 +148,7 @@ def predict_latency_from_units(
     if len(unit_latency_s) != profile.num_layers:
         raise InputError(f"{len(unit_latency_s)} unit latencies for {profile.num_layers} units")
     if not 0 <= split <= profile.num_layers:
-        raise InputError(
-            f"split {split} is out of range: {profile.model} has split points 0..{profile.num_layers}"
-        )
+        raise InputError(f"split {split} is out of range: {profile.model} has split points 0..{profile.num_layers}")
     device_s = float(sum(unit_latency_s[:split]))
     edge_s = float(sum(unit_latency_s[split:]))
     offloads = split < profile.num_layers

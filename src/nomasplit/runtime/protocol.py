@@ -115,9 +115,7 @@ def parse_shape(value: str | None) -> tuple[int, ...]:
     if value is None or not value.strip():
         raise ProtocolError(400, "missing_shape", f"header {HEADER_SHAPE} is required (e.g. '1,3,32,32')")
     if len(value) > MAX_SHAPE_HEADER_CHARS:
-        raise ProtocolError(
-            400, "malformed_shape", f"{HEADER_SHAPE} is longer than {MAX_SHAPE_HEADER_CHARS} chars"
-        )
+        raise ProtocolError(400, "malformed_shape", f"{HEADER_SHAPE} is longer than {MAX_SHAPE_HEADER_CHARS} chars")
     parts = [part.strip() for part in value.strip().split(",")]
     if not 1 <= len(parts) <= MAX_NDIM or not all(part.isdigit() for part in parts):
         raise ProtocolError(

@@ -67,9 +67,7 @@ class EdgeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     token: SecretStr = Field(description="shared secret every request must present as a Bearer token")
-    max_body_bytes: int = Field(
-        default=64 * 2**20, ge=1, le=2**34, description="largest request body accepted"
-    )
+    max_body_bytes: int = Field(default=64 * 2**20, ge=1, le=2**34, description="largest request body accepted")
     max_inflight: int = Field(default=8, ge=1, le=4096, description="requests handled at once; more get 503")
     compute_workers: int = Field(default=1, ge=1, le=64, description="threads running model forwards")
     request_timeout_s: float = Field(
@@ -118,9 +116,7 @@ class _Guard:
         scheme, _, presented = authorization.partition(b" ")
         # compare_digest runs in time independent of where the strings differ.
         if not (scheme.lower() == b"bearer" and hmac.compare_digest(presented.strip(), self._token)):
-            await _json_error(403, "wrong_token", "the token does not match the server's")(
-                scope, receive, send
-            )
+            await _json_error(403, "wrong_token", "the token does not match the server's")(scope, receive, send)
             return
         if self._inflight >= self._max_inflight:
             response = _json_error(
@@ -144,9 +140,7 @@ class _Edge:
     def __init__(self, models: Mapping[str, RunnableModel], settings: EdgeSettings) -> None:
         self.models = dict(models)
         self.settings = settings
-        self.executor = ThreadPoolExecutor(
-            max_workers=settings.compute_workers, thread_name_prefix="edge-compute"
-        )
+        self.executor = ThreadPoolExecutor(max_workers=settings.compute_workers, thread_name_prefix="edge-compute")
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -162,9 +156,7 @@ class _Edge:
     def _lookup(self, name: str, split_text: str) -> tuple[RunnableModel, int]:
         model = self.models.get(name)
         if model is None:
-            raise ProtocolError(
-                404, "unknown_model", f"model {name!r} is not served; served: {sorted(self.models)}"
-            )
+            raise ProtocolError(404, "unknown_model", f"model {name!r} is not served; served: {sorted(self.models)}")
         last = model.num_units - 1
         if not split_text.isdigit() or not 0 <= int(split_text) <= last:
             raise ProtocolError(
@@ -217,9 +209,7 @@ class _Edge:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise ProtocolError(
-                    413, "body_too_large", f"body is longer than the {limit} bytes its header needs"
-                )
+                raise ProtocolError(413, "body_too_large", f"body is longer than the {limit} bytes its header needs")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -235,15 +225,12 @@ class _Edge:
         declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
-                raise ProtocolError(
-                    400, "bad_content_length", f"Content-Length {declared!r} is not an integer"
-                )
+                raise ProtocolError(400, "bad_content_length", f"Content-Length {declared!r} is not an integer")
             if int(declared) > self.settings.max_body_bytes:
                 raise ProtocolError(
                     413,
                     "body_too_large",
-                    f"Content-Length {declared} exceeds the server's limit of "
-                    f"{self.settings.max_body_bytes} bytes",
+                    f"Content-Length {declared} exceeds the server's limit of {self.settings.max_body_bytes} bytes",
                 )
         model, split = self._lookup(request.path_params["model"], request.path_params["split"])
         header = parse_tensor_header(request.headers.get(HEADER_DTYPE), request.headers.get(HEADER_SHAPE))
@@ -292,9 +279,7 @@ class _Edge:
         }
         if downlink_bps is None:
             return Response(payload, media_type=CONTENT_TYPE, headers=headers)
-        return StreamingResponse(
-            apaced_chunks(payload, downlink_bps), media_type=CONTENT_TYPE, headers=headers
-        )
+        return StreamingResponse(apaced_chunks(payload, downlink_bps), media_type=CONTENT_TYPE, headers=headers)
 
 
 def create_app(models: Mapping[str, RunnableModel], settings: EdgeSettings) -> ASGIApp:
@@ -423,9 +408,7 @@ class EdgeServerThread:
         self._sock = bind_socket(host, port)
         self.url = url_of(self._sock)
         self._server = _uvicorn_server(create_app(models, settings), settings, access_log=False)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
         self._start_timeout_s = start_timeout_s
 
     def __enter__(self) -> EdgeServerThread:

@@ -26,9 +26,7 @@ def check_rate(rate_bps: float, name: str) -> float:
     """Return ``rate_bps`` as a float or raise :class:`ValueError` naming ``name`` and the allowed range."""
     rate = float(rate_bps)
     if not MIN_RATE_BPS <= rate <= MAX_RATE_BPS:  # also rejects NaN
-        raise ValueError(
-            f"{name} = {rate_bps} is out of range: allowed {MIN_RATE_BPS:g} to {MAX_RATE_BPS:g} bit/s"
-        )
+        raise ValueError(f"{name} = {rate_bps} is out of range: allowed {MIN_RATE_BPS:g} to {MAX_RATE_BPS:g} bit/s")
     return rate
 
 

@@ -63,8 +63,10 @@ def solve(
     success = outcome.success and not violations
     message = outcome.message
     if violations:
-        message = (message + "; " if message else "") + f"plan violates {len(violations)} constraint(s): " + (
-            violations[0].message
+        message = (
+            (message + "; " if message else "")
+            + f"plan violates {len(violations)} constraint(s): "
+            + (violations[0].message)
         )
     info = SolveInfo(
         algorithm=algorithm,

@@ -58,9 +58,7 @@ class ExactSettings(AlgorithmSettings):
         allow_inf_nan=False,
         description="stop at (objective - bound) <= tol * objective",
     )
-    max_users: int = Field(
-        default=8, ge=1, le=USERS_CEILING, description="refuse scenarios with more users than this"
-    )
+    max_users: int = Field(default=8, ge=1, le=USERS_CEILING, description="refuse scenarios with more users than this")
     max_subchannels: int = Field(default=4, ge=1, le=8, description="refuse scenarios with more subchannels")
     nodes_per_round: int = Field(
         default=512, ge=2, le=1_000_000, description="boxes a group may split before the subset DP is re-run"
@@ -123,9 +121,7 @@ def _tables(model: SystemModel) -> _Tables:
     speed_low, speed_high = lam(r_min) * unit_speed, lam(r_max) * unit_speed
     quadratic = energy_weight * kappa
     with np.errstate(divide="ignore"):
-        free_optimum = np.where(
-            quadratic > 0, np.cbrt(latency_weight / (2.0 * np.maximum(quadratic, 1e-300))), np.inf
-        )
+        free_optimum = np.where(quadratic > 0, np.cbrt(latency_weight / (2.0 * np.maximum(quadratic, 1e-300))), np.inf)
     best_speed = np.clip(free_optimum, speed_low, speed_high)
     units = np.clip(_inverse_compensation(model, best_speed / unit_speed, r_min, r_max), r_min, r_max)
     units = np.where(best_speed >= speed_high, r_max, np.where(best_speed <= speed_low, r_min, units))
@@ -136,9 +132,7 @@ def _tables(model: SystemModel) -> _Tables:
     splits = np.arange(max_layers)  # offloading splits 0..F_max-1
     offloading = splits[None, :] < num_layers[:, None]  # [U, S]
     device_part = device_flops[:, :max_layers]
-    offset = per_device_flop[:, None] * device_part + per_edge_flop[:, None] * (
-        total_flops[:, None] - device_part
-    )
+    offset = per_device_flop[:, None] * device_part + per_edge_flop[:, None] * (total_flops[:, None] - device_part)
     return _Tables(
         num_users=model.num_users,
         num_subchannels=model.num_subchannels,
@@ -420,9 +414,7 @@ def run_exact(context: SolveContext, settings: ExactSettings) -> SolveOutcome:
     )
 
 
-def _decision(
-    model: SystemModel, tables: _Tables, groups: _Groups, active: int, chosen: list[list[int]]
-) -> Decision:
+def _decision(model: SystemModel, tables: _Tables, groups: _Groups, active: int, chosen: list[list[int]]) -> Decision:
     """The discrete decision of the best structure, with the powers its groups found."""
     scenario = model.scenario
     num_users, num_subchannels = tables.num_users, tables.num_subchannels

@@ -160,9 +160,7 @@ class GroupSearch:
         self.upper_bound = float(cost[0])
         self.power_w = candidate[0].copy()
         self.nodes = 1
-        self._interferers = np.flatnonzero(
-            group.coupling.max(axis=0) > 0.0
-        )  # users whose power hurts someone
+        self._interferers = np.flatnonzero(group.coupling.max(axis=0) > 0.0)  # users whose power hurts someone
         self._eps = 1e-9 * group.high_w
         self._next_id = 1
         self._open: list[tuple[float, int]] = []
@@ -208,9 +206,7 @@ class GroupSearch:
             for node in taken:
                 del self._boxes[node]
             eps = self._eps
-            widths = np.log(
-                (highs[:, self._interferers] + eps) / (lows[:, self._interferers] + eps)
-            )  # [t, j]
+            widths = np.log((highs[:, self._interferers] + eps) / (lows[:, self._interferers] + eps))  # [t, j]
             axis = self._interferers[np.argmax(widths, axis=1)]  # [t] widest interferer, split geometrically
             rows = np.arange(len(taken))
             middle = np.sqrt((lows[rows, axis] + eps) * (highs[rows, axis] + eps)) - eps

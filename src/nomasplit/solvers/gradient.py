@@ -1,14 +1,11 @@
 """Projected gradient methods on the relaxed problem at fixed split points (optax style: init / step).
 
 A :class:`ContinuousProblem` is problem (22) of the paper at fixed splits ``s`` (one per user): minimise
-``Gamma`` over ``beta_up``, ``beta_dn`` (rows on the simplex, Corollary 1), ``p``, ``P`` (boxes 18.c) and
-``r``
+``Gamma`` over ``beta_up``, ``beta_dn`` (rows on the simplex, Corollary 1), ``p``, ``P`` (boxes 18.c) and ``r``
 (box 18.d, or the capped box ``sum_{i in U_n, offloading} r_i <= capacity_n`` when the scenario sets
-``edge_capacity_units``). With ``frozen_beta`` the subchannel weights are constants (the "polish" step after
-rounding).
+``edge_capacity_units``). With ``frozen_beta`` the subchannel weights are constants (the "polish" step after rounding).
 
-A method is a pair ``init(problem, variables) -> GradientState`` and ``step(problem, state) ->
-GradientState``;
+A method is a pair ``init(problem, variables) -> GradientState`` and ``step(problem, state) -> GradientState``;
 :func:`minimize` is the one loop shared by every method: it applies a :class:`StoppingRule` and records the
 objective history of the run as a :class:`~nomasplit.data.plan.SplitHistory`.
 
@@ -80,9 +77,7 @@ class Variables:
         """Apply ``function`` to every tensor."""
         return Variables.of([function(t) for t in self.tensors()])
 
-    def zip_map(
-        self, other: Variables, function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    ) -> Variables:
+    def zip_map(self, other: Variables, function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Variables:
         """Apply ``function`` to the pairs of tensors of ``self`` and ``other``."""
         return Variables.of([function(a, b) for a, b in zip(self.tensors(), other.tensors(), strict=True)])
 
@@ -186,27 +181,21 @@ class ContinuousProblem:
         ``center``: uniform weights ``1/M`` and every box variable at the middle of its box (no information on
         the optimum). ``gain``: the same boxes, but one-hot weights from the capacity-constrained
         assignment of
-        :mod:`~nomasplit.solvers.rounding` applied to each user's own channel gains (each user on its
-        strongest
+        :mod:`~nomasplit.solvers.rounding` applied to each user's own channel gains (each user on its strongest
         subchannel that still has a free slot at its AP), so the start is a feasible discrete assignment.
         """
         model = self.model
         num_users, num_subchannels = model.num_users, model.num_subchannels
         dtype, device = model.dtype, model.device
         uniform = torch.full((num_users, num_subchannels), 1.0 / num_subchannels, dtype=dtype, device=device)
-        boxes = [
-            torch.full((num_users,), 0.5 * (low + high), dtype=dtype, device=device)
-            for low, high in self.bounds
-        ]
+        boxes = [torch.full((num_users,), 0.5 * (low + high), dtype=dtype, device=device) for low, high in self.bounds]
         if kind == "center":
             return self.project(Variables(uniform, uniform.clone(), *boxes))
         if kind != "gain":
             raise ValueError(f"unknown start {kind!r}; allowed: center, gain")
         betas = []
         for gain in (model.uplink_gain_own, model.downlink_gain_own):  # [U, M] each
-            assigned = assign_subchannels(
-                gain, model.association, self.active, model.num_aps, model.cluster_size
-            )
+            assigned = assign_subchannels(gain, model.association, self.active, model.num_aps, model.cluster_size)
             rows = one_hot_rows(assigned, num_subchannels, model.dtype)
             betas.append(torch.where((assigned >= 0)[:, None], rows, uniform))
         return self.project(Variables(betas[0], betas[1], *boxes))
@@ -220,10 +209,7 @@ class ContinuousProblem:
         scale = max(abs(objective), 1e-300)
         scales = self.scales()
         moved_raw = Variables.of(
-            [
-                x - g * s * s / scale
-                for x, g, s in zip(variables.tensors(), gradient.tensors(), scales, strict=True)
-            ]
+            [x - g * s * s / scale for x, g, s in zip(variables.tensors(), gradient.tensors(), scales, strict=True)]
         )
         moved = self.project(moved_raw)
         return max(

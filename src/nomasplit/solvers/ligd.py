@@ -2,22 +2,20 @@
 
 Three registered algorithms share this code:
 
-- ``ligd-paper``: Table I as written. Candidates ``j = 1..F`` in order (``F`` = most split points of any
-user's
+- ``ligd-paper``: Table I as written. Candidates ``j = 1..F`` in order (``F`` = most split points of any user's
   model; ``j`` is capped at each user's ``F_i``, and ``j = F_i`` is Device-Only), each gradient descent
   warm-started from the previous candidate's solution; fixed step ``lambda`` on the raw variables; the three
   stopping rules with one ``epsilon``; the candidate with the smallest relaxed ``Gamma`` is rounded
   (:mod:`~nomasplit.solvers.rounding`) and polished (:mod:`~nomasplit.solvers.polish`) with the same method.
 - ``gd-paper``: the same, every candidate started from the same initial point (no warm start).
-- ``ligd`` (default): the same sweep with warm starts, but with
-:class:`~nomasplit.solvers.gradient.ScaledRprop`
+- ``ligd`` (default): the same sweep with warm starts, but with :class:`~nomasplit.solvers.gradient.ScaledRprop`
   (box-scaled, per-coordinate sign steps with a monotone safeguard) and relative stopping rules; the
   ``finalists`` best relaxed candidates are each rounded and polished, and the best result is kept.
 
 ``include_edge_only`` adds the candidate ``j = 0`` (Edge-Only) before ``j = 1``: off for the paper variants
 (Table I's range starts at 1), on for ``ligd``. ``ligd`` also skips candidates that provably cannot beat
-Device-Only (``prune``, :mod:`~nomasplit.solvers.bounds`).
-The start point of the first candidate is uniform weights and every box variable at its centre.
+Device-Only (``prune``, :mod:`~nomasplit.solvers.bounds`). The first candidate starts from uniform weights and
+every box variable at its centre (the paper variants) or from a one-hot assignment by channel gain (``ligd``).
 """
 
 from __future__ import annotations

@@ -4,13 +4,11 @@ Alternating scheme, started from the ``ligd`` sweep over common splits:
 
 1. take the best relaxed common-split candidate (refined) as the current point ``(s, x)``;
 2. best response: each user picks the split ``s_i`` that minimises its own utility ``U_i`` given the others'
-   current variables (:func:`split_utility_table`; between two offloading splits a user's choice does not
-   change
+   current variables (:func:`split_utility_table`; between two offloading splits a user's choice does not change
    anyone's interference, so this step alone never raises ``Gamma``);
 3. continuous descent (the ``ligd`` method) at the new splits, warm-started from ``x``; the round is kept only
    if ``Gamma`` fell, otherwise the scheme stops;
-4. stop when no split changes or after ``max_rounds`` rounds; then round, polish and fall back as ``ligd``
-does;
+4. stop when no split changes or after ``max_rounds`` rounds; then round, polish and fall back as ``ligd`` does;
 5. one more best response on the discrete plan (offloading users only: they keep their subchannels), polished.
 
 The ``ligd`` finalists are finalised too and the best plan wins, so ``ligd-peruser`` is never worse than
@@ -64,8 +62,7 @@ def split_utility_table(model: SystemModel, decision: Decision) -> torch.Tensor:
     """``U_i(s)`` of each user at each split point ``s``, everything else fixed. ``[U, F_max + 1]``.
 
     The rates are those the user would get if it offloads, with interference from the users that offload in
-    ``decision``; ``s = F_i`` is Device-Only, and ``s > F_i`` is ``+inf``. A user with all-zero weight rows
-    has
+    ``decision``; ``s = F_i`` is Device-Only, and ``s > F_i`` is ``+inf``. A user with all-zero weight rows has
     rate 0 and so infinite utility at every offloading split.
     """
     with torch.no_grad():

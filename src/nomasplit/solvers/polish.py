@@ -1,16 +1,13 @@
-"""After rounding: re-optimise powers and compute units at the fixed discrete choice ("polish"), and let a
-user
+"""After rounding: re-optimise powers and compute units at the fixed discrete choice ("polish"), and let a user
 fall back to Device-Only where offloading costs it more.
 
 Fallback rule: an offloading user ``i`` whose utility ``U_i`` exceeds its Device-Only utility is switched to
-Device-Only. Every such switch lowers ``Gamma``: the user's own utility drops, and since a Device-Only user
-sends
+Device-Only. Every such switch lowers ``Gamma``: the user's own utility drops, and since a Device-Only user sends
 nothing, the other users lose an interferer, so their rates cannot fall and their utilities cannot rise. The
 switches are applied to all such users at once and repeated until none is left, so the final ``Gamma`` is at
 most the Device-Only objective (the ``s_i = F_i`` plan, whose cost does not depend on powers).
 
-Edge capacity: if an AP's offloading users cannot all get ``r_min`` within its capacity, the users that
-gain the
+Edge capacity: if an AP's offloading users cannot all get ``r_min`` within its capacity, the users that gain the
 least from offloading are switched to Device-Only until they can.
 """
 
@@ -64,9 +61,7 @@ def enforce_edge_capacity(model: SystemModel, decision: Decision) -> Decision:
     return to_device_only(model, decision, switch.to(model.device)) if bool(switch.any()) else decision
 
 
-def fall_back_to_device(
-    model: SystemModel, decision: Decision, *, max_passes: int = 1000
-) -> tuple[Decision, int]:
+def fall_back_to_device(model: SystemModel, decision: Decision, *, max_passes: int = 1000) -> tuple[Decision, int]:
     """Apply the fallback rule (module docstring) until no offloading user is better off on its device.
 
     Returns:

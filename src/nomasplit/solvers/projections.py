@@ -61,8 +61,7 @@ def project_capped_box(
     The sets of different groups are independent. For one group, the KKT conditions give
     ``y_i = clip(x_i - nu_g, low, high)`` with ``nu_g = 0`` if ``sum_i clip(x_i, low, high) <= capacity_g``
     and otherwise the ``nu_g > 0`` solving ``sum_i clip(x_i - nu_g, low, high) = capacity_g`` (a decreasing,
-    piecewise-linear function of ``nu_g``), found here by bisection on ``[0, max_i x_i - low]``; the upper
-    end of
+    piecewise-linear function of ``nu_g``), found here by bisection on ``[0, max_i x_i - low]``; the upper end of
     the final bracket is returned, so the capacity holds. Entries with ``capped`` False are only clipped.
 
     If ``low * (number of capped entries of g) > capacity_g`` the set is empty; then every capped entry of
@@ -94,9 +93,7 @@ def project_capped_box(
     lower = torch.zeros(num_groups, dtype=values.dtype, device=values.device)  # [G]: sum > capacity here
     span = torch.clamp(values - low, min=0.0) * weight  # [U]
     upper_init = torch.zeros(num_groups, dtype=values.dtype, device=values.device)
-    upper = upper_init.scatter_reduce(
-        0, group, span, reduce="amax", include_self=True
-    )  # [G]: sum = low * count
+    upper = upper_init.scatter_reduce(0, group, span, reduce="amax", include_self=True)  # [G]: sum = low * count
     for _ in range(CAPPED_BOX_BISECTION_STEPS):
         middle = 0.5 * (lower + upper)
         total = group_sum(project_box(values - middle[group], low, high))  # [G]

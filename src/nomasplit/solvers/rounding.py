@@ -11,11 +11,9 @@ instead, separately per AP and direction:
   accepts its ``q`` proposers with the largest weights (ties: the lower user index), the rest propose again in
   the next round.
 
-Properties (tested): every assignment respects the cluster size; every offloading user gets a subchannel as
-long
+Properties (tested): every assignment respects the cluster size; every offloading user gets a subchannel as long
 as its AP has a free slot anywhere (so users are left out only when ``|U_n| > K * M``); a user with a one-hot
-row whose subchannel has room keeps it; and no user prefers (by weight) a subchannel that still has a free
-slot
+row whose subchannel has room keeps it; and no user prefers (by weight) a subchannel that still has a free slot
 at the end. Users left without a subchannel in either direction run Device-Only (spec "Decisions").
 """
 

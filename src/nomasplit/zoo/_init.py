@@ -27,9 +27,7 @@ def initialise_(model: nn.Module, generator: torch.Generator) -> None:
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.Conv2d | nn.Linear):
-                nn.init.kaiming_normal_(
-                    module.weight, mode="fan_in", nonlinearity="relu", generator=generator
-                )
+                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu", generator=generator)
                 handled.add(id(module.weight))
                 if module.bias is not None:
                     module.bias.zero_()

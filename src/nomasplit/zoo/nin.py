@@ -52,9 +52,7 @@ def build() -> nn.Sequential:
             ("cccp3+relu", nn.Sequential(*_conv_relu(192, 192, 1))),
             (
                 "cccp4+relu+avgpool+dropout",
-                nn.Sequential(
-                    *_conv_relu(192, 192, 1), nn.AvgPool2d(3, stride=2, padding=1), nn.Dropout(0.5)
-                ),
+                nn.Sequential(*_conv_relu(192, 192, 1), nn.AvgPool2d(3, stride=2, padding=1), nn.Dropout(0.5)),
             ),
             ("conv3+relu", nn.Sequential(*_conv_relu(192, 192, 3))),
             ("cccp5+relu", nn.Sequential(*_conv_relu(192, 192, 1))),

@@ -152,9 +152,7 @@ def noise_only_rates(scenario: Scenario, user: int, uplink: int, downlink: int) 
     uplink_hz = scenario.uplink_bandwidth_hz / scenario.num_subchannels
     downlink_hz = scenario.downlink_bandwidth_hz / scenario.num_subchannels
     uplink_snr = (
-        scenario.uplink_power_max_w
-        * scenario.uplink_gain[ap, user, uplink]
-        / (scenario.noise_psd_w_per_hz * uplink_hz)
+        scenario.uplink_power_max_w * scenario.uplink_gain[ap, user, uplink] / (scenario.noise_psd_w_per_hz * uplink_hz)
     )
     downlink_snr = (
         scenario.downlink_power_max_w

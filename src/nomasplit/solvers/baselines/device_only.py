@@ -17,9 +17,7 @@ def run_device_only(context: SolveContext, settings: DeviceOnlySettings) -> Solv
     model = context.model
     split = model.full_split().cpu().numpy()
     none = np.full(model.num_users, NO_SUBCHANNEL, dtype=np.int64)
-    decision = build_decision(
-        model, split, none, none, np.full(model.num_users, model.scenario.compute_units_min)
-    )
+    decision = build_decision(model, split, none, none, np.full(model.num_users, model.scenario.compute_units_min))
     return SolveOutcome(decision=decision, message="every user runs its whole model on the device")
 
 

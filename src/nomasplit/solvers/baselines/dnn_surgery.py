@@ -78,13 +78,9 @@ def latency_graph(
     )
 
 
-def min_cut_split(
-    tables: UserTables, uplink_rate_bps: float, downlink_rate_bps: float, edge_flops_per_s: float
-) -> int:
+def min_cut_split(tables: UserTables, uplink_rate_bps: float, downlink_rate_bps: float, edge_flops_per_s: float) -> int:
     """The split point of one user's minimum-latency cut: the number of units on the device."""
-    device_layers, _ = min_cut_partition(
-        latency_graph(tables, uplink_rate_bps, downlink_rate_bps, edge_flops_per_s)
-    )
+    device_layers, _ = min_cut_partition(latency_graph(tables, uplink_rate_bps, downlink_rate_bps, edge_flops_per_s))
     split = len(device_layers)
     if device_layers != frozenset(range(split)):  # a chain's monotone partitions are prefixes
         raise AssertionError(f"min cut of a chain is not a prefix: {sorted(device_layers)}")

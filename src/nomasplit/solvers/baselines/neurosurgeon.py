@@ -47,9 +47,7 @@ def run_neurosurgeon(context: SolveContext, settings: NeurosurgeonSettings) -> S
     column = 0 if settings.mode == "latency" else 1
 
     def rule(user: int, tables: UserTables, uplink_rate: float, downlink_rate: float) -> int:
-        costs = estimated_split_costs(
-            tables, uplink_rate, downlink_rate, assumed_edge, scenario.uplink_power_max_w
-        )
+        costs = estimated_split_costs(tables, uplink_rate, downlink_rate, assumed_edge, scenario.uplink_power_max_w)
         return int(np.argmin(costs[column]))  # ties: the lowest split point
 
     split, uplink, downlink = admit_and_split(model, rule, max_offloaders_per_ap(scenario, capacity))
