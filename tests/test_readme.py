@@ -1,0 +1,50 @@
+"""The README's commands and its Python example run as written (pymoo's "examples run as tests")."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_usage_commands_run_as_written(tmp_path: Path) -> None:
+    usage = next(block for block in code_blocks("bash") if "nomasplit evaluate" in block)
+    port = str(free_port())
+    script = usage.replace("src/nomasplit/examples/", f"{ROOT}/src/nomasplit/examples/").replace("8765", port)
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for name in ("vgg16.json", "paper.json.gz", "small.json", "plan.json", "paper-plan.json", "result.json"):
+        assert (tmp_path / name).exists(), name
+    assert "feasible" in result.stdout
+    assert "result matches the full local model" in " ".join(result.stdout.split())
+
+
+def test_python_example_runs() -> None:
+    example = next(block for block in code_blocks("python") if "solve(" in block)
+    namespace: dict[str, object] = {}
+    exec(compile(example, "README.md", "exec"), namespace)  # the README's own example
+    plan = namespace["plan"]
+    assert plan.solver.success  # type: ignore[attr-defined]
