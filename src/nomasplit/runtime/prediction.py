@@ -123,17 +123,7 @@ def predict_latency(
     cumulative = profile.cumulative_flops()  # [F+1]
     device_s = float(cumulative[split]) / device_flops_per_s
     edge_s = float(cumulative[-1] - cumulative[split]) / edge_flops_per_s
-    offloads = split < profile.num_layers
-    uplink_s = _transfer_s(float(profile.upload_bits()[split]), uplink_bps) if offloads else 0.0
-    downlink_s = _transfer_s(float(profile.result_bits), downlink_bps) if offloads else 0.0
-    return PredictedLatency(
-        split=split,
-        device_s=device_s,
-        edge_s=edge_s,
-        uplink_s=uplink_s,
-        downlink_s=downlink_s,
-        total_s=device_s + edge_s + uplink_s + downlink_s,
-    )
+    return _with_transfers(profile, split, device_s, edge_s, uplink_bps, downlink_bps)
 
 
 def predict_latency_from_units(
@@ -151,6 +141,18 @@ def predict_latency_from_units(
         raise InputError(f"split {split} is out of range: {profile.model} has split points 0..{profile.num_layers}")
     device_s = float(sum(unit_latency_s[:split]))
     edge_s = float(sum(unit_latency_s[split:]))
+    return _with_transfers(profile, split, device_s, edge_s, uplink_bps, downlink_bps)
+
+
+def _with_transfers(
+    profile: ModelProfile,
+    split: int,
+    device_s: float,
+    edge_s: float,
+    uplink_bps: float | None,
+    downlink_bps: float | None,
+) -> PredictedLatency:
+    """Add ``w(s)/R`` and ``m/Phi`` (none for Device-Only) to the compute times: eq. (12)."""
     offloads = split < profile.num_layers
     uplink_s = _transfer_s(float(profile.upload_bits()[split]), uplink_bps) if offloads else 0.0
     downlink_s = _transfer_s(float(profile.result_bits), downlink_bps) if offloads else 0.0
