@@ -355,3 +355,19 @@ def test_trend_verdicts_need_a_real_difference_and_quoted_numbers_compare_to_the
     tied = {"6": _fig6_table([1.0, 1.0], [1.0, 1.0])}
     assert {row["verdict"] for row in check_trends(tied) if row["figure"] == "6"} == {"disagrees"}
     assert {row["verdict"] for row in compare_quoted(tied) if row["figure"] == "6"} == {"differs"}
+
+
+def test_device_speed_sweep_keeps_the_energy_per_flop() -> None:
+    from nomasplit.experiments.figures import DEVICE_SPEED_AT_FIXED_ENERGY, paper_settings
+
+    settings = paper_settings(num_seeds=1)
+    sweep = next(sweep for sweep in settings.sweeps if sweep.parameter == DEVICE_SPEED_AT_FIXED_ENERGY)
+    energies = []
+    for value in sweep.values:
+        config = settings.point_config(sweep, value)
+        assert config.device_flops_per_s == value
+        energies.append(
+            config.device_switched_capacitance * config.device_flops_per_s**2 * config.device_cycles_per_flop
+        )
+    assert max(energies) == pytest.approx(min(energies), rel=1e-12)
+    assert energies[0] == pytest.approx(2.5e-10, rel=1e-12)  # the default device's 0.25 nJ/FLOP

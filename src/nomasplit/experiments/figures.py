@@ -43,6 +43,11 @@ METHOD_LABELS: dict[str, str] = {
 #: Pseudo-parameter of a sweep: the bandwidth of one subchannel, b = B / M [Hz]; sets B_up = B_dn = b * M.
 SUBCHANNEL_BANDWIDTH = "subchannel_bandwidth_hz"
 
+#: Pseudo-parameter of a sweep: the device speed c_i [FLOP/s] at the default energy per FLOP: sets
+#: ``device_flops_per_s`` and scales ``device_switched_capacitance`` by ``(c_default / c)^2`` so that
+#: ``xi c^2 phi`` (J/FLOP) stays at its default: phones of other speeds, equally efficient.
+DEVICE_SPEED_AT_FIXED_ENERGY = "device_flops_per_s_at_fixed_energy_per_flop"
+
 SweepValue = float | int | str
 
 
@@ -185,6 +190,12 @@ class ReproductionSettings(BaseModel):
             num_subchannels = int(changes.get("num_subchannels", paper_config().num_subchannels))
             changes["uplink_bandwidth_hz"] = float(value) * num_subchannels
             changes["downlink_bandwidth_hz"] = float(value) * num_subchannels
+        elif sweep.parameter == DEVICE_SPEED_AT_FIXED_ENERGY:
+            default = paper_config().with_overrides(**changes)
+            changes["device_flops_per_s"] = float(value)
+            changes["device_switched_capacitance"] = (
+                default.device_switched_capacitance * (default.device_flops_per_s / float(value)) ** 2
+            )
         else:
             changes[sweep.parameter] = value
         return paper_config().with_overrides(**changes)
@@ -359,7 +370,7 @@ def paper_settings(num_seeds: int = 5) -> ReproductionSettings:
         ),
         SweepSpec(
             name="device-speed",
-            parameter="device_flops_per_s",
+            parameter=DEVICE_SPEED_AT_FIXED_ENERGY,
             values=DEVICE_SPEEDS,
             methods=ALL_METHODS,
             overrides={"model": SWEEP_MODEL, "users_per_ap": 50},
@@ -444,7 +455,7 @@ def quick_settings(num_seeds: int = 2) -> ReproductionSettings:
         ),
         SweepSpec(
             name="device-speed",
-            parameter="device_flops_per_s",
+            parameter=DEVICE_SPEED_AT_FIXED_ENERGY,
             values=(1e9, 1e10, 1e11, 1e12),
             methods=ALL_METHODS,
             overrides={**small, "model": SWEEP_MODEL},
@@ -513,10 +524,11 @@ READINGS: tuple[tuple[str, str], ...] = (
     ),
     (
         "Extra figures",
-        "The device-speed sweep changes c_i only: the switched capacitance xi_i stays at its default, so "
-        "the device's energy per FLOP, xi_i c_i^2 phi_i, grows as c_i^2 (the DVFS model of eq. 13). ECC "
-        "minimises w_T T + w_E E, so on fast devices it may offload to save energy even when that costs "
-        "latency (speedup below 1); Neurosurgeon and DNN Surgery minimise latency only. The bandwidth "
+        "The device-speed sweep compares device classes: it changes c_i and scales the switched capacitance "
+        "xi_i by (c_default / c_i)^2, so the device's energy per FLOP, xi_i c_i^2 phi_i, stays at the "
+        "default 0.25 nJ/FLOP (equally efficient phones of other speeds; with xi_i fixed, eq. 13 would "
+        "make a fast phone's energy per FLOP grow as c_i^2 and push ECC, which minimises w_T T + w_E E, "
+        "to offload for energy alone). The bandwidth "
         "sweep sets B_up = B_dn = b M for a bandwidth b per subchannel, at 50 users per AP on the paper's"
         " 250 subchannels.",
     ),
