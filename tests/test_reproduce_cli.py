@@ -45,7 +45,7 @@ def ci_settings_file(tmp_path):
 
 def test_ci_sized_reproduction_writes_every_figure_results_and_report(tmp_path):
     settings_path = ci_settings_file(tmp_path)
-    out = tmp_path / "out"
+    out = tmp_path / "runs" / "ci"  # parents are created, as for the README's `--out out/quick`
     runner = CliRunner()
     args = [
         "reproduce",

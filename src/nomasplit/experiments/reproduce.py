@@ -52,7 +52,7 @@ def reproduce(
 
     Args:
         settings: figures, sweeps, seeds (e.g. :func:`~nomasplit.experiments.figures.paper_settings`).
-        out_dir: the output folder (created if missing; its parent must exist).
+        out_dir: the output folder (created with its parents if missing).
         workers: process-pool size (0: in this process; None: all CPUs); ignored with ``client``.
         client: a ``dask.distributed.Client`` to run the tasks on.
         progress: show a progress bar with an ETA.
@@ -64,10 +64,13 @@ def reproduce(
         leave gaps in the figures; the caller decides the exit code.
     """
     out = Path(out_dir)
-    if not out.parent.exists():
-        raise InputError(f"--out: the parent folder of {out} does not exist")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a folder")
     tasks = build_tasks(settings)  # validates every point's configuration before anything is written
-    out.mkdir(exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out: cannot create the folder {out} ({exc.strerror})") from None
     outcome = run_sweep(tasks, out, workers=workers, client=client, progress=progress, on_failure=on_failure)
     results = load_results(tasks, out)
     files = []
