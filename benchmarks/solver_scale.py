@@ -128,7 +128,11 @@ def main() -> None:
     parser.add_argument("--users", type=int, nargs="+", default=[100, 250, 500, 1000, 2000])
     parser.add_argument("--subchannels", type=int, nargs="+", default=[10, 25, 50, 100, 250])
     parser.add_argument("--plot", type=Path)
+    parser.add_argument(
+        "--config", action="append", default=[], help="KEY=VALUE override of the paper configuration (YAML value)"
+    )
     args = parser.parse_args()
+    overrides = {key: yaml.safe_load(value) for key, _, value in (item.partition("=") for item in args.config)}
     algorithms = args.algorithm or ["ligd"]
     print(HEADER)
     rows = []
@@ -142,15 +146,15 @@ def main() -> None:
             "threads": args.threads,
         }
         if args.mode == "paper":
-            rows.append(measure({**base, "config": {"model": "vgg16"}}))
+            rows.append(measure({**base, "config": {"model": "vgg16", **overrides}}))
             print_row(rows[-1])
             continue
         for users in args.users:
-            config = {"model": "vgg16", "users_per_ap": max(users // 5, 1), "num_subchannels": 250}
+            config = {"model": "vgg16", "users_per_ap": max(users // 5, 1), "num_subchannels": 250, **overrides}
             rows.append({**measure({**base, "config": config}), "sweep": "users"})
             print_row(rows[-1])
         for subchannels in args.subchannels:
-            config = {"model": "vgg16", "users_per_ap": 250, "num_subchannels": subchannels}
+            config = {"model": "vgg16", "users_per_ap": 250, "num_subchannels": subchannels, **overrides}
             rows.append({**measure({**base, "config": config}), "sweep": "subchannels"})
             print_row(rows[-1])
     if args.plot and args.mode == "growth":
