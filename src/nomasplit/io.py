@@ -86,6 +86,16 @@ def _default_file_mode() -> int:
     return 0o666 & ~umask
 
 
+def check_output_path(path: str | Path) -> Path:
+    """Fail early, before any long computation, if ``path`` cannot be written: its folder must exist."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a file name")
+    if not path.parent.exists():
+        raise InputError(f"{path}: output folder {path.parent} does not exist")
+    return path
+
+
 def write_atomic(path: str | Path, content: str | bytes) -> Path:
     """Write ``content`` to ``path`` atomically (temporary file + rename). ``.gz`` paths are gzipped."""
     path = Path(path)

@@ -13,6 +13,7 @@ from rich.table import Table
 from nomasplit.cli.common import console, handle_errors
 from nomasplit.data.files import load_scenario, save
 from nomasplit.errors import InputError
+from nomasplit.io import check_output_path
 from nomasplit.solvers import ALGORITHMS, get_algorithm, solve
 
 
@@ -54,6 +55,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Solve a scenario with an algorithm and write the plan, with how it was obtained."""
         get_algorithm(algorithm)
+        check_output_path(out)
         settings = parse_settings(set_)
         scenario = load_scenario(scenario_path)
         if threads is not None:
@@ -62,10 +64,14 @@ def register(app: typer.Typer) -> None:
         save(out, plan)
         info = plan.solver
         assert info is not None
+
+        def number(value: float | None) -> str:
+            return "—" if value is None else f"{value:.6g}"
+
         console.print(
-            f"{algorithm}: objective Gamma = {info.objective:.6g} (relaxed {info.objective_relaxed}, rounded "
-            f"{info.objective_rounded}); split {info.chosen_split}; {info.iterations_total} iterations; "
-            f"{info.wall_time_s:.2f} s; {'success' if info.success else 'FAILED'}",
+            f"{algorithm}: objective Gamma = {number(info.objective)} (relaxed {number(info.objective_relaxed)}, "
+            f"rounded {number(info.objective_rounded)}); split {info.chosen_split}; "
+            f"{info.iterations_total} iterations; {info.wall_time_s:.2f} s; {'success' if info.success else 'FAILED'}",
             highlight=False,
         )
         if info.message:
