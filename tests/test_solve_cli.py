@@ -94,3 +94,10 @@ def test_quick_start_commands_in_docs_run(tmp_path: Path, monkeypatch: pytest.Mo
         torch.set_num_threads(threads)
     assert "feasible" in result.output and "infeasible" not in result.output
     assert (tmp_path / "plan-paper.json").exists()
+
+
+def test_missing_output_folder_is_reported_before_solving(scenario_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "no-such-folder" / "plan.json"
+    result = runner.invoke(app, ["solve", str(scenario_file), "--out", str(out)])
+    assert result.exit_code == 2 and "output folder" in result.output
+    assert "objective" not in result.output  # nothing was solved
