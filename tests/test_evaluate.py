@@ -112,3 +112,24 @@ def test_cli_evaluate_malformed_scenario(files, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "malformed JSON" in result.output
     result = runner.invoke(app, ["evaluate", str(tmp_path / "missing.json"), str(files[1])])
     assert result.exit_code == 2 and "file not found" in result.output
+
+
+def test_missing_optional_package_names_the_extra() -> None:
+    import typer
+
+    from nomasplit.cli.common import handle_errors
+
+    @handle_errors
+    def needs_dask() -> None:
+        raise ModuleNotFoundError("No module named 'distributed'", name="distributed")
+
+    with pytest.raises(typer.Exit) as info:
+        needs_dask()
+    assert info.value.exit_code == 2
+
+    @handle_errors
+    def broken() -> None:
+        raise ModuleNotFoundError("No module named 'nonsense'", name="nonsense")
+
+    with pytest.raises(ModuleNotFoundError):
+        broken()

@@ -26,6 +26,17 @@ error_console = Console(stderr=True)
 EXIT_INPUT_ERROR = 2
 EXIT_SOLVER_ERROR = 1
 
+#: Top-level modules of the optional extras, and the extra that installs each.
+OPTIONAL_MODULES: dict[str, str] = {
+    "fastapi": "serve",
+    "starlette": "serve",
+    "uvicorn": "serve",
+    "httpx": "serve",
+    "safetensors": "serve",
+    "dask": "dask",
+    "distributed": "dask",
+}
+
 
 def fail(message: str, code: int = EXIT_INPUT_ERROR) -> typer.Exit:
     """Print ``error: message`` to stderr and return the exit to raise."""
@@ -34,7 +45,8 @@ def fail(message: str, code: int = EXIT_INPUT_ERROR) -> typer.Exit:
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn library errors into clean exits: InputError -> 2, SolverError -> 1, Ctrl-C -> 130."""
+    """Turn library errors into clean exits: InputError -> 2, SolverError -> 1, Ctrl-C -> 130, and a missing
+    optional package into a one-line hint naming the extra to install (exit 2)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -44,6 +56,14 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise fail(str(exc), EXIT_INPUT_ERROR) from None
         except SolverError as exc:
             raise fail(str(exc), EXIT_SOLVER_ERROR) from None
+        except ModuleNotFoundError as exc:
+            extra = OPTIONAL_MODULES.get((exc.name or "").split(".")[0])
+            if extra is None:
+                raise
+            raise fail(
+                f"this command needs the optional package {exc.name!r}: pip install 'nomasplit[{extra}]'",
+                EXIT_INPUT_ERROR,
+            ) from None
         except KeyboardInterrupt:
             error_console.print("interrupted")
             sys.exit(130)
