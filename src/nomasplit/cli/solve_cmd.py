@@ -60,7 +60,10 @@ def register(app: typer.Typer) -> None:
         scenario = load_scenario(scenario_path)
         if threads is not None:
             torch.set_num_threads(threads)
-        plan = solve(scenario, algorithm, settings=settings, seed=seed, device=device)
+        with console.status(
+            f"solving with {algorithm} ({scenario.num_users} users, {scenario.num_subchannels} subchannels)"
+        ):
+            plan = solve(scenario, algorithm, settings=settings, seed=seed, device=device)
         save(out, plan)
         info = plan.solver
         assert info is not None
