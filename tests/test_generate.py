@@ -233,7 +233,7 @@ def test_bad_config_raises_input_error_naming_the_field(changes: dict[str, objec
     with pytest.raises(InputError) as info:
         parse_config(base, source="test.yaml")
     message = str(info.value)
-    assert message.startswith("test.yaml: invalid")
+    assert message.startswith("test.yaml: ")
     for name in names:
         assert name in message
 

@@ -20,16 +20,16 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     """One message naming each bad field (dotted path) and what is allowed; at most five fields."""
     parts = []
     for error in exc.errors()[:5]:
-        location = ".".join(str(item) for item in error["loc"]) or "(top level)"
-        message = error["msg"]
+        location = ".".join(str(item) for item in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (not allowed)"
         elif error["type"] == "missing":
             message = "required field is missing"
-        parts.append(f"{location}: {message}")
+        parts.append(f"{location}: {message}" if location else message)
     more = len(exc.errors()) - 5
     suffix = f" (and {more} more)" if more > 0 else ""
-    return f"{source}: invalid " + "; ".join(parts) + suffix
+    return f"{source}: " + "; ".join(parts) + suffix
 
 
 def validate_as(model: type[ModelT], data: Any, source: str) -> ModelT:
