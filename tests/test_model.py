@@ -212,3 +212,20 @@ def test_property_random_scenarios_agree_with_loops(seed, num_aps, num_users, nu
     assert torch.all(torch.isfinite(costs.objective))
     # Costs are positive and the objective is their weighted sum.
     assert torch.all(costs.latency_s > 0) and torch.all(costs.energy_j > 0)
+
+
+def test_listed_profile_no_user_runs_is_ignored() -> None:
+    """A scenario may list a longer profile that no user runs (e.g. a nin/vgg16 mix where all drew nin)."""
+    scenario = random_scenario(3, num_users=4, mixed_models=True)
+    only_short = scenario.replace(user_profile=[0] * scenario.num_users)
+    model = SystemModel(only_short)
+    assert model.max_layers == only_short.profiles[0].num_layers
+    decision = Decision(
+        model.full_split(),
+        torch.zeros(4, 3, dtype=torch.float64),
+        torch.zeros(4, 3, dtype=torch.float64),
+        torch.ones(4, dtype=torch.float64),
+        torch.ones(4, dtype=torch.float64),
+        torch.ones(4, dtype=torch.float64),
+    )
+    assert torch.isfinite(model.objective(decision))

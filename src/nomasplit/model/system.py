@@ -75,16 +75,18 @@ def _user_tables(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """
     num_layers = scenario.user_num_layers()
     max_layers = int(num_layers.max())
-    per_profile = []
-    for profile in scenario.profiles:
+    index = np.asarray(scenario.user_profile)
+    # Only the profiles some user runs are padded to F_max + 1 (a listed profile no user runs may be longer).
+    per_profile: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for profile_index in np.unique(index):
+        profile = scenario.profiles[int(profile_index)]
         flops = profile.cumulative_flops()
         bits = profile.upload_bits()
         pad = max_layers + 1 - flops.shape[0]
-        per_profile.append((np.pad(flops, (0, pad), mode="edge"), np.pad(bits, (0, pad), mode="edge")))
-    index = np.asarray(scenario.user_profile)
+        per_profile[int(profile_index)] = (np.pad(flops, (0, pad), mode="edge"), np.pad(bits, (0, pad), mode="edge"))
     workload = scenario.workload_tasks
-    device_flops = np.stack([per_profile[i][0] for i in index]) * workload[:, None]
-    upload_bits = np.stack([per_profile[i][1] for i in index]) * workload[:, None]
+    device_flops = np.stack([per_profile[int(i)][0] for i in index]) * workload[:, None]
+    upload_bits = np.stack([per_profile[int(i)][1] for i in index]) * workload[:, None]
     total_flops = np.array([scenario.profiles[i].total_flops for i in index]) * workload
     result_bits = np.array([scenario.profiles[i].result_bits for i in index]) * workload
     return device_flops, upload_bits, total_flops, result_bits, num_layers
