@@ -141,19 +141,23 @@ def test_split_utility_table_matches_the_model_user_by_user() -> None:
 # variants) on random_scenario(seed, num_users=10, num_subchannels=3) at commit time of this test, float64
 # evaluation of the final plan; a change here means the algorithms' results changed.
 GOLDEN: dict[tuple[str, int], float] = {
-    # ligd and ligd-peruser re-pinned when ligd began to try split 0 and to prune dominated candidates.
-    ("ligd", 0): 0.47984318548297045,
-    ("ligd", 1): 0.4824121416457155,
+    # ligd and ligd-peruser re-pinned when the discrete improvement phase came (was 0.4798, 0.4824, 0.4798).
+    ("ligd", 0): 0.47327580110359424,
+    ("ligd", 1): 0.4483920543685516,
     ("ligd-paper", 0): 0.7032106461584198,
     ("gd-paper", 0): 0.7032106461584198,
-    ("ligd-peruser", 0): 0.47984318548297045,
+    ("ligd-peruser", 0): 0.4731570125677753,
 }
+
+#: The improvement phase stops at a local optimum, not at its time budget, in the golden runs (deterministic).
+NO_TIME_LIMIT = {"time_limit_s": 3600.0}
 
 
 @pytest.mark.parametrize(("algorithm", "seed"), sorted(GOLDEN))
 def test_golden_objectives(algorithm, seed) -> None:
     scenario = random_scenario(seed, num_users=10, num_subchannels=3)
-    plan = solve(scenario, algorithm, settings=FAST[algorithm], seed=0)
+    settings = FAST[algorithm] | (NO_TIME_LIMIT if algorithm in ("ligd", "ligd-peruser") else {})
+    plan = solve(scenario, algorithm, settings=settings, seed=0)
     assert plan.solver is not None
     assert plan.solver.objective == pytest.approx(GOLDEN[(algorithm, seed)], rel=1e-4)
 

@@ -45,8 +45,10 @@ def _transfer_cost_per_bit(
     return (numerator / rate).min(dim=1).values  # [U]
 
 
-def _edge_cost_per_flop(model: SystemModel) -> torch.Tensor:
-    """``min_x (w_T / x + w_E xi_e phi_e x^2)`` over the edge speed interval, per user ``[U]``."""
+def optimal_edge_speed(model: SystemModel) -> torch.Tensor:
+    """The edge speed ``x = lambda(r) c_min`` minimising ``w_T / x + w_E xi_e phi_e x^2`` over the speed interval
+    (convex in ``x``: ``(w_T / (2 w_E xi_e phi_e))^(1/3)`` clipped), per user ``[U]`` FLOP/s. It does not depend
+    on the split, so it is every offloading user's optimal edge speed when no edge capacity binds."""
     scenario = model.scenario
     bounds = torch.tensor([scenario.compute_units_min, scenario.compute_units_max], dtype=model.dtype)
     speed_low, speed_high = (model.compensation(bounds) * model.edge_unit_flops_per_s).tolist()
@@ -55,7 +57,28 @@ def _edge_cost_per_flop(model: SystemModel) -> torch.Tensor:
     ideal = torch.where(
         energy > 0, (weight_t / (2.0 * energy.clamp_min(1e-300))) ** (1.0 / 3.0), torch.full_like(energy, speed_high)
     )
-    speed = ideal.clamp(speed_low, speed_high)  # [U]
+    return ideal.clamp(speed_low, speed_high)  # [U]
+
+
+def optimal_compute_units(model: SystemModel) -> torch.Tensor:
+    """The compute units ``r_i*`` reaching :func:`optimal_edge_speed` (``lambda`` inverted by bisection). ``[U]``."""
+    scenario = model.scenario
+    target = optimal_edge_speed(model) / model.edge_unit_flops_per_s  # [U] lambda(r*)
+    low = torch.full_like(target, scenario.compute_units_min)
+    high = torch.full_like(target, scenario.compute_units_max)
+    for _ in range(100):
+        middle = 0.5 * (low + high)
+        below = model.compensation(middle) < target
+        low = torch.where(below, middle, low)
+        high = torch.where(below, high, middle)
+    return high
+
+
+def _edge_cost_per_flop(model: SystemModel) -> torch.Tensor:
+    """``min_x (w_T / x + w_E xi_e phi_e x^2)`` over the edge speed interval, per user ``[U]``."""
+    weight_t = model.latency_weight
+    energy = (1.0 - weight_t) * model.edge_energy_coefficient  # [U] w_E xi_e phi_e
+    speed = optimal_edge_speed(model)
     return weight_t / speed + energy * speed**2
 
 

@@ -181,8 +181,8 @@ class ContinuousProblem:
         ``center``: uniform weights ``1/M`` and every box variable at the middle of its box (no information on
         the optimum). ``gain``: the same boxes, but one-hot weights from the capacity-constrained
         assignment of
-        :mod:`~nomasplit.solvers.rounding` applied to each user's own channel gains (each user on its strongest
-        subchannel that still has a free slot at its AP), so the start is a feasible discrete assignment.
+        :mod:`~nomasplit.solvers.rounding` applied to each user's own channel gains in dB below its best subchannel
+        (a maximum-weight matching of users to the slots of their AP), so the start is a feasible discrete assignment.
         """
         model = self.model
         num_users, num_subchannels = model.num_users, model.num_subchannels
@@ -195,7 +195,9 @@ class ContinuousProblem:
             raise ValueError(f"unknown start {kind!r}; allowed: center, gain")
         betas = []
         for gain in (model.uplink_gain_own, model.downlink_gain_own):  # [U, M] each
-            assigned = assign_subchannels(gain, model.association, self.active, model.num_aps, model.cluster_size)
+            # Weights in dB below each user's best subchannel, so that strong users do not dominate the matching.
+            relative = torch.log10(gain / gain.max(dim=1, keepdim=True).values)  # [U, M], <= 0
+            assigned = assign_subchannels(relative, model.association, self.active, model.num_aps, model.cluster_size)
             rows = one_hot_rows(assigned, num_subchannels, model.dtype)
             betas.append(torch.where((assigned >= 0)[:, None], rows, uniform))
         return self.project(Variables(betas[0], betas[1], *boxes))

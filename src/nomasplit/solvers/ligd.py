@@ -21,15 +21,16 @@ every box variable at its centre (the paper variants) or from a one-hot assignme
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
 
 from nomasplit.data.plan import SplitHistory
 from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.bounds import common_split_lower_bounds, device_only_objective
+from nomasplit.solvers.bounds import common_split_lower_bounds, device_only_objective, optimal_compute_units
 from nomasplit.solvers.gradient import (
     ContinuousProblem,
     FixedStepGradient,
@@ -40,8 +41,16 @@ from nomasplit.solvers.gradient import (
     flush_denormals,
     minimize,
 )
+from nomasplit.solvers.improve import EXHAUSTIVE_PAIRS, LocalSearch
 from nomasplit.solvers.polish import fall_back_to_device, polish
-from nomasplit.solvers.registry import Algorithm, AlgorithmSettings, SolveContext, SolveOutcome, register
+from nomasplit.solvers.registry import (
+    Algorithm,
+    AlgorithmSettings,
+    SolveContext,
+    SolveOutcome,
+    get_algorithm,
+    register,
+)
 from nomasplit.solvers.rounding import round_decision
 
 PAPER_CITE = (
@@ -69,7 +78,7 @@ class LigdSettings(AlgorithmSettings):
     )
     max_iterations: int = Field(default=5, ge=0, description="cap on iterations per split candidate (sweep)")
     refine_iterations: int = Field(
-        default=30, ge=0, description="further iterations on each finalist before it is rounded"
+        default=10, ge=0, description="further iterations on each finalist before it is rounded"
     )
     objective_rtol: float = Field(
         default=1e-4,
@@ -81,8 +90,17 @@ class LigdSettings(AlgorithmSettings):
     gradient_rtol: float = Field(default=1e-7, ge=0, description="relative projected-gradient tolerance")
     variable_tol: float = Field(default=1e-5, ge=0, description="largest change in box-scaled units")
     initial_step: float = Field(default=0.05, gt=0, le=1, description="first step length in box-scaled units")
-    finalists: int = Field(default=2, ge=1, description="best relaxed candidates that are rounded and polished")
-    polish_iterations: int = Field(default=30, ge=0, description="cap on iterations of the polish step")
+    finalists: int = Field(
+        default=3,
+        ge=1,
+        description="best relaxed offloading candidates that are rounded and polished (Device-Only is a start anyway)",
+    )
+    polish_iterations: int = Field(
+        default=10,
+        ge=0,
+        description="cap on iterations of the polish step after rounding (the improvement phase polishes with at "
+        "least 30 on instances small enough for its exhaustive checks)",
+    )
     include_edge_only: bool = Field(
         default=True, description="also try j = 0 (Edge-Only); Table I starts at j = 1 (ligd-paper keeps that)"
     )
@@ -92,6 +110,23 @@ class LigdSettings(AlgorithmSettings):
         description="skip split candidates whose interference-free lower bound on Gamma is not below the "
         "Device-Only objective (they cannot win; see nomasplit.solvers.bounds)",
     )
+    improve: bool = Field(
+        default=True, description="run the discrete improvement phase (nomasplit.solvers.improve) on the best starts"
+    )
+    improve_starts: int = Field(default=4, ge=1, le=20, description="best starts that the improvement phase improves")
+    baseline_starts: bool = Field(
+        default=True,
+        description="also start from the Device-Only, Edge-Only, Neurosurgeon and DNN Surgery plans (so the plan is "
+        "never worse than any of them)",
+    )
+    time_limit_s: float = Field(
+        default=8.0,
+        gt=0,
+        le=86400,
+        allow_inf_nan=False,
+        description="wall-clock budget of the improvement phase (the best plan so far is kept when it runs out)",
+    )
+    improve_max_rounds: int = Field(default=200, ge=0, description="cap on rounds of the improvement phase per start")
     precision: Literal["float32", "float64"] = Field(
         default="float32",
         description="float type of the descent (float32: about 4x faster; the final plan is re-checked in float64)",
@@ -312,7 +347,10 @@ def finalise_best(model: SystemModel, candidates: list[Candidate], settings: Lig
     The refined candidates replace their sweep entries in ``candidates`` (in place), so that their histories
     hold every iteration.
     """
-    ranked = sorted(candidates, key=lambda item: item.objective if math.isfinite(item.objective) else math.inf)
+    # The all-Device-Only candidate is a start of its own (baseline starts and the fallback reach it), so it does
+    # not take a finalist's place unless it is the only candidate.
+    offloading = [item for item in candidates if bool(model.offloads(item.problem.split).any())] or candidates
+    ranked = sorted(offloading, key=lambda item: item.objective if math.isfinite(item.objective) else math.inf)
     method = ligd_method(settings)
     polish_stopping = ligd_stopping(settings, settings.polish_iterations)
     refine_stopping = ligd_stopping(settings, settings.refine_iterations)
@@ -332,34 +370,150 @@ def working_model(model: SystemModel, precision: str) -> SystemModel:
     return SystemModel(model.scenario, device=model.device, dtype=dtype)
 
 
-def to_model(model: SystemModel, final: Finalised) -> Finalised:
-    """Move a finalised decision to ``model``'s float type: project it onto the feasible set there (the capped
-    box of ``r`` must hold in that precision), re-apply the Device-Only fallback and recompute ``Gamma``."""
-    if final.decision.beta_up.dtype == model.dtype:
-        return final
-    decision = final.decision
+def convert_decision(model: SystemModel, decision: Decision) -> tuple[Decision, int]:
+    """A discrete decision in ``model``'s float type: projected onto the feasible set there (the capped box of
+    ``r`` must hold in that precision) and with the Device-Only fallback re-applied. The same decision if it
+    already has that type. Returns the decision and the number of users the fallback switched."""
+    if decision.beta_up.dtype == model.dtype and decision.split.device == model.device:
+        return decision, 0
     converted = Decision(
-        decision.split,
-        *(t.to(model.dtype) for t in Variables.from_decision(decision).tensors()),
+        decision.split.to(model.device),
+        *(t.to(device=model.device, dtype=model.dtype) for t in Variables.from_decision(decision).tensors()),
     )
     problem = ContinuousProblem(model, converted.split, frozen_beta=True)
     converted = problem.decision(problem.project(Variables.from_decision(converted)))
-    converted, switched = fall_back_to_device(model, converted)
+    return fall_back_to_device(model, converted)
+
+
+def to_model(model: SystemModel, final: Finalised) -> Finalised:
+    """Move a finalised decision to ``model``'s float type (:func:`convert_decision`) and recompute ``Gamma``."""
+    if final.decision.beta_up.dtype == model.dtype:
+        return final
+    converted, switched = convert_decision(model, final.decision)
     with torch.no_grad():
         objective = float(model.objective(converted).item())
     return replace(final, decision=converted, objective=objective, fallback_users=final.fallback_users + switched)
 
 
-def run_ligd(context: SolveContext, settings: LigdSettings) -> SolveOutcome:
-    """``ligd``: scaled, monotone Li-GD with relative tolerances (module docstring)."""
+#: Baselines whose plans are starts of the improvement phase (feasible plans of the same problem).
+BASELINE_STARTS = ("device-only", "edge-only", "neurosurgeon", "dnn-surgery")
+
+#: A named discrete decision that the improvement phase may start from.
+Start = tuple[str, Decision]
+
+
+def baseline_start_plans(context: SolveContext) -> list[Start]:
+    """The plans of :data:`BASELINE_STARTS` with their default settings, on the context's model."""
+    starts = []
+    for name in BASELINE_STARTS:
+        algorithm = get_algorithm(name)
+        starts.append((name, algorithm.run(context, algorithm.settings_type()).decision))
+    return starts
+
+
+def improve_and_choose(
+    context: SolveContext,
+    settings: LigdSettings,
+    working: SystemModel,
+    starts: list[Start],
+    *,
+    started: float,
+) -> tuple[Start, dict[str, Any]]:
+    """Run the improvement phase on the best starts and return the best plan of all (improved or not).
+
+    Every start stays a candidate, so the result is never worse than any start (each objective is the model's,
+    in its float type). Returns the winner and the evidence for the plan's ``extra``.
+    """
+    model = context.model
+    deadline = started + settings.time_limit_s
+    work_starts = [(name, convert_decision(working, decision)[0]) for name, decision in starts]
+    with torch.no_grad():
+        start_values = [float(working.objective(decision).item()) for _, decision in work_starts]
+    order = sorted(
+        range(len(work_starts)), key=lambda i: start_values[i] if math.isfinite(start_values[i]) else math.inf
+    )
+    candidates: list[Start] = list(starts)
+    improvement: dict[str, Any] = {}
+    if settings.improve and working.num_users:
+        small = working.num_users * working.num_subchannels <= EXHAUSTIVE_PAIRS
+        search_polish = max(settings.polish_iterations, 30) if small else settings.polish_iterations
+        search = LocalSearch(working, ligd_method(settings), ligd_stopping(settings, search_polish))
+        units = optimal_compute_units(working)
+        seen: list[float] = []
+        results = []
+        for index in order:
+            if len(seen) >= settings.improve_starts:
+                break
+            value = start_values[index]
+            if not math.isfinite(value) or any(abs(value - other) <= 1e-12 * abs(value) for other in seen):
+                continue
+            seen.append(value)
+            name, decision = work_starts[index]
+            offset = time.perf_counter() - started
+            result = search.run(decision, units, deadline=deadline, max_rounds=settings.improve_max_rounds, max_kicks=0)
+            results.append((name, offset, result))
+        if results:
+            # Kicks (non-improving moves followed by a descent) only from the best local optimum found.
+            name, _, best_result = min(results, key=lambda item: item[2].objective)
+            offset = time.perf_counter() - started
+            kicked = search.run(best_result.decision, units, deadline=deadline, max_rounds=settings.improve_max_rounds)
+            results.append((f"{name} + improve", offset, kicked))
+        for name, offset, result in results:
+            improvement[name] = {
+                "start_objective": result.start_objective,
+                "objective": result.objective,
+                "rounds": result.rounds,
+                "accepted_moves": result.accepted,
+                "stop_reason": result.stop_reason,
+                "anytime": [[round(offset + seconds, 6), value] for seconds, value in result.anytime],
+            }
+            candidates.append((f"{name} + improve", convert_decision(model, result.decision)[0]))
+    with torch.no_grad():
+        values = [float(model.objective(decision).item()) for _, decision in candidates]
+    finite = [i for i, value in enumerate(values) if math.isfinite(value)] or list(range(len(values)))
+    best = min(finite, key=lambda i: values[i])
+    evidence = {
+        "start_won": candidates[best][0],
+        "starts": {name: value for (name, _), value in zip(candidates, values, strict=True)},
+        "improvement": improvement,
+    }
+    return candidates[best], evidence
+
+
+def common_split_of(model: SystemModel, decision: Decision) -> int | None:
+    """The one split all offloading users share, or None (nobody offloads, or splits differ)."""
+    splits = torch.unique(decision.split[model.offloads(decision.split)])
+    return int(splits[0]) if splits.numel() == 1 else None
+
+
+def run_ligd(context: SolveContext, settings: LigdSettings, *, extra_starts: tuple[Start, ...] = ()) -> SolveOutcome:
+    """``ligd``: scaled, monotone Li-GD with relative tolerances, then the discrete improvement phase on the
+    best of its rounded finalists, the baseline plans and ``extra_starts`` (module docstring)."""
+    started = time.perf_counter()
     model = context.model
     working = working_model(model, settings.precision)
     splits, skipped = pruned_splits(model, settings)
     with flush_denormals():
         candidates = ligd_candidates(working, settings, splits)
         finals = [to_model(model, item) for item in finalise_best(working, candidates, settings)]
+        starts: list[Start] = [(f"ligd split {item.candidate.split}", item.decision) for item in finals]
+        if settings.baseline_starts:
+            starts += baseline_start_plans(context)
+        starts += list(extra_starts)
+        (won, decision), evidence = improve_and_choose(context, settings, working, starts, started=started)
     outcome = outcome_from(model, candidates, finals, label="ligd")
+    outcome.decision = decision
+    outcome.chosen_split = common_split_of(model, decision)
+    offloading = int(model.offloads(decision.split).sum().item())
+    outcome.message = (
+        f"ligd: best plan from start '{won}' after {len(candidates)} descents; {offloading}/{model.num_users} users "
+        "offload" + ("" if outcome.chosen_split is None else f" (common split {outcome.chosen_split})")
+    )
+    with torch.no_grad():
+        outcome.success = bool(torch.isfinite(model.objective(decision)).item())
     outcome.extra["pruned_splits_lower_bound"] = skipped
+    outcome.extra["offloading_users"] = offloading
+    outcome.extra.update(evidence)
     return outcome
 
 

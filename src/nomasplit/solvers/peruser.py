@@ -9,16 +9,17 @@ Alternating scheme, started from the ``ligd`` sweep over common splits:
 3. continuous descent (the ``ligd`` method) at the new splits, warm-started from ``x``; the round is kept only
    if ``Gamma`` fell, otherwise the scheme stops;
 4. stop when no split changes or after ``max_rounds`` rounds; then round, polish and fall back as ``ligd`` does;
-5. one more best response on the discrete plan (offloading users only: they keep their subchannels), polished.
+5. the discrete improvement phase (:mod:`~nomasplit.solvers.improve`, which also moves single users' splits)
+   on the best of: the per-user plan, the rounded common-split finalists, and the final plan of ``ligd`` itself
+   with the same settings.
 
-The ``ligd`` finalists are finalised too and the best plan wins, so ``ligd-peruser`` is never worse than
-``ligd`` with the same settings.
+Every start stays a candidate, so ``ligd-peruser`` is never worse than ``ligd`` with the same settings.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+import time
 
 import torch
 from pydantic import Field
@@ -30,17 +31,21 @@ from nomasplit.solvers.ligd import (
     PAPER_CITE,
     Candidate,
     LigdSettings,
+    Start,
+    common_split_of,
+    convert_decision,
     finalise,
     finalise_best,
+    improve_and_choose,
     ligd_candidates,
     ligd_method,
     ligd_stopping,
     outcome_from,
     pruned_splits,
+    run_ligd,
     to_model,
     working_model,
 )
-from nomasplit.solvers.polish import polish
 from nomasplit.solvers.registry import Algorithm, SolveContext, SolveOutcome, register
 
 #: Label of per-user rounds in the history (no common split).
@@ -121,9 +126,15 @@ def best_response(model: SystemModel, decision: Decision, *, offloading_only: bo
 
 def run_ligd_peruser(context: SolveContext, settings: PerUserSettings) -> SolveOutcome:
     """``ligd-peruser`` (module docstring)."""
+    started = time.perf_counter()
     model = context.model
     work = working_model(model, settings.precision)
     method = ligd_method(settings)
+    # The plan of ``ligd`` with the same settings is a start: ligd-peruser is never worse than ligd.
+    ligd_settings = LigdSettings.model_validate(
+        {name: getattr(settings, name) for name in LigdSettings.model_fields if name != "prune"}
+    )
+    base = run_ligd(context, ligd_settings)
     with flush_denormals():
         candidates = ligd_candidates(work, settings, pruned_splits(model, settings)[0])
         finals = finalise_best(work, candidates, settings)  # refines the finalists in place
@@ -152,29 +163,23 @@ def run_ligd_peruser(context: SolveContext, settings: PerUserSettings) -> SolveO
         per_user = Candidate(PER_USER, ContinuousProblem(work, split), variables, objective, best.history)
         polish_stopping = ligd_stopping(settings, settings.polish_iterations)
         final = finalise(work, per_user, method, polish_stopping)
-        # Discrete best response: offloading users move between offloading splits (subchannels fixed).
-        moved = best_response(work, final.decision, offloading_only=True)
-        if not torch.equal(moved, final.decision.split):
-            repolished, run_after, fallback = polish(
-                work, replace(final.decision, split=moved), method, polish_stopping
-            )
-            with torch.no_grad():
-                value = float(work.objective(repolished).item())
-            if value < final.objective:
-                final = replace(
-                    final,
-                    decision=repolished,
-                    objective=value,
-                    fallback_users=final.fallback_users + fallback,
-                    polish_history=final.polish_history if run_after is None else run_after.objectives,
-                )
-        everything = [to_model(model, item) for item in [*finals, final]]
+        starts: list[Start] = [("ligd", base.decision), ("per-user rounds", convert_decision(model, final.decision)[0])]
+        starts += [(f"ligd split {item.candidate.split}", convert_decision(model, item.decision)[0]) for item in finals]
+        (won, decision), evidence = improve_and_choose(context, settings, work, starts, started=started)
+    everything = [to_model(model, item) for item in [*finals, final]]
     outcome = outcome_from(model, candidates + rounds, everything, label="ligd-peruser")
-    chosen = min(everything, key=lambda item: item.objective if math.isfinite(item.objective) else math.inf)
-    splits_used = torch.unique(chosen.decision.split[model.offloads(chosen.decision.split)])
+    outcome.decision = decision
+    outcome.chosen_split = common_split_of(model, decision)
+    offloading = int(model.offloads(decision.split).sum().item())
+    with torch.no_grad():
+        outcome.success = bool(torch.isfinite(model.objective(decision)).item())
+    outcome.message = f"ligd-peruser: best plan from start '{won}'; {offloading}/{model.num_users} users offload"
+    splits_used = torch.unique(decision.split[model.offloads(decision.split)])
     outcome.extra["per_user_rounds"] = len(rounds)
     outcome.extra["per_user_stop"] = stop
     outcome.extra["offloading_splits_used"] = [int(v) for v in splits_used.cpu().tolist()]
+    outcome.extra["offloading_users"] = offloading
+    outcome.extra.update(evidence)
     return outcome
 
 

@@ -1,0 +1,985 @@
+"""Discrete improvement phase: a local search over the discrete plan after rounding ("improve").
+
+With one subchannel per user and direction, ``Gamma`` separates (docs/exact.md): a Device-Only user costs its
+own ``U_i``; an offloading user's utility splits into an *uplink side* (device and edge computing plus the
+upload, which depends on the split) and a *downlink side* (the result's transfer), and each side depends only
+on the users sharing that user's subchannel in that direction (SIC in its own cell, inter-cell interference
+from every other cell). So ``Gamma = sum_{Device-Only} U_i + sum_m G_up(m) + sum_m G_dn(m)``, one group cost per
+subchannel and direction. A move touches a few groups; its exact effect is the change of those groups' costs.
+
+Each round of the search:
+
+1. **Split best response** (exact): every offloading user takes the split minimising
+   ``A_i(s) + B_i W_i(s)`` at its current uplink cost per bit ``B_i`` (nobody else is affected).
+2. **Pricing** of every candidate move from the current interference, vectorised over users and subchannels:
+   a user to another subchannel with a free slot at its AP (its own power and split re-chosen), a swap of two
+   users of one AP between subchannels, a user to Device-Only (its interference leaves both groups), a
+   Device-Only user back onto the best free uplink and downlink slots, and a user's own power on a grid. Each
+   price counts the mover's own change and the change it causes to every member of the groups it leaves and
+   joins (members' splits and powers held).
+3. **Exact verification**: the best-priced moves whose touched groups (and users) are disjoint are applied
+   together and the plan is evaluated once by the system model; since the groups are disjoint, each move's
+   exact change is the change of its own groups. Moves that did not lower ``Gamma`` are undone.
+
+When no priced move improves, the continuous variables are re-optimised at the fixed assignment (the gradient
+"polish" of :mod:`~nomasplit.solvers.polish`, kept only if it lowers ``Gamma``) and the search resumes; on small
+instances every candidate move is also checked exactly one by one before giving up (so pricing errors cannot
+stop the search early). The search stops at a local optimum or at its time budget. ``Gamma`` never increases:
+every accepted step was evaluated exactly. The anytime curve (``Gamma`` against elapsed seconds) is recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from nomasplit.model.system import Decision, SystemModel
+from nomasplit.solvers.gradient import Method, StoppingRule
+from nomasplit.solvers.polish import polish
+from nomasplit.solvers.rounding import one_hot_rows
+
+UP, DOWN = 0, 1
+
+#: Points of the own-power grid used to price moves (geometric between the power bounds).
+POWER_GRID_POINTS = 9
+
+#: Instances with at most this many (user, subchannel) pairs also get exhaustive exact checks of every move.
+EXHAUSTIVE_PAIRS = 64
+
+#: A descent ends when its last ``STALL_ROUNDS`` rounds together lowered ``Gamma`` by less than ``STALL_GAIN``.
+STALL_ROUNDS = 3
+STALL_GAIN = 1e-5
+
+#: Subchannels per user whose harm to the members is priced each round (those of lowest own cost).
+SHORTLIST = 24
+
+#: Kicks (non-improving single moves followed by a descent) tried at local optima, in all and per round.
+KICKS = 24
+KICKS_PER_ROUND = 8
+
+#: Relative improvement a kick's descent must reach to be kept (smaller gains are the polish's noise).
+KICK_GAIN = 1e-5
+
+#: Best exhaustive neighbours whose continuous variables are re-optimised before they are compared.
+EXHAUSTIVE_POLISHED = 3
+
+
+@dataclass
+class PlanState:
+    """A discrete plan as index vectors (all ``[U]``): ``-1`` = no subchannel (Device-Only users)."""
+
+    split: torch.Tensor
+    up: torch.Tensor
+    down: torch.Tensor
+    uplink_power_w: torch.Tensor
+    downlink_power_w: torch.Tensor
+    compute_units: torch.Tensor
+
+    def copy(self) -> PlanState:
+        return PlanState(*(t.clone() for t in self.tensors()))
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        return (self.split, self.up, self.down, self.uplink_power_w, self.downlink_power_w, self.compute_units)
+
+    def restore(self, other: PlanState, users: torch.Tensor) -> None:
+        """Copy ``users``' entries of every field from ``other`` (undo a move)."""
+        for mine, theirs in zip(self.tensors(), other.tensors(), strict=True):
+            mine[users] = theirs[users]
+
+
+@dataclass
+class Evaluation:
+    """Exact per-user and per-group costs of a plan (system model)."""
+
+    objective: float
+    up_side: torch.Tensor  # [U] uplink-side cost of offloading users (0 otherwise)
+    down_side: torch.Tensor  # [U] downlink-side cost of offloading users (0 otherwise)
+    alone: torch.Tensor  # [U] utility of Device-Only users (0 otherwise)
+    up_group: torch.Tensor  # [M] sum of up_side over each uplink group
+    down_group: torch.Tensor  # [M] sum of down_side over each downlink group
+    uplink_rate_bps: torch.Tensor  # [U]
+    downlink_rate_bps: torch.Tensor  # [U]
+
+
+@dataclass
+class Move:
+    """A priced move: the users it changes, the groups it touches, and how it changes the state."""
+
+    predicted: float
+    users: list[int]
+    up_groups: list[int]
+    down_groups: list[int]
+    kind: str
+    apply: dict[str, list[tuple[int, float | int]]] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    """What the search returns: the decision, its objective and the evidence."""
+
+    decision: Decision
+    objective: float
+    start_objective: float
+    rounds: int
+    accepted: dict[str, int]
+    anytime: list[tuple[float, float]]
+    stop_reason: str
+
+
+class LocalSearch:
+    """The improvement phase on one model (module docstring)."""
+
+    def __init__(self, model: SystemModel, method: Method, polish_stopping: StoppingRule) -> None:
+        self.model = model
+        self.method = method
+        self.polish_stopping = polish_stopping
+        scenario = model.scenario
+        dtype, device = model.dtype, model.device
+
+        def tensor(values: object) -> torch.Tensor:
+            return torch.tensor(np.asarray(values, dtype=np.float64), dtype=dtype, device=device)
+
+        self.num_users, self.num_subchannels = model.num_users, model.num_subchannels
+        self.association = model.association  # [U]
+        self.gain_full = (tensor(scenario.uplink_gain), tensor(scenario.downlink_gain))  # [N, U, M] each
+        self.gain_own = (model.uplink_gain_own, model.downlink_gain_own)  # [U, M] each
+        self.bandwidth_hz = (model.uplink_subchannel_hz, model.downlink_subchannel_hz)
+        self.power_bounds = (
+            (scenario.uplink_power_min_w, scenario.uplink_power_max_w),
+            (scenario.downlink_power_min_w, scenario.downlink_power_max_w),
+        )
+        self.power_grid = tuple(
+            torch.logspace(math.log10(low), math.log10(high), POWER_GRID_POINTS, dtype=dtype, device=device)
+            for low, high in self.power_bounds
+        )  # [G] each
+        self.latency_weight = model.latency_weight  # [U]
+        self.energy_weight = 1.0 - model.latency_weight
+        self.upload_bits = model.upload_bits_table  # [U, F+1]
+        self.result_bits = model.result_bits  # [U]
+        splits = torch.arange(model.max_layers + 1, device=device)
+        self.offloading_split = splits[None, :] < model.num_layers[:, None]  # [U, F+1]
+        self.device_only = self._device_only_utility()  # [U]
+        self.capacity_units = scenario.edge_capacity_units
+        self.exhaustive = self.num_users * self.num_subchannels <= EXHAUSTIVE_PAIRS
+        self._shortlist: dict[int, torch.Tensor] = {}
+
+    # --- state <-> decision --------------------------------------------------------------------------
+    def state_of(self, decision: Decision) -> PlanState:
+        model = self.model
+        active = model.offloads(decision.split) & (decision.beta_up.sum(1) > 0.5) & (decision.beta_dn.sum(1) > 0.5)
+        none = torch.full_like(decision.split, -1)
+        return PlanState(
+            split=torch.where(active, decision.split, model.num_layers).clone(),
+            up=torch.where(active, decision.beta_up.argmax(1), none),
+            down=torch.where(active, decision.beta_dn.argmax(1), none),
+            uplink_power_w=decision.uplink_power_w.detach().clone().to(model.dtype),
+            downlink_power_w=decision.downlink_power_w.detach().clone().to(model.dtype),
+            compute_units=decision.compute_units.detach().clone().to(model.dtype),
+        )
+
+    def decision_of(self, state: PlanState) -> Decision:
+        model = self.model
+        return Decision(
+            split=state.split.clone(),
+            beta_up=one_hot_rows(state.up, model.num_subchannels, model.dtype),
+            beta_dn=one_hot_rows(state.down, model.num_subchannels, model.dtype),
+            uplink_power_w=state.uplink_power_w.clone(),
+            downlink_power_w=state.downlink_power_w.clone(),
+            compute_units=state.compute_units.clone(),
+        )
+
+    # --- exact costs ---------------------------------------------------------------------------------
+    def _device_only_utility(self) -> torch.Tensor:
+        model = self.model
+        zeros = torch.zeros(model.num_users, model.num_subchannels, dtype=model.dtype, device=model.device)
+        ones = torch.ones(model.num_users, dtype=model.dtype, device=model.device)
+        with torch.no_grad():
+            return model.costs(Decision(model.full_split(), zeros, zeros, ones, ones, ones)).utility
+
+    def evaluate(self, state: PlanState) -> Evaluation:
+        model = self.model
+        with torch.no_grad():
+            costs = model.costs(self.decision_of(state))
+        weight_t, weight_e = self.latency_weight, self.energy_weight
+        down_side = weight_t * costs.downlink_latency_s + weight_e * costs.downlink_energy_j
+        active = costs.offloads
+        zero = torch.zeros_like(down_side)
+        up_side = torch.where(active, costs.utility - down_side, zero)
+        down_side = torch.where(active, down_side, zero)
+        alone = torch.where(active, zero, costs.utility)
+        groups = []
+        for side, index in ((up_side, state.up), (down_side, state.down)):
+            total = torch.zeros(self.num_subchannels, dtype=model.dtype, device=model.device)
+            groups.append(total.index_add(0, index[active], side[active]))
+        return Evaluation(
+            objective=float(costs.objective.item()),
+            up_side=up_side,
+            down_side=down_side,
+            alone=alone,
+            up_group=groups[0],
+            down_group=groups[1],
+            uplink_rate_bps=costs.uplink_rate_bps,
+            downlink_rate_bps=costs.downlink_rate_bps,
+        )
+
+    # --- pieces of the prices -------------------------------------------------------------------------
+    def split_cost_table(self, state: PlanState) -> torch.Tensor:
+        """``A_i(s)``: device and edge cost of each offloading split at the user's compute units. ``[U, F+1]``
+        (``inf`` at ``s >= F_i``)."""
+        model = self.model
+        device_flops = model.device_flops_table  # [U, F+1]
+        edge_flops = model.total_flops[:, None] - device_flops
+        speed = (model.compensation(state.compute_units) * model.edge_unit_flops_per_s)[:, None]  # [U, 1]
+        latency = device_flops / model.device_flops_per_s[:, None] + edge_flops / speed
+        energy = model.device_energy_per_flop_j[:, None] * device_flops + model.edge_energy_coefficient * (
+            speed**2 * edge_flops
+        )
+        table = self.latency_weight[:, None] * latency + self.energy_weight[:, None] * energy
+        return torch.where(self.offloading_split, table, torch.full_like(table, math.inf))
+
+    def best_split_cost(
+        self, split_cost: torch.Tensor, cost_per_bit: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``min_s A_i(s) + B W_i(s)`` for ``cost_per_bit`` of shape ``[U, ...]``: the values and the splits."""
+        extra = cost_per_bit.dim() - 1
+        shape = (self.num_users,) + (1,) * extra + (-1,)
+        total = split_cost.view(shape) + cost_per_bit[..., None] * self.upload_bits.view(shape)
+        values, splits = torch.nan_to_num(total, nan=math.inf).min(dim=-1)
+        return values, splits
+
+    def _per_bit(self, direction: int, users: torch.Tensor, power: torch.Tensor, sinr: torch.Tensor) -> torch.Tensor:
+        """``(w_T + w_E x) / (b log2(1 + SINR))`` (cost per bit), ``inf`` where the rate is 0."""
+        weight_t = self.latency_weight[users]
+        weight_e = self.energy_weight[users]
+        rate = self.bandwidth_hz[direction] * torch.log2(1.0 + sinr)
+        value = (weight_t + weight_e * power) / rate
+        return torch.where(rate > 0, value, torch.full_like(value, math.inf))
+
+    def members(self, assignment: torch.Tensor) -> torch.Tensor:
+        """``[M, g]`` users on each subchannel (``-1`` padding), from ``[U]`` assignments."""
+        active = assignment >= 0
+        users = torch.nonzero(active).flatten()
+        channels = assignment[users]
+        counts = torch.bincount(channels, minlength=self.num_subchannels)
+        width = max(int(counts.max().item()) if counts.numel() else 0, 1)
+        table = torch.full((self.num_subchannels, width), -1, dtype=torch.long, device=assignment.device)
+        if users.numel():
+            order = torch.argsort(channels, stable=True)
+            sorted_channels = channels[order]
+            starts = torch.cumsum(counts, 0) - counts
+            position = torch.arange(users.numel(), device=assignment.device) - starts[sorted_channels]
+            table[sorted_channels, position] = users[order]
+        return table
+
+    def coupling(self, direction: int, movers: torch.Tensor, channels: torch.Tensor, victims: torch.Tensor):
+        """Gain through which a mover's power reaches each victim on a subchannel (0 if it does not interfere).
+
+        Args:
+            movers: ``[...]`` users; channels: ``[...]`` subchannels; victims: ``[...]`` users (``-1``: none).
+        Returns:
+            ``[...]`` linear gain (uplink: the mover's gain at the victim's AP; downlink: the mover's AP's gain at
+            the victim), 0 where the mover is decoded before the victim by SIC or the victim is ``-1``.
+        """
+        model = self.model
+        valid = victims >= 0
+        victim = victims.clamp_min(0)
+        mover_ap, victim_ap = self.association[movers], self.association[victim]
+        own = self.gain_own[direction]
+        mover_gain, victim_gain = own[movers, channels], own[victim, channels]
+        if direction == UP:
+            gain = self.gain_full[UP][victim_ap, movers, channels]
+            # The victim (same cell) suffers from the mover iff the victim is decoded first: it is stronger, or
+            # equally strong with the lower index.
+            later = (victim_gain > mover_gain) | ((victim_gain == mover_gain) & (victim < movers))
+        else:
+            gain = self.gain_full[DOWN][mover_ap, victim, channels]
+            # Downlink: the victim suffers from same-cell users decoded after it (stronger, or equal and later).
+            later = (mover_gain > victim_gain) | ((mover_gain == victim_gain) & (movers > victim))
+        same_cell = mover_ap == victim_ap
+        interferes = valid & (victim != movers) & (~same_cell | (later & model.noma))
+        return torch.where(interferes, gain, torch.zeros_like(gain))
+
+    def member_costs(self, direction: int, state: PlanState, victims: torch.Tensor, extra_w: torch.Tensor):
+        """Change of the victims' side cost when their interference grows by ``extra_w`` (splits, powers held).
+
+        ``victims`` ``[...]`` (``-1``: none, change 0); ``extra_w`` ``[...]`` watts of received interference
+        (negative: relief)."""
+        valid = victims >= 0
+        victim = victims.clamp_min(0)
+        assignment = state.up if direction == UP else state.down
+        power = (state.uplink_power_w if direction == UP else state.downlink_power_w)[victim]
+        gain = self.gain_own[direction][victim, assignment[victim].clamp_min(0)]
+        interference = self._interference[direction][victim]  # current interference + noise
+        bits = self._bits[direction][victim]
+        before = self._per_bit(direction, victim, power, power * gain / interference)
+        after_interference = (interference + extra_w).clamp_min(self._noise[direction])
+        after = self._per_bit(direction, victim, power, power * gain / after_interference)
+        change = bits * (after - before)
+        change = torch.nan_to_num(change, nan=math.inf)
+        return torch.where(valid, change, torch.zeros_like(change))
+
+    # --- one round -----------------------------------------------------------------------------------
+    def prepare(self, state: PlanState, ev: Evaluation) -> None:
+        """Interference, per-bit costs and bits of the current plan (used by every price)."""
+        model = self.model
+        active = state.up >= 0
+        activity = active.to(model.dtype)
+        with torch.no_grad():
+            sinr_up = model.uplink_sinr(
+                one_hot_rows(state.up, self.num_subchannels, model.dtype), state.uplink_power_w, activity
+            )  # [U, M]
+            sinr_dn = model.downlink_sinr(
+                one_hot_rows(state.down, self.num_subchannels, model.dtype), state.downlink_power_w, activity
+            )  # [U, M]
+        self._noise = (model.uplink_noise_w, model.downlink_noise_w)
+        # Interference plus noise each user would see on each subchannel with everybody else as now. [U, M]
+        self._hyp_interference = (
+            state.uplink_power_w[:, None] * self.gain_own[UP] / sinr_up,
+            state.downlink_power_w[:, None] * self.gain_own[DOWN] / sinr_dn,
+        )
+        users = torch.arange(self.num_users, device=model.device)
+        self._interference = tuple(
+            torch.where(
+                assignment >= 0,
+                hyp[users, assignment.clamp_min(0)],
+                torch.full((self.num_users,), math.inf, dtype=model.dtype, device=model.device),
+            )
+            for hyp, assignment in zip(self._hyp_interference, (state.up, state.down), strict=True)
+        )
+        split = torch.minimum(state.split, model.num_layers)
+        self._bits = (
+            self.upload_bits.gather(1, split[:, None])[:, 0],
+            self.result_bits,
+        )
+        self._split_cost = self.split_cost_table(state)
+        self._members = (self.members(state.up), self.members(state.down))
+        counts = []
+        for assignment in (state.up, state.down):
+            load = torch.zeros(model.num_aps, self.num_subchannels, dtype=torch.long, device=model.device)
+            has = assignment >= 0
+            load.index_put_((self.association[has], assignment[has]), torch.ones_like(assignment[has]), accumulate=True)
+            counts.append(load)
+        self._load = tuple(counts)
+
+    def own_prices(self, direction: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best own side cost of every user on every subchannel, and the power that reaches it. ``[U, M]``.
+
+        A user's best cost falls as its gain over interference plus noise on the subchannel rises, so with more
+        than :data:`SHORTLIST` subchannels only each user's ``SHORTLIST`` subchannels of highest ratio are priced
+        (the rest cost ``inf`` this round); the shortlist is kept for :meth:`harm`."""
+        grid = self.power_grid[direction]  # [G]
+        ratio = self.gain_own[direction] / self._hyp_interference[direction]  # [U, M]
+        num_users, num_subchannels = ratio.shape
+        if num_subchannels > SHORTLIST:
+            channels = torch.topk(ratio, SHORTLIST, dim=1).indices  # [U, T]
+        else:
+            channels = torch.arange(num_subchannels, device=ratio.device)[None, :].expand(num_users, -1)
+        self._shortlist[direction] = channels
+        sinr = grid[None, None, :] * ratio.gather(1, channels)[:, :, None]  # [U, T, G]
+        users = torch.arange(num_users, device=ratio.device)[:, None, None]
+        per_bit = self._per_bit(direction, users, grid[None, None, :], sinr)  # [U, T, G]
+        best, index = per_bit.min(dim=2)  # [U, T]
+        power = grid[index]
+        if direction == UP:
+            cost = self.best_split_cost(self._split_cost, best)[0]  # [U, T]
+        else:
+            cost = self.result_bits[:, None] * best
+        cost = torch.nan_to_num(cost, nan=math.inf)
+        if num_subchannels <= SHORTLIST:
+            return cost, power
+        full_cost = torch.full_like(ratio, math.inf).scatter(1, channels, cost)
+        full_power = torch.full_like(ratio, float(grid[-1])).scatter(1, channels, power)
+        return full_cost, full_power
+
+    def harm(self, direction: int, state: PlanState, power: torch.Tensor) -> torch.Tensor:
+        """Change of the members' costs on each subchannel if each user joined it with ``power [U, M]``.
+
+        Only the shortlist of :meth:`own_prices` (called first) is priced; the other subchannels get ``inf`` (not
+        a candidate this round)."""
+        members = self._members[direction]  # [M, g]
+        num_users, num_subchannels = self.num_users, self.num_subchannels
+        device = members.device
+        channels = self._shortlist[direction]  # [U, T] from own_prices
+        victims = members[channels]  # [U, T, g]
+        movers = torch.arange(num_users, device=device)[:, None, None].expand_as(victims)
+        channel_index = channels[:, :, None].expand_as(victims)
+        gain = self.coupling(direction, movers, channel_index, victims)
+        joined = power.gather(1, channels)  # [U, T]
+        change = self.member_costs(direction, state, victims, gain * joined[:, :, None]).sum(dim=2)  # [U, T]
+        if num_subchannels <= SHORTLIST:
+            return change
+        full = torch.full((num_users, num_subchannels), math.inf, dtype=change.dtype, device=device)
+        return full.scatter(1, channels, change)
+
+    def power_prices(self, direction: int, state: PlanState, ev: Evaluation) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best change of ``Gamma`` from one user's own power on the grid, its group's members held. ``[U]`` change
+        (``inf`` for Device-Only users) and the power that reaches it."""
+        assignment = state.up if direction == UP else state.down
+        current_power = state.uplink_power_w if direction == UP else state.downlink_power_w
+        active = assignment >= 0
+        channel = assignment.clamp_min(0)
+        users = torch.arange(self.num_users, device=assignment.device)
+        grid = self.power_grid[direction]  # [G]
+        gain = self.gain_own[direction][users, channel]  # [U]
+        interference = self._interference[direction].clamp(max=torch.finfo(gain.dtype).max)  # [U]
+        per_bit = self._per_bit(
+            direction, users[:, None], grid[None, :], grid[None, :] * (gain / interference)[:, None]
+        )
+        if direction == UP:
+            own = self.best_split_cost(self._split_cost, per_bit)[0]  # [U, G]
+        else:
+            own = self.result_bits[:, None] * per_bit
+        members = self._members[direction][channel]  # [U, g]
+        coupling = self.coupling(
+            direction, users[:, None].expand_as(members), channel[:, None].expand_as(members), members
+        )  # [U, g]
+        extra = coupling[:, None, :] * (grid[None, :, None] - current_power[:, None, None])  # [U, G, g]
+        harm = self.member_costs(direction, state, members[:, None, :].expand_as(extra), extra).sum(dim=2)
+        change = own + harm - self.own_current(direction, ev)[:, None]  # [U, G]
+        change = torch.where(active[:, None], torch.nan_to_num(change, nan=math.inf), torch.full_like(change, math.inf))
+        best, index = change.min(dim=1)
+        return best, grid[index]
+
+    def relief(self, direction: int, state: PlanState) -> torch.Tensor:
+        """Change of the members' costs in each user's current group if the user left it (<= 0). ``[U]``."""
+        assignment = state.up if direction == UP else state.down
+        power = state.uplink_power_w if direction == UP else state.downlink_power_w
+        members = self._members[direction][assignment.clamp_min(0)]  # [U, g]
+        movers = torch.arange(self.num_users, device=members.device)[:, None].expand_as(members)
+        channels = assignment.clamp_min(0)[:, None].expand_as(members)
+        gain = self.coupling(direction, movers, channels, members)
+        change = self.member_costs(direction, state, members, -gain * power[:, None])
+        return torch.where(assignment >= 0, change.sum(dim=1), torch.zeros_like(power))
+
+    def own_current(self, direction: int, ev: Evaluation) -> torch.Tensor:
+        return ev.up_side if direction == UP else ev.down_side
+
+    def candidate_moves(self, state: PlanState, ev: Evaluation, tolerance: float) -> list[Move]:
+        """Every priced move with a predicted gain (module docstring, step 2)."""
+        model = self.model
+        moves: list[Move] = []
+        active = state.up >= 0
+        cluster = model.cluster_size
+        prices = {}
+        for direction in (UP, DOWN):
+            own, power = self.own_prices(direction)
+            harm = self.harm(direction, state, power)
+            relief = self.relief(direction, state)
+            prices[direction] = (own, power, harm, relief)
+            assignment = state.up if direction == UP else state.down
+            load = self._load[direction][self.association]  # [U, M] own-cell load of each subchannel
+            free = load < cluster
+            current = self.own_current(direction, ev)
+            relocation = own + harm - current[:, None] + relief[:, None]  # [U, M] (relief <= 0)
+            users = torch.arange(self.num_users, device=model.device)
+            same = torch.zeros_like(free)
+            same[users[active], assignment[active]] = True
+            allowed = active[:, None] & free & ~same
+            value = torch.where(allowed, relocation, torch.full_like(relocation, math.inf))
+            best, channel = value.min(dim=1)
+            improving = torch.nonzero(best < -tolerance).flatten()
+            for user, gain, target, source, joined in zip(
+                improving.tolist(),
+                best[improving].tolist(),
+                channel[improving].tolist(),
+                assignment[improving].tolist(),
+                power[improving, channel[improving]].tolist(),
+                strict=True,
+            ):
+                groups = [source, target]
+                moves.append(
+                    Move(
+                        gain,
+                        [user],
+                        groups if direction == UP else [],
+                        groups if direction == DOWN else [],
+                        "relocate",
+                        {_channel_key(direction): [(user, target)], _power_key(direction): [(user, joined)]},
+                    )
+                )
+            # Swaps of two users of one AP (needed when the target subchannels are full).
+            unrestricted = own + harm - current[:, None] + relief[:, None]
+            for ap in range(model.num_aps):
+                cell = torch.nonzero(active & (self.association == ap)).flatten()
+                if cell.numel() < 2:
+                    continue
+                channels = assignment[cell]
+                pair = unrestricted[cell][:, channels]  # [n, n]: user a to b's subchannel
+                value = pair + pair.T
+                value = torch.where(channels[:, None] == channels[None, :], torch.full_like(value, math.inf), value)
+                best_pair, partner = value.min(dim=1)
+                for row in torch.nonzero(best_pair < -tolerance).flatten().tolist():
+                    other = int(partner[row])
+                    if other < row and best_pair[other] <= best_pair[row] and int(partner[other]) == row:
+                        continue  # the same swap, seen from the partner
+                    first, second = int(cell[row]), int(cell[other])
+                    ch_first, ch_second = int(channels[row]), int(channels[other])
+                    moves.append(
+                        Move(
+                            float(best_pair[row]),
+                            [first, second],
+                            [ch_first, ch_second] if direction == UP else [],
+                            [ch_first, ch_second] if direction == DOWN else [],
+                            "swap",
+                            {
+                                _channel_key(direction): [(first, ch_second), (second, ch_first)],
+                                _power_key(direction): [
+                                    (first, float(prices[direction][1][first, ch_second])),
+                                    (second, float(prices[direction][1][second, ch_first])),
+                                ],
+                            },
+                        )
+                    )
+        # Own power on the grid (its group's members held).
+        for direction in (UP, DOWN):
+            change, power = self.power_prices(direction, state, ev)
+            assignment = state.up if direction == UP else state.down
+            improving = torch.nonzero(change < -tolerance).flatten()
+            for user, gain, channel_now, new_power in zip(
+                improving.tolist(),
+                change[improving].tolist(),
+                assignment[improving].tolist(),
+                power[improving].tolist(),
+                strict=True,
+            ):
+                group = [channel_now]
+                moves.append(
+                    Move(
+                        gain,
+                        [user],
+                        group if direction == UP else [],
+                        group if direction == DOWN else [],
+                        "power",
+                        {_power_key(direction): [(user, new_power)]},
+                    )
+                )
+                if direction == UP:
+                    moves[-1].apply["up"] = [(user, channel_now)]  # the split follows the new rate
+        # To Device-Only: the user's own sides become U_i(F_i), its interference leaves both groups.
+        leave = self.device_only - ev.up_side - ev.down_side + prices[UP][3] + prices[DOWN][3]
+        for user in torch.nonzero(active & (leave < -tolerance)).flatten().tolist():
+            moves.append(
+                Move(
+                    float(leave[user]),
+                    [user],
+                    [int(state.up[user])],
+                    [int(state.down[user])],
+                    "device-only",
+                    {"split": [(user, int(model.num_layers[user]))], "up": [(user, -1)], "down": [(user, -1)]},
+                )
+            )
+        # Back from Device-Only onto the best free slots in both directions.
+        if self._can_activate(state):
+            best_sides = []
+            for direction in (UP, DOWN):
+                own, power, harm, _ = prices[direction]
+                load = self._load[direction][self.association]
+                value = torch.where(load < cluster, own + harm, torch.full_like(own, math.inf))
+                best_sides.append(value.min(dim=1))
+            join = best_sides[0].values + best_sides[1].values - self.device_only
+            for user in torch.nonzero(~active & (join < -tolerance)).flatten().tolist():
+                up_channel, down_channel = int(best_sides[0].indices[user]), int(best_sides[1].indices[user])
+                moves.append(
+                    Move(
+                        float(join[user]),
+                        [user],
+                        [up_channel],
+                        [down_channel],
+                        "offload",
+                        {
+                            "split": [(user, 0)],  # re-chosen by apply()
+                            "up": [(user, up_channel)],
+                            "down": [(user, down_channel)],
+                            "uplink_power_w": [(user, float(prices[UP][1][user, up_channel]))],
+                            "downlink_power_w": [(user, float(prices[DOWN][1][user, down_channel]))],
+                            "compute_units": [(user, float(self._best_units[user]))],
+                        },
+                    )
+                )
+            # Exchange: a Device-Only user takes both slots of an offloading user of its AP, who runs locally.
+            leave_all = self.device_only - ev.up_side - ev.down_side + prices[UP][3] + prices[DOWN][3]  # [U]
+            for ap in range(model.num_aps):
+                idle = torch.nonzero(~active & (self.association == ap)).flatten()
+                busy = torch.nonzero(active & (self.association == ap)).flatten()
+                if idle.numel() == 0 or busy.numel() == 0:
+                    continue
+                up_ch, down_ch = state.up[busy], state.down[busy]
+                join_up = (prices[UP][0] + prices[UP][2])[idle][:, up_ch]  # [idle, busy]
+                join_down = (prices[DOWN][0] + prices[DOWN][2])[idle][:, down_ch]
+                value = join_up + join_down - self.device_only[idle][:, None] + leave_all[busy][None, :]
+                best_value, partner = value.min(dim=1)
+                for row in torch.nonzero(best_value < -tolerance).flatten().tolist():
+                    newcomer, leaver = int(idle[row]), int(busy[partner[row]])
+                    up_channel, down_channel = int(state.up[leaver]), int(state.down[leaver])
+                    moves.append(
+                        Move(
+                            float(best_value[row]),
+                            [newcomer, leaver],
+                            [up_channel],
+                            [down_channel],
+                            "exchange",
+                            {
+                                "split": [(newcomer, 0), (leaver, int(model.num_layers[leaver]))],
+                                "up": [(newcomer, up_channel), (leaver, -1)],
+                                "down": [(newcomer, down_channel), (leaver, -1)],
+                                "uplink_power_w": [(newcomer, float(prices[UP][1][newcomer, up_channel]))],
+                                "downlink_power_w": [(newcomer, float(prices[DOWN][1][newcomer, down_channel]))],
+                                "compute_units": [(newcomer, float(self._best_units[newcomer]))],
+                            },
+                        )
+                    )
+        return moves
+
+    def _can_activate(self, state: PlanState) -> bool:
+        """Activation moves are priced only without an edge capacity (with one, the polish enforces it)."""
+        return self.capacity_units is None
+
+    def apply(self, state: PlanState, move: Move, *, resplit: bool = True) -> list[int]:
+        """Apply a move's changes; returns the users that got a new uplink subchannel (whose split follows the
+        new cost per bit, as priced: re-chosen here unless ``resplit`` is off, for a batch to do at once)."""
+        for name, changes in move.apply.items():
+            target = getattr(state, name)
+            for user, value in changes:
+                target[user] = value
+        moved = [user for user, channel in move.apply.get("up", []) if channel >= 0]
+        if resplit and moved:
+            self.resplit(state, moved)
+        return moved
+
+    def resplit(self, state: PlanState, users: list[int]) -> None:
+        """Re-choose the split of ``users`` at the per-bit cost their uplink would have with everybody else as
+        when the round was priced (the price's assumption); the exact cost is evaluated afterwards."""
+        index = torch.as_tensor(users, dtype=torch.long, device=state.up.device)
+        index = index[state.up[index] >= 0]
+        if index.numel() == 0:
+            return
+        channel = state.up[index]
+        power = state.uplink_power_w[index]
+        sinr = power * self.gain_own[UP][index, channel] / self._hyp_interference[UP][index, channel]
+        per_bit = self._per_bit(UP, index, power, sinr)  # [P]
+        totals = self._split_cost[index] + per_bit[:, None] * self.upload_bits[index]  # [P, F+1]
+        state.split[index] = torch.nan_to_num(totals, nan=math.inf).argmin(dim=1)
+
+    def split_response(self, state: PlanState, ev: Evaluation) -> bool:
+        """Step 1: every offloading user takes its best split at its current uplink cost per bit (exact)."""
+        active = state.up >= 0
+        if not bool(active.any()):
+            return False
+        rate = ev.uplink_rate_bps
+        per_bit = (self.latency_weight + self.energy_weight * state.uplink_power_w) / rate
+        per_bit = torch.where(rate > 0, per_bit, torch.full_like(per_bit, math.inf))
+        split_cost = self.split_cost_table(state)
+        values, splits = self.best_split_cost(split_cost, per_bit)
+        current = ev.up_side
+        better = active & (values < current * (1 - 1e-12))
+        if not bool(better.any()):
+            return False
+        state.split = torch.where(better, splits, state.split)
+        return True
+
+    def verify(self, state: PlanState, ev: Evaluation, moves: list[Move], tolerance: float) -> tuple[Evaluation, dict]:
+        """Step 3: apply disjoint moves together, keep those whose exact change is negative."""
+        chosen: list[Move] = []
+        used_up: set[int] = set()
+        used_down: set[int] = set()
+        used_users: set[int] = set()
+        for move in sorted(moves, key=lambda item: item.predicted):
+            if used_users & set(move.users) or used_up & set(move.up_groups) or used_down & set(move.down_groups):
+                continue
+            chosen.append(move)
+            used_users |= set(move.users)
+            used_up |= set(move.up_groups)
+            used_down |= set(move.down_groups)
+        before = state.copy()
+        moved: list[int] = []
+        for move in chosen:
+            moved += self.apply(state, move, resplit=False)
+        self.resplit(state, moved)
+        trial = self.evaluate(state)
+        accepted: dict[str, int] = {}
+        undo = []
+        for move in chosen:
+            change = self._exact_change(ev, trial, move)
+            if change < -tolerance:
+                accepted[move.kind] = accepted.get(move.kind, 0) + 1
+            else:
+                undo.extend(move.users)
+        if undo:
+            state.restore(before, torch.tensor(sorted(set(undo)), device=state.split.device))
+            trial = self.evaluate(state) if accepted else ev
+        return trial, accepted
+
+    def _exact_change(self, old: Evaluation, new: Evaluation, move: Move) -> float:
+        change = 0.0
+        for group in move.up_groups:
+            change += float(new.up_group[group] - old.up_group[group])
+        for group in move.down_groups:
+            change += float(new.down_group[group] - old.down_group[group])
+        for user in move.users:
+            change += float(new.alone[user] - old.alone[user])
+        return change if math.isfinite(change) else math.inf
+
+    def exhaustive_moves(self, state: PlanState, ev: Evaluation, tolerance: float) -> tuple[Evaluation, dict] | None:
+        """Small instances: evaluate every neighbour exactly (relocations, swaps, Device-Only switches,
+        activations, and exchanges of a Device-Only user with an offloading one, the newcomer on any subchannel
+        whose occupant moves to the freed slot); the best few are also polished. Applies the best improving one."""
+        model = self.model
+        active = (state.up >= 0).tolist()
+        cluster = model.cluster_size
+        grid_power = (self.own_prices(UP)[1], self.own_prices(DOWN)[1])  # [U, M] each
+        names = ("up", "down")
+        power_names = ("uplink_power_w", "downlink_power_w")
+        candidates: list[tuple[str, PlanState]] = []
+
+        def place(trial: PlanState, user: int, direction: int, channel: int, vacated: int) -> bool:
+            """Put ``user`` on ``channel``; if that overfills it, one same-cell occupant moves to ``vacated``."""
+            assignment = getattr(trial, names[direction])
+            assignment[user] = channel
+            getattr(trial, power_names[direction])[user] = grid_power[direction][user, channel]
+            ap = self.association[user]
+            same = (assignment == channel) & (self.association == ap)
+            if int(same.sum()) <= cluster:
+                return True
+            if vacated < 0:
+                return False
+            occupant = int(torch.nonzero(same & (torch.arange(self.num_users, device=same.device) != user))[0])
+            assignment[occupant] = vacated
+            return True
+
+        for user in range(self.num_users):
+            ap = int(self.association[user])
+            if active[user]:
+                for direction in (UP, DOWN):
+                    assignment = getattr(state, names[direction])
+                    here = int(assignment[user])
+                    for channel in range(self.num_subchannels):
+                        if channel == here:
+                            continue
+                        if int(self._load[direction][ap, channel]) < cluster:
+                            trial = state.copy()
+                            place(trial, user, direction, channel, -1)
+                            candidates.append(("relocate", trial))
+                        for other in range(self.num_users):
+                            if other != user and active[other] and int(assignment[other]) == channel:
+                                if int(self.association[other]) != ap:
+                                    continue
+                                trial = state.copy()
+                                getattr(trial, names[direction])[user] = channel
+                                getattr(trial, names[direction])[other] = here
+                                candidates.append(("swap", trial))
+                trial = state.copy()
+                trial.split[user] = model.num_layers[user]
+                trial.up[user] = -1
+                trial.down[user] = -1
+                candidates.append(("device-only", trial))
+            elif self._can_activate(state):
+                leavers = [
+                    other for other in range(self.num_users) if active[other] and int(self.association[other]) == ap
+                ]
+                for leaver in [-1, *leavers]:
+                    for up_channel in range(self.num_subchannels):
+                        for down_channel in range(self.num_subchannels):
+                            trial = state.copy()
+                            vacated = (-1, -1)
+                            if leaver >= 0:
+                                vacated = (int(trial.up[leaver]), int(trial.down[leaver]))
+                                trial.up[leaver], trial.down[leaver] = -1, -1
+                                trial.split[leaver] = model.num_layers[leaver]
+                            trial.compute_units[user] = self._best_units[user]
+                            if not (
+                                place(trial, user, UP, up_channel, vacated[0])
+                                and place(trial, user, DOWN, down_channel, vacated[1])
+                            ):
+                                continue
+                            trial.split[user] = 0
+                            candidates.append(("offload" if leaver < 0 else "exchange", trial))
+        for kind, trial in candidates:
+            if kind != "device-only":
+                self.resplit(trial, [u for u in range(self.num_users) if int(trial.up[u]) >= 0])
+        scored = []
+        for kind, trial in candidates:
+            trial_ev = self.evaluate(trial)
+            if math.isfinite(trial_ev.objective):
+                scored.append((trial_ev.objective, kind, trial, trial_ev))
+        scored.sort(key=lambda item: item[0])
+        best: tuple[float, str, PlanState, Evaluation] | None = None
+        if scored and scored[0][0] < ev.objective - tolerance:
+            scored = scored[:1]  # an improving neighbour as it is: no polish needed to see it
+        for value, kind, trial, trial_ev in scored[:EXHAUSTIVE_POLISHED]:
+            polished, _, _ = polish(model, self.decision_of(trial), self.method, self.polish_stopping)
+            polished_state = self.state_of(polished)
+            polished_ev = self.evaluate(polished_state)
+            if polished_ev.objective < value:
+                value, trial, trial_ev = polished_ev.objective, polished_state, polished_ev
+            if value < ev.objective - tolerance and (best is None or value < best[0]):
+                best = (value, kind, trial, trial_ev)
+        if best is None and scored and scored[0][0] < ev.objective - tolerance:
+            best = scored[0]
+        if best is None:
+            return None
+        _, kind, trial, trial_ev = best
+        for mine, theirs in zip(state.tensors(), trial.tensors(), strict=True):
+            mine.copy_(theirs)
+        return trial_ev, {kind: 1}
+
+    def _descend(
+        self,
+        state: PlanState,
+        ev: Evaluation,
+        *,
+        deadline: float,
+        max_rounds: int,
+        record: _Record,
+        exhaustive: bool = True,
+    ) -> tuple[PlanState, Evaluation, str]:
+        """Improving moves until a local optimum (after a last polish), ``max_rounds`` or ``deadline``."""
+        polished_at: float | None = None
+        rounds = 0
+        history = [ev.objective]
+        while True:
+            if time.perf_counter() > deadline:
+                return state, ev, "time limit"
+            if rounds >= max_rounds:
+                return state, ev, "max_rounds"
+            rounds += 1
+            (record.muted_parent or record).rounds += 1
+            tolerance = 1e-9 * max(abs(ev.objective), 1e-300)
+            accepted: dict[str, int] = {}
+            if self.split_response(state, ev):
+                new_ev = self.evaluate(state)
+                if new_ev.objective < ev.objective:
+                    ev = new_ev
+                    accepted["split"] = 1
+            self.prepare(state, ev)
+            moves = self.candidate_moves(state, ev, tolerance)
+            if moves:
+                ev, verified = self.verify(state, ev, moves, tolerance)
+                accepted.update(verified)
+            if not accepted and exhaustive and self.exhaustive:
+                self.prepare(state, ev)
+                found = self.exhaustive_moves(state, ev, tolerance)
+                if found is not None:
+                    ev, accepted = found
+            if not accepted:
+                # Re-optimise the continuous variables at the fixed assignment, then search again.
+                if polished_at is not None and polished_at <= ev.objective:
+                    return state, ev, "local optimum"
+                polished_at = ev.objective
+                polished, _, _ = polish(self.model, self.decision_of(state), self.method, self.polish_stopping)
+                polished_state = self.state_of(polished)
+                polished_ev = self.evaluate(polished_state)
+                if not polished_ev.objective < ev.objective - tolerance:
+                    return state, ev, "local optimum"
+                state, ev = polished_state, polished_ev
+                accepted = {"polish": 1}
+                polished_at = ev.objective
+            record.add(accepted, ev.objective)
+            history.append(ev.objective)
+            if len(history) > STALL_ROUNDS and history[-1] > history[-1 - STALL_ROUNDS] * (1 - STALL_GAIN):
+                return state, ev, "local optimum"  # the last rounds gained almost nothing: take it as one
+
+    def kicks(self, state: PlanState, ev: Evaluation, limit: int) -> list[PlanState]:
+        """Plans one priced move away, improving or not (best price first): starts of a further descent."""
+        self.prepare(state, ev)
+        moves = sorted(
+            (move for move in self.candidate_moves(state, ev, -math.inf) if move.kind != "power"),
+            key=lambda move: move.predicted,
+        )
+        plans = []
+        for move in moves[:limit]:
+            trial = state.copy()
+            self.apply(trial, move)
+            plans.append(trial)
+        return plans
+
+    def run(
+        self,
+        decision: Decision,
+        best_units: torch.Tensor,
+        *,
+        deadline: float,
+        max_rounds: int = 200,
+        max_kicks: int = KICKS,
+    ) -> SearchResult:
+        """Improve a discrete, feasible decision: descend to a local optimum, then try up to ``max_kicks``
+        single moves that do not improve on their own, each followed by a descent, and keep a kick whose
+        descent ends lower (a variable-neighbourhood step); until no kick helps, ``max_rounds`` or ``deadline``."""
+        self._best_units = best_units.to(self.model.dtype)
+        state = self.state_of(decision)
+        ev = self.evaluate(state)
+        record = _Record(time.perf_counter(), ev.objective)
+        state, ev, stop = self._descend(state, ev, deadline=deadline, max_rounds=max_rounds, record=record)
+        kicks_left = max_kicks
+        while stop == "local optimum" and kicks_left > 0:
+            improved = False
+            for trial in self.kicks(state, ev, min(kicks_left, KICKS_PER_ROUND)):
+                kicks_left -= 1
+                trial_state, trial_ev, trial_stop = self._descend(
+                    trial,
+                    self.evaluate(trial),
+                    deadline=deadline,
+                    max_rounds=max_rounds,
+                    record=_Record.muted(record),
+                    exhaustive=False,
+                )
+                if trial_ev.objective < ev.objective * (1 - KICK_GAIN):
+                    state, ev = trial_state, trial_ev
+                    record.add({"kick": 1}, ev.objective)
+                    improved = True
+                    break
+                if trial_stop == "time limit":
+                    break
+            if not improved:
+                break
+            state, ev, stop = self._descend(state, ev, deadline=deadline, max_rounds=max_rounds, record=record)
+        if stop == "local optimum" and time.perf_counter() > deadline:
+            stop = "time limit"
+        return SearchResult(
+            decision=self.decision_of(state),
+            objective=ev.objective,
+            start_objective=record.start_objective,
+            rounds=record.rounds,
+            accepted=record.accepted,
+            anytime=record.anytime,
+            stop_reason=stop,
+        )
+
+
+@dataclass
+class _Record:
+    """Evidence of a search: rounds, accepted moves by kind, and the anytime curve."""
+
+    started: float
+    start_objective: float
+    rounds: int = 0
+    accepted: dict[str, int] = field(default_factory=dict)
+    anytime: list[tuple[float, float]] = field(default_factory=list)
+    muted_parent: _Record | None = None
+
+    def __post_init__(self) -> None:
+        if not self.anytime and self.muted_parent is None:
+            self.anytime.append((0.0, self.start_objective))
+
+    @staticmethod
+    def muted(parent: _Record) -> _Record:
+        """A record for a trial descent: rounds count towards the parent, moves and values do not."""
+        return _Record(parent.started, math.nan, muted_parent=parent)
+
+    def add(self, accepted: dict[str, int], objective: float) -> None:
+        if self.muted_parent is not None:
+            return
+        for kind, count in accepted.items():
+            self.accepted[kind] = self.accepted.get(kind, 0) + count
+        self.anytime.append((time.perf_counter() - self.started, objective))
+
+
+def _channel_key(direction: int) -> str:
+    return "up" if direction == UP else "down"
+
+
+def _power_key(direction: int) -> str:
+    return "uplink_power_w" if direction == UP else "downlink_power_w"

@@ -1,0 +1,156 @@
+"""The discrete improvement phase and the guarantees built into ``solve`` (issue: plans within 1 % of optimum)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nomasplit.data.plan import Plan
+from nomasplit.model.evaluate import find_violations, plan_from_decision
+from nomasplit.model.system import SystemModel
+from nomasplit.solvers import solve
+from nomasplit.solvers.bounds import optimal_compute_units
+from nomasplit.solvers.improve import UP, LocalSearch
+from nomasplit.solvers.ligd import BASELINE_STARTS, LigdSettings, ligd_method, ligd_stopping
+from tests.factories import random_scenario
+
+BASELINES = BASELINE_STARTS
+
+
+def _search(model: SystemModel) -> LocalSearch:
+    settings = LigdSettings()
+    return LocalSearch(model, ligd_method(settings), ligd_stopping(settings, settings.polish_iterations))
+
+
+def _discrete_start(model: SystemModel):
+    """A feasible discrete plan to improve: the Edge-Only baseline's plan."""
+    return solve(model.scenario, "edge-only")
+
+
+@pytest.mark.parametrize(("seed", "access"), [(0, "noma"), (1, "oma"), (2, "noma")])
+def test_search_never_raises_gamma_and_keeps_plans_feasible(seed, access) -> None:
+    scenario = random_scenario(seed, num_users=8, num_subchannels=2, access=access)
+    model = SystemModel(scenario)
+    search = _search(model)
+    start = search.state_of(search.decision_of(search.state_of(_edge_only_decision(model))))
+    decision = search.decision_of(start)
+    with torch.no_grad():
+        before = float(model.objective(decision))
+    result = search.run(decision, optimal_compute_units(model), deadline=math.inf)
+    with torch.no_grad():
+        after = float(model.objective(result.decision))
+    assert after == pytest.approx(result.objective, rel=1e-12)
+    assert after <= before * (1 + 1e-12)
+    values = [value for _, value in result.anytime]
+    assert all(b <= a * (1 + 1e-12) for a, b in itertools.pairwise(values))
+    plan = Plan(users=plan_from_decision(model, result.decision))
+    assert find_violations(scenario, plan) == []
+
+
+def _edge_only_decision(model: SystemModel):
+    from nomasplit.solvers.registry import SolveContext, get_algorithm
+
+    algorithm = get_algorithm("edge-only")
+    context = SolveContext(model.scenario, model, 0, torch.Generator().manual_seed(0))
+    return algorithm.run(context, algorithm.settings_type()).decision
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_relocation_prices_are_exact(seed) -> None:
+    """A priced relocation (own power and split re-chosen, others held) changes Gamma by exactly its price."""
+    scenario = random_scenario(seed, num_users=9, num_subchannels=3)
+    model = SystemModel(scenario)
+    search = _search(model)
+    search._best_units = optimal_compute_units(model)
+    state = search.state_of(_edge_only_decision(model))
+    evaluation = search.evaluate(state)
+    search.prepare(state, evaluation)
+    moves = [m for m in search.candidate_moves(state, evaluation, tolerance=-math.inf) if m.kind == "relocate"]
+    moves += [m for m in search.candidate_moves(state, evaluation, tolerance=0.0) if m.kind == "device-only"]
+    assert moves
+    for move in moves[:12]:
+        trial = state.copy()
+        search.apply(trial, move)
+        change = search.evaluate(trial).objective - evaluation.objective
+        assert change == pytest.approx(move.predicted, rel=1e-6, abs=1e-9 * evaluation.objective)
+
+
+def test_a_device_only_user_can_take_an_offloading_users_slot() -> None:
+    """OMA, one subchannel, two users in a cell: the search can exchange who offloads."""
+    scenario = random_scenario(5, num_aps=1, num_users=2, num_subchannels=1, access="oma")
+    model = SystemModel(scenario)
+    search = _search(model)
+    results = []
+    for served in (0, 1):
+        state = search.state_of(_edge_only_decision(model))
+        other = 1 - served
+        if int(state.up[served]) < 0:
+            state.up[served], state.down[served] = state.up[other], state.down[other]
+            state.split[served] = 0
+            state.compute_units[served] = state.compute_units[other]
+        state.up[other], state.down[other] = -1, -1
+        state.split[other] = model.num_layers[other]
+        result = search.run(search.decision_of(state), optimal_compute_units(model), deadline=math.inf)
+        results.append(result.objective)
+    # Whichever user starts served, the search ends at the same (better) plan.
+    assert results[0] == pytest.approx(results[1], rel=1e-4)
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    access=st.sampled_from(["noma", "oma"]),
+    num_users=st.integers(2, 7),
+    num_subchannels=st.integers(1, 3),
+)
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_guarantees_hold_on_random_scenarios(seed, access, num_users, num_subchannels) -> None:
+    """Gamma(ligd) <= every baseline, Gamma(ligd-peruser) <= Gamma(ligd), Gamma(ecc-noma) <= Gamma(ecc-oma)."""
+    scenario = random_scenario(seed, num_users=num_users, num_subchannels=num_subchannels, access=access)
+    objective = {}
+    for name in ("ligd", "ligd-peruser", "ecc-noma", "ecc-oma", *BASELINES):
+        info = solve(scenario, name, seed=0).solver
+        assert info is not None and info.objective is not None and math.isfinite(info.objective)
+        objective[name] = info.objective
+    tolerance = 1e-12 * objective["ligd"]
+    for name in BASELINES:
+        assert objective["ligd"] <= objective[name] + tolerance, name
+    assert objective["ligd-peruser"] <= objective["ligd"] + tolerance
+    assert objective["ecc-noma"] <= objective["ecc-oma"] + tolerance
+
+
+def test_plan_records_the_start_that_won_and_the_anytime_curve() -> None:
+    scenario = random_scenario(7, num_users=8, num_subchannels=2)
+    info = solve(scenario, "ligd").solver
+    assert info is not None
+    starts = info.extra["starts"]
+    assert info.extra["start_won"] in starts
+    assert starts[info.extra["start_won"]] == pytest.approx(info.objective, rel=1e-12)
+    assert set(BASELINES) <= set(starts)
+    assert info.objective <= min(starts.values()) * (1 + 1e-12)
+    for record in info.extra["improvement"].values():
+        times = [point[0] for point in record["anytime"]]
+        assert times == sorted(times)
+        assert record["objective"] <= record["start_objective"] * (1 + 1e-6)
+
+
+def test_improvement_can_be_switched_off_and_then_does_no_better() -> None:
+    scenario = random_scenario(8, num_users=9, num_subchannels=2, access="oma")
+    with_phase = solve(scenario, "ligd").solver
+    without = solve(scenario, "ligd", settings={"improve": False}).solver
+    assert with_phase is not None and without is not None
+    assert without.extra["improvement"] == {}
+    assert with_phase.objective <= without.objective * (1 + 1e-12)
+
+
+def test_ecc_noma_records_the_oma_start() -> None:
+    scenario = random_scenario(9, num_users=8, num_subchannels=2)
+    info = solve(scenario, "ecc-noma").solver
+    assert info is not None and "ecc-oma" in info.extra["starts"]
+    assert np.isfinite(info.extra["starts"]["ecc-oma"])
+    assert UP == 0
