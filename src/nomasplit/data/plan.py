@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nomasplit.data.hashing import sha256_of
 from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
 
@@ -110,3 +111,35 @@ class Plan(BaseModel):
     def decisions_by_user(self) -> list[UserDecision]:
         """Decisions sorted by user index."""
         return sorted(self.users, key=lambda decision: decision.user)
+
+
+def check_plan_matches_scenario(
+    plan: Plan, scenario: Scenario, *, plan_source: str = "plan", scenario_source: str = "scenario", force: bool = False
+) -> str | None:
+    """Check that ``plan`` was made for ``scenario`` (its recorded ``scenario_sha256``).
+
+    A plan carries the SHA-256 of the scenario it was solved for; evaluating or running it on another scenario
+    gives numbers that mean nothing, so a mismatch is refused unless ``force``.
+
+    Returns:
+        A warning to show (``None`` if the hashes match): a forced mismatch, or a plan that records no hash
+        (written by hand or by another tool), which cannot be checked.
+
+    Raises:
+        InputError: the hashes differ and ``force`` is false; the message holds both hashes.
+    """
+    actual = sha256_of(scenario)
+    recorded = plan.scenario_sha256
+    if recorded is None:
+        return (
+            f"{plan_source} records no scenario_sha256, so it cannot be checked against {scenario_source} "
+            f"(sha256 {actual}); make sure it was made for this scenario"
+        )
+    if recorded == actual:
+        return None
+    message = (
+        f"{plan_source} was made for a scenario with sha256 {recorded}, but {scenario_source} has sha256 {actual}"
+    )
+    if not force:
+        raise InputError(f"{message}; pass the plan's own scenario, or --force to use it anyway")
+    return f"{message}; used anyway (--force): its numbers describe a different network"
