@@ -19,7 +19,7 @@ from nomasplit.errors import InputError
 class UserDecision(BaseModel):
     """The decision for one user."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     user: int = Field(ge=0, description="user index, 0-based")
     split: int = Field(ge=0, description="s_i: units 1..s_i on the device; s_i = F_i is Device-Only")
@@ -33,7 +33,7 @@ class UserDecision(BaseModel):
 class SplitHistory(BaseModel):
     """Convergence record of one split candidate of a gradient method."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     split: int
     iterations: int = Field(ge=0)
@@ -44,7 +44,7 @@ class SplitHistory(BaseModel):
 class SolveInfo(BaseModel):
     """How a plan was obtained (scipy ``OptimizeResult`` in spirit)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     algorithm: str
     settings: dict[str, Any] = Field(default_factory=dict)
@@ -68,7 +68,7 @@ class SolveInfo(BaseModel):
 class Plan(BaseModel):
     """A complete plan for a scenario."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     schema_version: Literal[1] = 1
     scenario_sha256: str | None = Field(default=None, description="hash of the scenario the plan was made for")
