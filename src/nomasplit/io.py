@@ -97,9 +97,7 @@ def same_file(first: str | Path, second: str | Path) -> bool:
         return False
 
 
-def check_output_path(
-    path: str | Path, *, inputs: tuple[str | Path | None, ...] = (), option: str = "--out"
-) -> Path:
+def check_output_path(path: str | Path, *, inputs: tuple[str | Path | None, ...] = (), option: str = "--out") -> Path:
     """Fail early, before any long computation, if ``path`` cannot be written or would overwrite an input.
 
     Checks: ``path`` is not a folder; its folder exists and a file can be created in it (probed with a

@@ -26,7 +26,9 @@ def _check_plain_numbers(value: Any) -> None:
         if isinstance(item, list | tuple):
             stack.extend(item)
         elif isinstance(item, bool) or not isinstance(item, int | float | np.integer | np.floating):
-            raise ValueError(f"expected numbers, got {type(item).__name__} {item!r} (no coercion from text or booleans)")
+            raise ValueError(
+                f"expected numbers, got {type(item).__name__} {item!r} (no coercion from text or booleans)"
+            )
 
 
 def decode_array(value: Any) -> np.ndarray:

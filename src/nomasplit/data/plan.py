@@ -137,9 +137,7 @@ def check_plan_matches_scenario(
         )
     if recorded == actual:
         return None
-    message = (
-        f"{plan_source} was made for a scenario with sha256 {recorded}, but {scenario_source} has sha256 {actual}"
-    )
+    message = f"{plan_source} was made for a scenario with sha256 {recorded}, but {scenario_source} has sha256 {actual}"
     if not force:
         raise InputError(f"{message}; pass the plan's own scenario, or --force to use it anyway")
     return f"{message}; used anyway (--force): its numbers describe a different network"
