@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         users_per_ap: int | None = typer.Option(None, "--users-per-ap", help="Users per AP (users_per_ap)."),
         subchannels: int | None = typer.Option(None, "--subchannels", help="Subchannels M (num_subchannels)."),
         model: str | None = typer.Option(None, "--model", help="Zoo model name or profile JSON path (model)."),
-        access: str | None = typer.Option(None, "--access", help="noma or oma (oma forces cluster size 1)."),
+        access: str | None = typer.Option(None, "--access", help="noma or oma (oma sets cluster size 1)."),
     ) -> None:
         """Generate a scenario file; flags override the config (and are noted in the scenario's description)."""
         check_output_path(out, inputs=(config_path,))

@@ -226,7 +226,7 @@ class ScenarioConfig(BaseModel):
     )
     access: Literal["noma", "oma"] = Field(
         default="noma",
-        description="NOMA with SIC, or OMA (forces cluster_size 1)",
+        description="NOMA with SIC, or OMA (cluster_size 1; another cluster_size is refused)",
         json_schema_extra=_meta("-", PAPER),
     )
     cluster_size: int = Field(
