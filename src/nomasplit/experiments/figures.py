@@ -408,7 +408,7 @@ QUICK_CHANGES = (
 
 
 def quick_settings(num_seeds: int = 2) -> ReproductionSettings:
-    """A run of under a minute on 2 cores (21 s measured); :data:`QUICK_CHANGES` says what differs from the paper's setup."""
+    """A run of under a minute on 2 cores; :data:`QUICK_CHANGES` says what differs from the paper's setup."""
     small = {
         "users_per_ap": 20,
         "num_subchannels": 20,
