@@ -174,6 +174,8 @@ def register(app: typer.Typer) -> None:
                 command=shlex.join(["nomasplit", *sys.argv[1:]]),
                 on_failure=report_failure,
             )
+        except OSError as exc:  # the folder became unwritable or full during the run (figures, report)
+            raise InputError(f"--out {out}: cannot write ({exc.strerror or exc}); rerun to resume") from None
         finally:
             if client is not None:
                 client.close()
