@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import socket
@@ -17,6 +18,8 @@ from nomasplit.io import check_writable_folder
 
 EXIT_TASKS_FAILED = 1
 
+#: errno values of a failed write into the output folder (reported as exit 2, one line).
+_WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOENT})
 #: Largest --seeds (the paper uses 5; more than this is a typo or needs its own settings file).
 MAX_SEEDS = 1000
 #: Seconds a scheduler has to accept a TCP connection before reproduce refuses to start.
@@ -174,7 +177,10 @@ def register(app: typer.Typer) -> None:
                 command=shlex.join(["nomasplit", *sys.argv[1:]]),
                 on_failure=report_failure,
             )
-        except OSError as exc:  # the folder became unwritable or full during the run (figures, report)
+        except OSError as exc:
+            if isinstance(exc, ConnectionError) or exc.errno not in _WRITE_ERRNOS:
+                raise
+            # the folder became unwritable or full during the run (figures, report)
             raise InputError(f"--out {out}: cannot write ({exc.strerror or exc}); rerun to resume") from None
         finally:
             if client is not None:
