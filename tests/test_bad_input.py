@@ -729,7 +729,8 @@ def test_catalog_matches_the_registry_and_the_zoo() -> None:
     from nomasplit.cli import catalog, profile_cmd
     from nomasplit.solvers import ALGORITHMS
 
-    registry = [(name, ALGORITHMS[name].summary, ALGORITHMS[name].cite) for name in sorted(ALGORITHMS)]
+    real = sorted(name for name in ALGORITHMS if not name.startswith("test-"))  # test_experiments adds test-flaky
+    registry = [(name, ALGORITHMS[name].summary, ALGORITHMS[name].cite) for name in real]
     assert [tuple(entry) for entry in catalog.ALGORITHM_CATALOG] == registry
     assert tuple(zoo.MODEL_NAMES) == catalog.ZOO_MODEL_NAMES
     assert (profile_cmd.DEFAULT_WARMUP, profile_cmd.DEFAULT_REPEATS) == (
@@ -744,7 +745,7 @@ def test_algorithms_command_lists_every_algorithm() -> None:
     result = runner.invoke(app, ["algorithms"], env={"COLUMNS": "400"})
     assert result.exit_code == 0
     for name in ALGORITHMS:
-        assert name in result.output
+        assert name in result.output or name.startswith("test-")  # test_experiments registers test-flaky
 
 
 def test_generate_notes_its_overrides(tmp_path: Path) -> None:
