@@ -21,6 +21,9 @@ class AlgorithmEntry(NamedTuple):
     cite: str
 
 
+#: The file formats ``nomasplit schema`` knows (``nomasplit.data.schemas.SCHEMA_TYPES``).
+SCHEMA_NAMES: tuple[str, ...] = ("scenario", "plan", "profile", "evaluation")
+
 #: The bundled models (``nomasplit.zoo.MODEL_NAMES``).
 ZOO_MODEL_NAMES: tuple[str, ...] = ("nin", "tiny-yolov2", "vgg16")
 

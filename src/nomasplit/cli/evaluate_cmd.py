@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from nomasplit.cli.common import EXIT_SOLVER_ERROR, console, fail, handle_errors, warn
-from nomasplit.data.files import load_plan, load_scenario, save
-from nomasplit.data.plan import check_plan_matches_scenario
-from nomasplit.data.result import EvaluationResult
 from nomasplit.io import check_output_path
+
+if TYPE_CHECKING:
+    from nomasplit.data.result import EvaluationResult
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 4) -> str:
@@ -72,6 +73,10 @@ def register(app: typer.Typer) -> None:
         """
         if out is not None:
             check_output_path(out, inputs=(scenario_path, plan_path))
+
+        from nomasplit.data.files import load_plan, load_scenario, save
+        from nomasplit.data.plan import check_plan_matches_scenario
+
         scenario = load_scenario(scenario_path)
         plan = load_plan(plan_path)
         warning = check_plan_matches_scenario(

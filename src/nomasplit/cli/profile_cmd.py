@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from nomasplit.cli.catalog import ZOO_MODEL_NAMES as MODEL_NAMES
 from nomasplit.cli.common import console, handle_errors
-from nomasplit.data.files import save
-from nomasplit.data.profile import ModelProfile
 from nomasplit.errors import InputError
 from nomasplit.io import check_output_path
+
+if TYPE_CHECKING:
+    from nomasplit.data.profile import ModelProfile
 
 #: ``nomasplit.profiling.DEFAULT_WARMUP`` / ``DEFAULT_REPEATS`` (repeated here: profiling imports torch).
 DEFAULT_WARMUP = 3
@@ -80,6 +82,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"give either MODEL ({', '.join(MODEL_NAMES)}) or --model package.module:attr")
         check_output_path(out)
 
+        from nomasplit.data.files import save
         from nomasplit.profiling import load_user_model, parse_dtype, parse_input_shape, profile_model
         from nomasplit.zoo import build_model, check_model_name, input_shape
 

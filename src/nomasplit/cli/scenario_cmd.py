@@ -10,9 +10,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from nomasplit.cli.common import console, handle_errors
-from nomasplit.data.files import load_scenario
-from nomasplit.generate import generate_to_file, load_config, paper_config
-from nomasplit.generate.summary import summarize_scenario
 from nomasplit.io import check_output_path
 
 
@@ -48,6 +45,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate a scenario file; flags override the config (and are noted in the scenario's description)."""
         check_output_path(out, inputs=(config_path,))
+
+        from nomasplit.generate import generate_to_file, load_config, paper_config
+        from nomasplit.generate.summary import summarize_scenario
+
         config = load_config(config_path) if config_path is not None else paper_config()
         overrides: dict[str, Any] = {
             key: value
@@ -74,5 +75,8 @@ def register(app: typer.Typer) -> None:
         scenario_path: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario file (.json or .json.gz)."),
     ) -> None:
         """Summarise a scenario file."""
+        from nomasplit.data.files import load_scenario
+        from nomasplit.generate.summary import summarize_scenario
+
         scenario = load_scenario(scenario_path)
         console.print(_summary_table(summarize_scenario(scenario), str(scenario_path)))
