@@ -66,6 +66,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files["nin_plan"] = save(folder / "nin-plan.json", solve(load_scenario(files["nin_scenario"]), "device-only"))
     unused = random_scenario(2, num_users=6, mixed_models=True).replace(user_profile=[0] * 6)
     files["unused_profile"] = save(folder / "unused-profile.json", unused)
+    files["unused_plan"] = save(folder / "unused-plan.json", solve(unused, "device-only"))
     return files
 
 
@@ -433,9 +434,8 @@ CLI_CASES: list[Case] = [
     ),
     Case(
         "evaluate-unused-profile-ok",
-        ["evaluate", "{unused_profile}", "{bad}", "--force"],
+        ["evaluate", "{unused_profile}", "{unused_plan}"],
         code=0,
-        edit=("plan", lambda data: None),
         message="objective Gamma",
     ),
     # --- profile -------------------------------------------------------------------------------------------------
@@ -661,6 +661,16 @@ def test_cli_refuses_bad_input(
     assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"
 
 
+def test_reproduce_estimate_names_tasks_and_time() -> None:
+    from nomasplit.cli.reproduce_cmd import _estimate
+
+    assert _estimate(1000, "full", 2, None) == (
+        "1000 tasks; estimate: about 6 min of CPU time, about 3 min with 2 worker process(es) (rough, from "
+        "docs/reproduction.md)"
+    )
+    assert "Dask" not in _estimate(10, "quick", 0, "tcp://h:1") and "CPU time" in _estimate(10, "quick", 0, None)
+
+
 def test_enough_cases() -> None:
     assert len(CLI_CASES) + len(SERVER_CASES) >= 60
 
@@ -822,13 +832,21 @@ def _raw(server: EdgeServerThread, request: bytes, timeout_s: float = 5.0) -> tu
     return status, answer
 
 
-def _request(path: str = "/v1/infer/small/1", headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: edge", f"Content-Length: {len(body)}"]
+def _request(
+    path: str = "/v1/infer/small/1", headers: dict[str, str] | None = None, body: bytes = b"", method: str = "POST"
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: edge", f"Content-Length: {len(body)}"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _health(headers: dict[str, str]) -> bytes:
+    return _request("/v1/health", headers, method="GET")
+
+
 BODY = bytes(4 * 4 * 8 * 8)  # split 1 takes [1, 4, 8, 8] float32
 
 
@@ -879,15 +897,18 @@ SERVER_CASES: list[ServerCase] = [
         (400,),
         "malformed_shape",
     ),
-    ServerCase("header-20-kib", _request(headers={**AUTH, "X-Padding": "a" * 20_000}), (431,), "headers_too_large"),
-    ServerCase("header-20-kib-no-token", _request(headers={"X-Padding": "a" * 20_000}), (431,), "headers_too_large"),
-    ServerCase("header-100-kb", _request(headers={**AUTH, "X-Padding": "a" * 100_000}), (400, 431)),
+    # Header limits, on the health check (which would answer 200): h11 answers 400 to a header still incomplete
+    # after 16 KiB, the edge 431 to a complete one above 16 KiB.
+    ServerCase("header-20-kib", _health({**AUTH, "X-Padding": "a" * 20_000}), (431,), "headers_too_large"),
+    ServerCase("header-20-kib-no-token", _health({"X-Padding": "a" * 20_000}), (431,), "headers_too_large"),
+    ServerCase("header-100-kb", _health({**AUTH, "X-Padding": "a" * 100_000}), (400, 431)),
     ServerCase(
         "header-many-small",
-        _request(headers={**AUTH, **{f"X-H{index}": "b" * 100 for index in range(200)}}),
+        _health({**AUTH, **{f"X-H{i}": "b" * 100 for i in range(200)}}),
         (431,),
         "headers_too_large",
     ),
+    ServerCase("header-just-below-limit", _health({**AUTH, "X-Padding": "a" * 15_000}), (200,), "ok"),
     ServerCase(
         "no-token-closes", _request(headers={"X-Nomasplit-Dtype": "float32"}, body=BODY), (401,), "missing_token"
     ),
@@ -904,7 +925,7 @@ def test_server_refuses_with_4xx(case: ServerCase, edge: EdgeServerThread) -> No
 
 
 def test_unauthenticated_answer_closes_the_connection(edge: EdgeServerThread) -> None:
-    with socket.create_connection(_address(edge), timeout=5.0) as sock:
+    with socket.create_connection(_address(edge), timeout=2.0) as sock:  # keep-alive would hold it for 5 s
         sock.sendall(_request(headers={"Authorization": "Bearer wrong-token-0123456789"}))
         answer = b""
         while chunk := sock.recv(65536):  # ends only when the server closes
@@ -936,7 +957,7 @@ def test_idle_connections_cannot_starve_the_edge(edge: EdgeServerThread, small: 
 
 
 def test_trickling_headers_cannot_starve_the_edge(edge: EdgeServerThread, small: RunnableModel) -> None:
-    sockets = [socket.create_connection(_address(edge), timeout=5.0) for _ in range(40)]
+    sockets = [socket.create_connection(_address(edge), timeout=5.0) for _ in range(80)]
     stop = threading.Event()
 
     def trickle() -> None:
@@ -987,3 +1008,16 @@ def test_loadtest_honours_retry_after_and_counts_busy_apart() -> None:
     assert result.correct >= 1 and result.requests == result.correct + result.busy
     # Retry-After is 1 s: each client waits it out, so busy answers stay few (without waiting, hundreds).
     assert result.busy <= 3 * 2 + 3
+
+
+# --- the docs cite only files in the repository ----------------------------------------------------------------
+
+
+def test_reproduction_doc_cites_only_files_in_the_repository() -> None:
+    import re
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    text = (docs / "reproduction.md").read_text(encoding="utf-8")
+    assert "shared/" not in text  # the project's private spec folder is not part of the repository
+    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+        assert (docs / target).exists(), target
