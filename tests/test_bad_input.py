@@ -67,6 +67,10 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     unused = random_scenario(2, num_users=6, mixed_models=True).replace(user_profile=[0] * 6)
     files["unused_profile"] = save(folder / "unused-profile.json", unused)
     files["unused_plan"] = save(folder / "unused-plan.json", solve(unused, "device-only"))
+    from nomasplit.experiments import quick_settings
+
+    files["settings"] = folder / "settings.json"
+    files["settings"].write_text(json.dumps(quick_settings().model_dump(mode="json")), encoding="utf-8")
     return files
 
 
@@ -518,6 +522,27 @@ CLI_CASES: list[Case] = [
         ["reproduce", "--quick", "--out", "{config}"],
         message="not a folder",
         unchanged=("{config}",),
+    ),
+    Case(
+        "reproduce-settings-bool-seeds",
+        ["reproduce", "--settings", "{bad}", "--figures", "2", "--out", "{tmp}/r"],
+        edit=("settings", _set("num_seeds", True)),
+        message="num_seeds",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-settings-str-seed",
+        ["reproduce", "--settings", "{bad}", "--figures", "2", "--out", "{tmp}/r"],
+        edit=("settings", _set("first_seed", "0")),
+        message="first_seed",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-settings-bool-in-base",
+        ["reproduce", "--settings", "{bad}", "--figures", "2", "--out", "{tmp}/r"],
+        edit=("settings", _set("base.num_aps", True)),
+        message="num_aps",
+        absent=("{tmp}/r",),
     ),
     # --- device run ----------------------------------------------------------------------------------------------
     Case(

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nomasplit.data.files import validate_as
+from nomasplit.data.files import validate_strict
 from nomasplit.data.hashing import sha256_of
 from nomasplit.errors import InputError
 from nomasplit.experiments.fingerprint import code_fingerprint
@@ -551,4 +551,4 @@ READINGS: tuple[tuple[str, str], ...] = (
 
 def load_settings(path: str | Path) -> ReproductionSettings:
     """Read :class:`ReproductionSettings` from a YAML or JSON file (InputError names a bad field)."""
-    return validate_as(ReproductionSettings, read_yaml(path), str(path))
+    return validate_strict(ReproductionSettings, read_yaml(path), str(path))
