@@ -1046,3 +1046,17 @@ def test_reproduction_doc_cites_only_files_in_the_repository() -> None:
     assert "shared/" not in text  # the project's private spec folder is not part of the repository
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
         assert (docs / target).exists(), target
+
+
+def test_loadtest_command_names_the_setting_that_limits_it() -> None:
+    from nomasplit.runtime.models import load_zoo_model
+
+    settings = EdgeSettings(token=TOKEN, max_inflight=1)
+    with EdgeServerThread({"nin": load_zoo_model("nin", seed=0)}, settings) as server:
+        # 16 clients released together against one request at a time: the first burst alone gets 15 busy answers
+        args = ["edge", "loadtest", "--edge", server.url, "--model", "nin", "--split", "0", "--clients", "16"]
+        result = runner.invoke(app, [*args, "--duration-s", "1"], env={"NOMASPLIT_TOKEN": TOKEN})
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, output
+    assert "answers were 503 busy" in output
+    assert "--max-inflight = 1" in output and "--max-inflight 16 or more" in output
