@@ -195,9 +195,11 @@ def test_fading_never_moves_the_association() -> None:
 # --- config ---------------------------------------------------------------------------------------
 
 
-def test_oma_forces_cluster_size_one() -> None:
-    config = small_config(access="oma", cluster_size=3)
+def test_oma_means_cluster_size_one_and_refuses_another() -> None:
+    config = small_config(access="oma")
     assert config.cluster_size == 1
+    with pytest.raises(InputError, match="cluster_size 3 contradicts access 'oma'"):
+        small_config(access="oma", cluster_size=3)
     assert paper_config(access="oma").cluster_size == 1
     assert generate_scenario(config).cluster_size == 1
 

@@ -37,7 +37,8 @@ def test_usage_commands_run_as_written(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for name in ("vgg16.json", "paper.json.gz", "small.json", "plan.json", "paper-plan.json", "result.json"):
-        assert (tmp_path / name).exists(), name
+        assert (tmp_path / "out" / name).exists(), name
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]  # no stray files where it ran
     assert "feasible" in result.stdout
     assert "result matches the full local model" in " ".join(result.stdout.split())
 

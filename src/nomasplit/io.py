@@ -86,25 +86,76 @@ def _default_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def check_output_path(path: str | Path) -> Path:
-    """Fail early, before any long computation, if ``path`` cannot be written: its folder must exist."""
+def same_file(first: str | Path, second: str | Path) -> bool:
+    """True if both paths name one file (same inode, or the same resolved path when one does not exist yet)."""
+    first, second = Path(first), Path(second)
+    try:
+        if first.exists() and second.exists():
+            return os.path.samefile(first, second)
+        return first.resolve() == second.resolve()
+    except OSError:
+        return False
+
+
+def check_output_path(path: str | Path, *, inputs: tuple[str | Path | None, ...] = (), option: str = "--out") -> Path:
+    """Fail early, before any long computation, if ``path`` cannot be written or would overwrite an input.
+
+    Checks: ``path`` is not a folder; its folder exists and a file can be created in it (probed with a
+    temporary file, which also catches read-only and special file systems such as ``/proc``); an existing
+    ``path`` is writable; and ``path`` is none of ``inputs`` (the files the same command reads).
+
+    Raises:
+        InputError: naming ``option`` and the reason.
+    """
     path = Path(path)
+    for source in inputs:
+        if source is not None and same_file(path, source):
+            raise InputError(
+                f"{option} {path} is also an input of this command ({source}); refusing to overwrite it: "
+                "choose another output file"
+            )
     if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a file name")
-    if not path.parent.exists():
-        raise InputError(f"{path}: output folder {path.parent} does not exist")
+        raise InputError(f"{option} {path}: is a folder, expected a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(f"{option} {path}: output folder {folder} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"{option} {path}: the file exists and is not writable")
+    check_writable_folder(folder, option=f"{option} {path}")
     return path
 
 
+def check_writable_folder(folder: str | Path, *, option: str = "--out") -> Path:
+    """Raise :class:`InputError` unless a file can be created (and removed) in ``folder``."""
+    folder = Path(folder)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".nomasplit-write-check.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"{option}: cannot write in folder {folder} ({exc.strerror or exc})") from None
+    return folder
+
+
 def write_atomic(path: str | Path, content: str | bytes) -> Path:
-    """Write ``content`` to ``path`` atomically (temporary file + rename). ``.gz`` paths are gzipped."""
+    """Write ``content`` to ``path`` atomically (temporary file + rename). ``.gz`` paths are gzipped.
+
+    An existing ``path`` is replaced only once the new content is complete on disk. Any failure to write (no
+    such folder, read-only or full file system, permissions) raises :class:`InputError` naming the file, and
+    leaves ``path`` as it was.
+    """
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise InputError(f"{path}: output folder {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a file name")
     payload = content.encode("utf-8") if isinstance(content, str) else content
     if path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
@@ -112,6 +163,9 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
             os.fsync(handle.fileno())
         os.chmod(tmp_name, _default_file_mode())
         os.replace(tmp_name, path)
+    except OSError as exc:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc}); nothing was changed") from None
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise

@@ -44,6 +44,11 @@ def fail(message: str, code: int = EXIT_INPUT_ERROR) -> typer.Exit:
     return typer.Exit(code)
 
 
+def warn(message: str) -> None:
+    """Print ``warning: message`` to stderr (the command goes on)."""
+    error_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn library errors into clean exits: InputError -> 2, SolverError -> 1, Ctrl-C -> 130, and a missing
     optional package into a one-line hint naming the extra to install (exit 2)."""

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from nomasplit.cli.common import console, handle_errors
-from nomasplit.data.files import load_plan, load_scenario, save
-from nomasplit.data.result import EvaluationResult
-from nomasplit.model import evaluate
+from nomasplit.cli.common import EXIT_SOLVER_ERROR, console, fail, handle_errors, warn
+from nomasplit.io import check_output_path
+
+if TYPE_CHECKING:
+    from nomasplit.data.result import EvaluationResult
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 4) -> str:
@@ -60,12 +62,40 @@ def register(app: typer.Typer) -> None:
         plan_path: Path = typer.Argument(..., metavar="PLAN", help="Plan JSON."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Write the full result as JSON."),
         device: str = typer.Option("cpu", help="Torch device for the model: cpu or cuda."),
+        force: bool = typer.Option(
+            False, "--force", help="Evaluate even if the plan was made for another scenario (its scenario_sha256)."
+        ),
     ) -> None:
-        """Evaluate a plan: per-user latency, energy, utility, totals, and feasibility with violations."""
+        """Evaluate a plan: per-user latency, energy, utility, totals, and feasibility with violations.
+
+        The plan must have been made for this scenario (its scenario_sha256), unless --force. A plan whose
+        objective is not finite (an offloading user without a rate) is reported, then exit 1; --out is not written.
+        """
+        if out is not None:
+            check_output_path(out, inputs=(scenario_path, plan_path))
+
+        from nomasplit.data.files import load_plan, load_scenario, save
+        from nomasplit.data.plan import check_plan_matches_scenario
+
         scenario = load_scenario(scenario_path)
         plan = load_plan(plan_path)
+        warning = check_plan_matches_scenario(
+            plan, scenario, plan_source=f"plan {plan_path}", scenario_source=f"scenario {scenario_path}", force=force
+        )
+        if warning is not None:
+            warn(warning)
+
+        from nomasplit.model import evaluate
+
         result = evaluate(scenario, plan, device=device)
         render_evaluation(result)
+        if result.totals.objective is None:
+            bad = [outcome.user for outcome in result.users if outcome.utility is None]
+            raise fail(
+                f"the objective is not finite: user(s) {bad[:10]}{'...' if len(bad) > 10 else ''} have no finite "
+                f"latency or energy (see the violations above); {'--out not written' if out else 'no result'}",
+                EXIT_SOLVER_ERROR,
+            )
         if out is not None:
             save(out, result)
             console.print(f"wrote {out}")

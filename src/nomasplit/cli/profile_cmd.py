@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
+from nomasplit.cli.catalog import ZOO_MODEL_NAMES as MODEL_NAMES
 from nomasplit.cli.common import console, handle_errors
-from nomasplit.data.files import save
-from nomasplit.data.profile import ModelProfile
 from nomasplit.errors import InputError
-from nomasplit.profiling import (
-    DEFAULT_REPEATS,
-    DEFAULT_WARMUP,
-    load_user_model,
-    parse_dtype,
-    parse_input_shape,
-    profile_model,
-)
-from nomasplit.zoo import MODEL_NAMES, build_model, check_model_name, input_shape
+from nomasplit.io import check_output_path
+
+if TYPE_CHECKING:
+    from nomasplit.data.profile import ModelProfile
+
+#: ``nomasplit.profiling.DEFAULT_WARMUP`` / ``DEFAULT_REPEATS`` (repeated here: profiling imports torch).
+DEFAULT_WARMUP = 3
+DEFAULT_REPEATS = 10
 
 
 def profile_table(profile: ModelProfile) -> Table:
@@ -79,11 +78,15 @@ def register(app: typer.Typer) -> None:
         repeats: int = typer.Option(DEFAULT_REPEATS, "--repeats", help="Timed runs per unit (--measure)."),
     ) -> None:
         """Profile a model: FLOPs and output size of each split unit, input and result sizes."""
-        torch_dtype = parse_dtype(dtype)
         if (model_name is None) == (user_model is None):
             raise InputError(f"give either MODEL ({', '.join(MODEL_NAMES)}) or --model package.module:attr")
-        if not out.parent.is_dir():
-            raise InputError(f"--out {out}: output folder {out.parent} does not exist")
+        check_output_path(out)
+
+        from nomasplit.data.files import save
+        from nomasplit.profiling import load_user_model, parse_dtype, parse_input_shape, profile_model
+        from nomasplit.zoo import build_model, check_model_name, input_shape
+
+        torch_dtype = parse_dtype(dtype)
         if model_name is not None:
             check_model_name(model_name)
             if shape_text is not None or name is not None:

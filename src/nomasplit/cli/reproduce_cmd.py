@@ -2,25 +2,83 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shlex
+import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import typer
 
 from nomasplit.cli.common import console, error_console, handle_errors
 from nomasplit.errors import InputError
-from nomasplit.experiments import paper_settings, quick_settings, reproduce
-from nomasplit.experiments.figures import load_settings
-from nomasplit.experiments.sweep import Failure, dask_client
+from nomasplit.io import check_writable_folder
 
 EXIT_TASKS_FAILED = 1
 
+#: errno values of a failed write into the output folder (reported as exit 2, one line).
+_WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOENT})
+#: Largest --seeds (the paper uses 5; more than this is a typo or needs its own settings file).
+MAX_SEEDS = 1000
+#: Seconds a scheduler has to accept a TCP connection before reproduce refuses to start.
+SCHEDULER_CONNECT_TIMEOUT_S = 3.0
+#: CPU seconds per task measured on the committed runs (docs/reproduction.md): quick and Section VI-A scale.
+SECONDS_PER_TASK = {"quick": 0.1, "full": 0.35}
+
+
+def max_workers() -> int:
+    """Largest --workers: twice the CPUs (more processes than that only compete for the same cores)."""
+    return 2 * (os.cpu_count() or 1)
+
 
 def _parse_figures(text: str | None) -> list[str] | None:
-    if not text:
+    if text is None:
         return None
-    return [item.strip() for item in text.split(",") if item.strip()]
+    keys = [item.strip() for item in text.split(",") if item.strip()]
+    if not keys:
+        raise InputError(f"--figures {text!r} names no figure; omit --figures for all of them, or list keys (2,5,11)")
+    return keys
+
+
+def check_scheduler(address: str, timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S) -> None:
+    """Raise :class:`InputError` unless a TCP connection to the scheduler's host and port opens in time."""
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", "tls"):
+        return  # other transports (inproc, ucx) are left to Dask
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or port is None:
+        raise InputError(f"--scheduler {address!r}: expected tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786)")
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"--scheduler {address}: no scheduler answers within {timeout_s:g} s ({exc.strerror or exc}); "
+            "start one (dask scheduler) or omit --scheduler for a local process pool"
+        ) from None
+
+
+def _estimate(num_tasks: int, scale: str, workers: int | None, scheduler: str | None) -> str:
+    cpu_s = num_tasks * SECONDS_PER_TASK[scale]
+    parallel = 1 if workers == 0 else (workers or os.cpu_count() or 1)
+    where = "on the Dask cluster" if scheduler else f"with {parallel} worker process(es)"
+
+    def human(seconds: float) -> str:
+        return (
+            f"{seconds:.0f} s"
+            if seconds < 120
+            else f"{seconds / 60:.0f} min"
+            if seconds < 7200
+            else f"{seconds / 3600:.1f} h"
+        )
+
+    wall = "" if scheduler else f", about {human(cpu_s / parallel)} {where}"
+    return f"{num_tasks} tasks; estimate: about {human(cpu_s)} of CPU time{wall} (rough, from docs/reproduction.md)"
 
 
 def register(app: typer.Typer) -> None:
@@ -34,8 +92,12 @@ def register(app: typer.Typer) -> None:
             "--figures",
             help="comma-separated figure keys: 2..11, extra-device, extra-bandwidth (default: all)",
         ),
-        quick: bool = typer.Option(False, "--quick", help="a smaller network, 2 seeds, fewer points (minutes)"),
-        seeds: int | None = typer.Option(None, "--seeds", help="Monte-Carlo seeds (default: 5, or 2 with --quick)"),
+        quick: bool = typer.Option(
+            False, "--quick", help="a smaller network, 2 seeds, fewer points (under a minute on 2 cores)"
+        ),
+        seeds: int | None = typer.Option(
+            None, "--seeds", help=f"Monte-Carlo seeds, 1..{MAX_SEEDS} (default: 5, or 2 with --quick)"
+        ),
         out: Path = typer.Option(Path("reproduction"), "--out", help="output folder (results, figures, report.md)"),
         scheduler: str | None = typer.Option(
             None,
@@ -45,7 +107,7 @@ def register(app: typer.Typer) -> None:
         workers: int | None = typer.Option(
             None,
             "--workers",
-            help="worker processes of the local pool (0: run in this process; default: CPUs)",
+            help="worker processes of the local pool, 0..2 x CPUs (0: run in this process; default: CPUs)",
         ),
         device: str = typer.Option("cpu", "--device", help="torch device of the solvers: cpu or cuda"),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar with an ETA"),
@@ -55,14 +117,34 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Reproduce Section VI (Figs. 2-11) and the extra figures: results, PNG/SVG figures and report.md.
 
-        An interrupted run started again with the same options computes only the missing tasks.
+        An interrupted run started again with the same options computes only the missing tasks. Every option
+        is checked (device, scheduler, figures, seeds, workers, output folder) before anything is written.
         """
-        if seeds is not None and seeds < 1:
-            raise InputError(f"--seeds must be at least 1, got {seeds}")
-        if workers is not None and workers < 0:
-            raise InputError(f"--workers must be 0 or more, got {workers}")
+        if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
+            raise InputError(f"--seeds {seeds} is out of range: allowed 1..{MAX_SEEDS}")
+        if workers is not None and not 0 <= workers <= max_workers():
+            raise InputError(
+                f"--workers {workers} is out of range: allowed 0..{max_workers()} (2 x the {os.cpu_count()} CPUs)"
+            )
         if device not in ("cpu", "cuda"):
             raise InputError(f"--device must be cpu or cuda, got {device!r}")
+        figure_keys = _parse_figures(figures)
+        if device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise InputError("--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)")
+        if out.exists() and not out.is_dir():
+            raise InputError(f"--out: {out} exists and is not a folder")
+        existing = out
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        check_writable_folder(existing, option=f"--out {out}")
+
+        from nomasplit.experiments import paper_settings, quick_settings, reproduce
+        from nomasplit.experiments.figures import load_settings
+        from nomasplit.experiments.sweep import Failure, build_tasks, dask_client
+
         if settings_file is not None:
             settings = load_settings(settings_file)
         else:
@@ -71,7 +153,11 @@ def register(app: typer.Typer) -> None:
             settings = settings.model_copy(update={"num_seeds": seeds})
         if device != "cpu":
             settings = settings.model_copy(update={"device": device})
-        settings = settings.select_figures(_parse_figures(figures))
+        settings = settings.select_figures(figure_keys)
+        num_tasks = len(build_tasks(settings))
+        if scheduler:
+            check_scheduler(scheduler)
+        console.print(_estimate(num_tasks, "quick" if quick and settings_file is None else "full", workers, scheduler))
 
         def report_failure(failure: Failure) -> None:
             error_console.print(
@@ -91,6 +177,11 @@ def register(app: typer.Typer) -> None:
                 command=shlex.join(["nomasplit", *sys.argv[1:]]),
                 on_failure=report_failure,
             )
+        except OSError as exc:
+            if isinstance(exc, ConnectionError) or exc.errno not in _WRITE_ERRNOS:
+                raise
+            # the folder became unwritable or full during the run (figures, report)
+            raise InputError(f"--out {out}: cannot write ({exc.strerror or exc}); rerun to resume") from None
         finally:
             if client is not None:
                 client.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from nomasplit.cli.common import console, fail, handle_errors
+from nomasplit.cli.common import console, fail, handle_errors, warn
 from nomasplit.errors import InputError
 
 _DEFAULT_MODELS = "nin,tiny-yolov2,vgg16"
@@ -85,6 +85,14 @@ def register(app: typer.Typer) -> None:
         request_timeout_s: float = typer.Option(
             60.0, "--request-timeout-s", help="Limit on receiving a body and on a paced answer."
         ),
+        header_timeout_s: float = typer.Option(
+            10.0, "--header-timeout-s", help="A connection must send its request line and headers within this time."
+        ),
+        max_waiting_connections: int = typer.Option(
+            64,
+            "--max-waiting-connections",
+            help="Connections waiting for their headers at once; more close the oldest.",
+        ),
         access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
         threads: int | None = typer.Option(None, "--threads", help="torch intra-op threads."),
     ) -> None:
@@ -104,6 +112,8 @@ def register(app: typer.Typer) -> None:
                 "max_inflight": max_inflight,
                 "compute_workers": compute_workers,
                 "request_timeout_s": request_timeout_s,
+                "header_timeout_s": header_timeout_s,
+                "max_waiting_connections": max_waiting_connections,
             },
             f"edge serve options ({TOKEN_ENV} is the token)",
         )
@@ -144,13 +154,15 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
     ) -> None:
         """N concurrent clients for a bounded time: throughput, p50/p99 latency, errors."""
-        from nomasplit.io import write_json
+        from nomasplit.io import check_output_path, write_json
         from nomasplit.runtime.client import EdgeClient, EdgeError, token_from_env
         from nomasplit.runtime.device import check_edge_weights, device_part, local_output, random_input
         from nomasplit.runtime.loadtest import run_load_test
         from nomasplit.runtime.models import load_zoo_model
 
         token = token_from_env()
+        if out is not None:
+            check_output_path(out, inputs=(weights,), option="--json")
         runnable = load_zoo_model(model, seed=seed, weights=weights)
         if not 0 <= split < runnable.num_units:
             raise InputError(f"--split {split} is out of range: the edge runs 0..{runnable.num_units - 1}")
@@ -159,6 +171,7 @@ def register(app: typer.Typer) -> None:
         try:
             with EdgeClient(edge, token) as client:
                 check_edge_weights(client, runnable)
+                max_inflight = client.models().get("limits", {}).get("max_inflight")
             result = run_load_test(
                 edge,
                 token,
@@ -174,8 +187,17 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             write_json(out, result.model_dump(mode="json"))
         console.print_json(data=result.model_dump(mode="json"))
-        if result.errors or result.mismatches:
-            raise fail(f"{sum(result.errors.values())} errors and {result.mismatches} wrong answers", 1)
+        if result.busy:
+            console.print(
+                f"{result.busy} answers were 503 busy (retried after Retry-After, not counted as errors): the edge "
+                f"runs at most --max-inflight = {max_inflight} requests at once; for {clients} clients start it with "
+                f"edge serve --max-inflight {clients} or more",
+                highlight=False,
+            )
+        if result.errors or result.mismatches or not result.correct:
+            raise fail(
+                f"{sum(result.errors.values())} errors, {result.mismatches} wrong answers, {result.correct} correct", 1
+            )
 
     @device_app.command("run")
     @handle_errors
@@ -195,11 +217,15 @@ def register(app: typer.Typer) -> None:
         rtol: float = typer.Option(1e-4, "--rtol", help="Relative tolerance of the output check."),
         atol: float = typer.Option(1e-4, "--atol", help="Absolute tolerance of the output check."),
         out: Path | None = typer.Option(None, "--json", help="Write the report as JSON here."),
+        force: bool = typer.Option(
+            False, "--force", help="Use a --plan made for another scenario (its scenario_sha256) anyway."
+        ),
     ) -> None:
         """Run units 1..S here, units S+1..F on the edge, and check the result against the local model."""
         from nomasplit import zoo
         from nomasplit.data.files import load_plan, load_scenario
-        from nomasplit.io import write_json
+        from nomasplit.data.plan import check_plan_matches_scenario
+        from nomasplit.io import check_output_path, write_json
         from nomasplit.runtime.client import EdgeClient, EdgeError, token_from_env
         from nomasplit.runtime.device import (
             assignment_from_plan,
@@ -216,7 +242,17 @@ def register(app: typer.Typer) -> None:
                 raise InputError("--plan needs --scenario and --user (all three together)")
             if split is not None or uplink_bps is not None or downlink_bps is not None:
                 raise InputError("--plan sets the split and rates: drop --split, --uplink-bps, --downlink-bps")
-            assignment = assignment_from_plan(load_scenario(scenario_path), load_plan(plan_path), user)
+            scenario, plan = load_scenario(scenario_path), load_plan(plan_path)
+            warning = check_plan_matches_scenario(
+                plan,
+                scenario,
+                plan_source=f"plan {plan_path}",
+                scenario_source=f"scenario {scenario_path}",
+                force=force,
+            )
+            if warning is not None:
+                warn(warning)
+            assignment = assignment_from_plan(scenario, plan, user)
             if model is not None and model != assignment.model:
                 raise InputError(f"--model {model} differs from the plan's model {assignment.model} of user {user}")
             model, split = assignment.model, assignment.split
@@ -229,6 +265,8 @@ def register(app: typer.Typer) -> None:
         downlink_bps = _check_rate(downlink_bps, "--downlink-bps")
         if rtol < 0 or atol < 0:
             raise InputError(f"--rtol and --atol must be >= 0, got {rtol} and {atol}")
+        if out is not None:
+            check_output_path(out, inputs=(plan_path, scenario_path, input_path, weights), option="--json")
         runnable = load_zoo_model(model, seed=seed, weights=weights)
         if not 0 <= split <= runnable.num_units:
             raise InputError(f"--split {split} is out of range: {model} has split points 0..{runnable.num_units}")

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from nomasplit.cli.common import console, handle_errors
-from nomasplit.data.files import load_scenario
-from nomasplit.generate import generate_to_file, load_config, paper_config
-from nomasplit.generate.summary import summarize_scenario
+from nomasplit.io import check_output_path
 
 
 def _summary_table(rows: list[tuple[str, str]], title: str) -> Table:
@@ -19,7 +18,7 @@ def _summary_table(rows: list[tuple[str, str]], title: str) -> Table:
     table.add_column("", style="bold")
     table.add_column("")
     for label, value in rows:
-        table.add_row(label, value)
+        table.add_row(escape(label), escape(value))
     return table
 
 
@@ -42,9 +41,14 @@ def register(app: typer.Typer) -> None:
         users_per_ap: int | None = typer.Option(None, "--users-per-ap", help="Users per AP (users_per_ap)."),
         subchannels: int | None = typer.Option(None, "--subchannels", help="Subchannels M (num_subchannels)."),
         model: str | None = typer.Option(None, "--model", help="Zoo model name or profile JSON path (model)."),
-        access: str | None = typer.Option(None, "--access", help="noma or oma (oma forces cluster size 1)."),
+        access: str | None = typer.Option(None, "--access", help="noma or oma (oma sets cluster size 1)."),
     ) -> None:
-        """Generate a scenario file; flags override the config."""
+        """Generate a scenario file; flags override the config (and are noted in the scenario's description)."""
+        check_output_path(out, inputs=(config_path,))
+
+        from nomasplit.generate import generate_to_file, load_config, paper_config
+        from nomasplit.generate.summary import summarize_scenario
+
         config = load_config(config_path) if config_path is not None else paper_config()
         overrides: dict[str, Any] = {
             key: value
@@ -58,7 +62,9 @@ def register(app: typer.Typer) -> None:
             if value is not None
         }
         if overrides:
-            config = config.with_overrides(**overrides)
+            noted = ", ".join(f"{key}={value}" for key, value in overrides.items())
+            description = f"{config.description} (overridden: {noted})" if config.description else f"({noted})"
+            config = config.with_overrides(**overrides, description=description)
         scenario, path = generate_to_file(config, out, seed=seed)
         rows = [*summarize_scenario(scenario), ("file", f"{path} ({path.stat().st_size:,} bytes)")]
         console.print(_summary_table(rows, f"scenario written to {path}"))
@@ -69,5 +75,8 @@ def register(app: typer.Typer) -> None:
         scenario_path: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario file (.json or .json.gz)."),
     ) -> None:
         """Summarise a scenario file."""
+        from nomasplit.data.files import load_scenario
+        from nomasplit.generate.summary import summarize_scenario
+
         scenario = load_scenario(scenario_path)
         console.print(_summary_table(summarize_scenario(scenario), str(scenario_path)))

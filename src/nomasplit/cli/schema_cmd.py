@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from nomasplit.cli.catalog import SCHEMA_NAMES
 from nomasplit.cli.common import console, handle_errors
-from nomasplit.data.schemas import SCHEMA_TYPES, schema_text, write_schemas
 
 
 def register(app: typer.Typer) -> None:
@@ -16,10 +16,12 @@ def register(app: typer.Typer) -> None:
     @app.command("schema")
     @handle_errors
     def schema_command(
-        name: str | None = typer.Argument(None, metavar="[FORMAT]", help=f"One of: {', '.join(SCHEMA_TYPES)}."),
+        name: str | None = typer.Argument(None, metavar="[FORMAT]", help=f"One of: {', '.join(SCHEMA_NAMES)}."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Write every schema into this folder."),
     ) -> None:
         """Print the JSON Schema of a file format, or write all of them with --out."""
+        from nomasplit.data.schemas import schema_text, write_schemas
+
         if out is not None:
             for path in write_schemas(out):
                 console.print(f"wrote {path}")

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-import torch
 import typer
 import yaml
 from rich.table import Table
 
+from nomasplit.cli.catalog import ALGORITHM_CATALOG, ALGORITHM_NAMES
 from nomasplit.cli.common import console, handle_errors
-from nomasplit.data.files import load_scenario, save
-from nomasplit.errors import InputError
+from nomasplit.errors import InputError, SolverError
 from nomasplit.io import check_output_path
-from nomasplit.solvers import ALGORITHMS, get_algorithm, solve
+
+#: ``--threads`` range of ``solve`` (as ``edge serve``).
+MAX_THREADS = 1024
 
 
 def parse_settings(items: list[str]) -> dict[str, Any]:
@@ -44,19 +46,34 @@ def register(app: typer.Typer) -> None:
         scenario_path: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario JSON (.json or .json.gz)."),
         algorithm: str = typer.Option("ligd", "--algorithm", "-a", help="Algorithm name (nomasplit algorithms)."),
         out: Path = typer.Option(..., "--out", "-o", help="Where to write the plan JSON."),
-        seed: int = typer.Option(0, help="Seed of the algorithm's random generator."),
+        seed: int = typer.Option(0, help="Seed of the algorithm's random generator (0 or more)."),
         device: str = typer.Option("cpu", help="Torch device: cpu or cuda."),
         threads: int | None = typer.Option(
-            None, min=1, help="torch intra-op threads for this process (default: torch's choice)."
+            None, help=f"torch intra-op threads for this process, 1..{MAX_THREADS} (default: torch's choice)."
         ),
         set_: list[str] = typer.Option(
             [], "--set", help="Algorithm setting key=value (repeatable); unknown keys are errors."
         ),
     ) -> None:
-        """Solve a scenario with an algorithm and write the plan, with how it was obtained."""
-        get_algorithm(algorithm)
-        check_output_path(out)
+        """Solve a scenario with an algorithm and write the plan, with how it was obtained.
+
+        A solve whose objective is not a finite number is an error (exit 1): no plan is written.
+        """
+        if algorithm not in ALGORITHM_NAMES:
+            raise InputError(f"unknown algorithm {algorithm!r}; allowed: {', '.join(ALGORITHM_NAMES)}")
+        if seed < 0:
+            raise InputError(f"--seed must be 0 or more, got {seed}")
+        if threads is not None and not 1 <= threads <= MAX_THREADS:
+            raise InputError(f"--threads {threads} is out of range: allowed 1..{MAX_THREADS}")
+        check_output_path(out, inputs=(scenario_path,))
         settings = parse_settings(set_)
+
+        import torch
+
+        from nomasplit.data.files import load_scenario, save
+        from nomasplit.solvers import get_algorithm, solve
+
+        get_algorithm(algorithm)
         scenario = load_scenario(scenario_path)
         if threads is not None:
             torch.set_num_threads(threads)
@@ -64,9 +81,15 @@ def register(app: typer.Typer) -> None:
             f"solving with {algorithm} ({scenario.num_users} users, {scenario.num_subchannels} subchannels)"
         ):
             plan = solve(scenario, algorithm, settings=settings, seed=seed, device=device)
-        save(out, plan)
         info = plan.solver
         assert info is not None
+        if info.objective is None or not math.isfinite(info.objective):
+            reason = f" ({info.message})" if info.message else ""
+            raise SolverError(
+                f"{algorithm} found no plan with a finite objective (Gamma = {info.objective}){reason}; no plan "
+                f"written to {out}. Check the scenario's magnitudes (workloads, rates, speeds)"
+            )
+        save(out, plan)
 
         def number(value: float | None) -> str:
             return "—" if value is None else f"{value:.6g}"
@@ -88,7 +111,6 @@ def register(app: typer.Typer) -> None:
         table = Table(title="Algorithms (nomasplit solve --algorithm NAME)")
         for column in ("name", "summary", "cite"):
             table.add_column(column)
-        for name in sorted(ALGORITHMS):
-            spec = ALGORITHMS[name]
-            table.add_row(name, spec.summary, spec.cite)
+        for entry in ALGORITHM_CATALOG:  # the registry's texts, without importing torch (cli/catalog.py)
+            table.add_row(entry.name, entry.summary, entry.cite)
         console.print(table)

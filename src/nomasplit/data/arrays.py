@@ -18,6 +18,19 @@ from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 LIST_ENCODING_MAX_ELEMENTS = 4096
 
 
+def _check_plain_numbers(value: Any) -> None:
+    """Strict input: nested lists of int and float only (no booleans, no numbers written as strings)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, int | float | np.integer | np.floating):
+            raise ValueError(
+                f"expected numbers, got {type(item).__name__} {item!r} (no coercion from text or booleans)"
+            )
+
+
 def decode_array(value: Any) -> np.ndarray:
     """Turn nested lists, a base64 object or an ndarray into a read-only float64 array."""
     if isinstance(value, np.ndarray):
@@ -41,6 +54,7 @@ def decode_array(value: Any) -> np.ndarray:
             raise ValueError(f"encoded array holds {flat.size} numbers but shape {shape} needs {int(np.prod(shape))}")
         array = flat.astype(np.float64).reshape(shape)
     else:
+        _check_plain_numbers(value)
         try:
             array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,6 +39,25 @@ def validate_as(model: type[ModelT], data: Any, source: str) -> ModelT:
         raise InputError(f"{source}: expected a JSON object at the top level, got {type(data).__name__}")
     try:
         return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(format_validation_error(exc, source)) from None
+
+
+def validate_strict(model: type[ModelT], data: Any, source: str) -> ModelT:
+    """Like :func:`validate_as`, in pydantic's strict mode for a model that is not strict itself.
+
+    The data goes through JSON, where strict mode still reads arrays as tuples, so no bool or text becomes a
+    number (``num_seeds: true`` is an error, not 1). Used for files read into such models (reproduction
+    settings).
+    """
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a JSON object at the top level, got {type(data).__name__}")
+    try:
+        text = json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{source}: {exc} (only numbers, text, booleans, lists and mappings; no NaN)") from None
+    try:
+        return model.model_validate_json(text, strict=True)
     except ValidationError as exc:
         raise InputError(format_validation_error(exc, source)) from None
 

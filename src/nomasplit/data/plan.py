@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nomasplit.data.hashing import sha256_of
 from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
 
@@ -18,7 +19,7 @@ from nomasplit.errors import InputError
 class UserDecision(BaseModel):
     """The decision for one user."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     user: int = Field(ge=0, description="user index, 0-based")
     split: int = Field(ge=0, description="s_i: units 1..s_i on the device; s_i = F_i is Device-Only")
@@ -32,7 +33,7 @@ class UserDecision(BaseModel):
 class SplitHistory(BaseModel):
     """Convergence record of one split candidate of a gradient method."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     split: int
     iterations: int = Field(ge=0)
@@ -43,7 +44,7 @@ class SplitHistory(BaseModel):
 class SolveInfo(BaseModel):
     """How a plan was obtained (scipy ``OptimizeResult`` in spirit)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     algorithm: str
     settings: dict[str, Any] = Field(default_factory=dict)
@@ -67,7 +68,7 @@ class SolveInfo(BaseModel):
 class Plan(BaseModel):
     """A complete plan for a scenario."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     schema_version: Literal[1] = 1
     scenario_sha256: str | None = Field(default=None, description="hash of the scenario the plan was made for")
@@ -110,3 +111,33 @@ class Plan(BaseModel):
     def decisions_by_user(self) -> list[UserDecision]:
         """Decisions sorted by user index."""
         return sorted(self.users, key=lambda decision: decision.user)
+
+
+def check_plan_matches_scenario(
+    plan: Plan, scenario: Scenario, *, plan_source: str = "plan", scenario_source: str = "scenario", force: bool = False
+) -> str | None:
+    """Check that ``plan`` was made for ``scenario`` (its recorded ``scenario_sha256``).
+
+    A plan carries the SHA-256 of the scenario it was solved for; evaluating or running it on another scenario
+    gives numbers that mean nothing, so a mismatch is refused unless ``force``.
+
+    Returns:
+        A warning to show (``None`` if the hashes match): a forced mismatch, or a plan that records no hash
+        (written by hand or by another tool), which cannot be checked.
+
+    Raises:
+        InputError: the hashes differ and ``force`` is false; the message holds both hashes.
+    """
+    actual = sha256_of(scenario)
+    recorded = plan.scenario_sha256
+    if recorded is None:
+        return (
+            f"{plan_source} records no scenario_sha256, so it cannot be checked against {scenario_source} "
+            f"(sha256 {actual}); make sure it was made for this scenario"
+        )
+    if recorded == actual:
+        return None
+    message = f"{plan_source} was made for a scenario with sha256 {recorded}, but {scenario_source} has sha256 {actual}"
+    if not force:
+        raise InputError(f"{message}; pass the plan's own scenario, or --force to use it anyway")
+    return f"{message}; used anyway (--force): its numbers describe a different network"

@@ -12,11 +12,13 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from nomasplit.data.limits import PROFILE_LIMITS, check_limits
+
 
 class LayerProfile(BaseModel):
     """One split unit (for example conv + ReLU, or conv + ReLU + max-pool)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: str = Field(min_length=1, description="unit name, e.g. 'conv1_1+relu'")
     flops: float = Field(ge=0, allow_inf_nan=False, description="FLOPs of this unit (2 per multiply-accumulate)")
@@ -30,7 +32,7 @@ class LayerProfile(BaseModel):
 class ModelProfile(BaseModel):
     """A DNN as a chain of ``F`` split units with FLOPs and output sizes (measured from a PyTorch model)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     model: str = Field(min_length=1, description="model name, e.g. 'vgg16'")
     input_shape: list[int] | None = Field(default=None, description="input tensor shape, batch 1")
@@ -42,6 +44,12 @@ class ModelProfile(BaseModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> ModelProfile:
+        check_limits(self, PROFILE_LIMITS)
+        for index, layer in enumerate(self.layers):
+            try:
+                check_limits(layer, PROFILE_LIMITS)
+            except ValueError as exc:
+                raise ValueError(f"layers[{index}].{exc}") from None
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
             raise ValueError("layer names must be unique within a profile")

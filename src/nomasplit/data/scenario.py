@@ -15,20 +15,21 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nomasplit.data.arrays import FloatArray
+from nomasplit.data.limits import SCENARIO_LIMITS, check_limits
 from nomasplit.data.profile import ModelProfile
 
 
 class LinearCompensation(BaseModel):
     """``lambda(r) = r``: the single-core case of the paper's eq. (3)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     kind: Literal["linear"] = "linear"
 
 
 class PowerCompensation(BaseModel):
     """``lambda(r) = r ** exponent``; exponent > 1 is the paper's "lambda(r) > r" multicore case."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     kind: Literal["power"] = "power"
     exponent: float = Field(gt=0, allow_inf_nan=False)
 
@@ -36,7 +37,7 @@ class PowerCompensation(BaseModel):
 class AmdahlCompensation(BaseModel):
     """``lambda(r) = 1 / ((1 - f) + f / r)``: Amdahl's law with parallel fraction ``f`` (saturating speed-up)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     kind: Literal["amdahl"] = "amdahl"
     parallel_fraction: float = Field(gt=0, le=1, allow_inf_nan=False)
 
@@ -52,7 +53,7 @@ def _check_range(name_min: str, low: float, name_max: str, high: float) -> None:
 class Scenario(BaseModel):
     """One network instance (spec ``system-model.md``; paper Section III)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=True)
 
     schema_version: Literal[1] = 1
     name: str = "scenario"
@@ -151,6 +152,7 @@ class Scenario(BaseModel):
         _check_range("compute_units_min", self.compute_units_min, "compute_units_max", self.compute_units_max)
         if self.access == "oma" and self.cluster_size != 1:
             raise ValueError(f"cluster_size must be 1 with access 'oma' (got {self.cluster_size})")
+        check_limits(self, SCENARIO_LIMITS)
         if self.edge_capacity_units is not None:
             if len(self.edge_capacity_units) != n:
                 raise ValueError(f"edge_capacity_units has {len(self.edge_capacity_units)} entries, expected {n}")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nomasplit.data.files import validate_as
+from nomasplit.data.files import validate_strict
 from nomasplit.data.hashing import sha256_of
 from nomasplit.errors import InputError
 from nomasplit.experiments.fingerprint import code_fingerprint
@@ -408,7 +408,7 @@ QUICK_CHANGES = (
 
 
 def quick_settings(num_seeds: int = 2) -> ReproductionSettings:
-    """A run of a few minutes on 2 cores; :data:`QUICK_CHANGES` says what differs from the paper's setup."""
+    """A run of under a minute on 2 cores; :data:`QUICK_CHANGES` says what differs from the paper's setup."""
     small = {
         "users_per_ap": 20,
         "num_subchannels": 20,
@@ -551,4 +551,4 @@ READINGS: tuple[tuple[str, str], ...] = (
 
 def load_settings(path: str | Path) -> ReproductionSettings:
     """Read :class:`ReproductionSettings` from a YAML or JSON file (InputError names a bad field)."""
-    return validate_as(ReproductionSettings, read_yaml(path), str(path))
+    return validate_strict(ReproductionSettings, read_yaml(path), str(path))

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from nomasplit.data import Compensation, LinearCompensation
 from nomasplit.data.files import validate_as
+from nomasplit.data.limits import CONFIG_LIMITS, check_limits
 from nomasplit.errors import InputError
 from nomasplit.io import read_yaml
 
@@ -67,7 +68,7 @@ def check_model_name(model: str) -> str:
 class ModelShare(BaseModel):
     """One model of a mix: a fraction of the users runs it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     model: str = Field(description="bundled model name (nomasplit.zoo.MODEL_NAMES) or path to a profile JSON")
     fraction: float = Field(gt=0, le=1, allow_inf_nan=False, description="share of the users running it")
@@ -86,7 +87,7 @@ class ScenarioConfig(BaseModel):
     ``ValidationError``). :func:`paper_config` is the paper's setup. :meth:`with_overrides` changes fields.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     # --- identity and randomness -------------------------------------------------------------------
     name: str = Field(
@@ -131,7 +132,7 @@ class ScenarioConfig(BaseModel):
         description="grid layout only: APs per row (default ceil(sqrt(num_aps)))",
         json_schema_extra=_meta("-", OUR_CHOICE),
     )
-    ap_positions_m: list[tuple[FiniteFloat, FiniteFloat]] | None = Field(
+    ap_positions_m: list[Annotated[tuple[FiniteFloat, FiniteFloat], Strict(False)]] | None = Field(
         default=None,
         description="explicit layout only: [num_aps] (x, y) positions",
         json_schema_extra=_meta("m", "-"),
@@ -225,7 +226,7 @@ class ScenarioConfig(BaseModel):
     )
     access: Literal["noma", "oma"] = Field(
         default="noma",
-        description="NOMA with SIC, or OMA (forces cluster_size 1)",
+        description="NOMA with SIC, or OMA (cluster_size 1; another cluster_size is refused)",
         json_schema_extra=_meta("-", PAPER),
     )
     cluster_size: int = Field(
@@ -370,8 +371,8 @@ class ScenarioConfig(BaseModel):
         data = dict(data)
         if data.get("num_users") is None and data.get("users_per_ap") is None:
             data["users_per_ap"] = DEFAULT_USERS_PER_AP
-        if data.get("access") == "oma":
-            data["cluster_size"] = 1
+        if data.get("access") == "oma" and "cluster_size" not in data:
+            data["cluster_size"] = 1  # OMA is K = 1; a cluster size given with it must be 1 (checked below)
         return data
 
     @field_validator("model")
@@ -391,6 +392,12 @@ class ScenarioConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> ScenarioConfig:
+        if self.access == "oma" and self.cluster_size != 1:
+            raise ValueError(
+                f"cluster_size {self.cluster_size} contradicts access 'oma' (OMA is one user per subchannel, K = 1): "
+                "drop cluster_size or set it to 1"
+            )
+        check_limits(self, CONFIG_LIMITS)
         if self.num_users is not None and self.users_per_ap is not None:
             raise ValueError(f"give num_users ({self.num_users}) or users_per_ap ({self.users_per_ap}), not both")
         for low_name, high_name in (
@@ -466,6 +473,8 @@ class ScenarioConfig(BaseModel):
             data["users_per_ap"] = None
         if changes.get("users_per_ap") is not None:
             data["num_users"] = None
+        if changes.get("access") == "oma" and "cluster_size" not in changes:
+            data["cluster_size"] = 1  # --access oma on a NOMA config: OMA is K = 1
         data.update(changes)
         return parse_config(data, source="config")
 

@@ -39,6 +39,7 @@ def summarize_scenario(scenario: Scenario) -> list[tuple[str, str]]:
     layout = config.get("layout", "?") if isinstance(config, dict) else "?"
     rows = [
         ("name", scenario.name),
+        *([("description", scenario.description)] if scenario.description else []),
         ("access points", f"{scenario.num_aps} ({layout} layout)"),
         ("users", f"{scenario.num_users}"),
         ("users per AP", f"min {per_ap.min()}, mean {per_ap.mean():.1f}, max {per_ap.max()}"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -32,6 +33,12 @@ from nomasplit.runtime.shaping import paced_chunks
 
 TOKEN_ENV = "NOMASPLIT_TOKEN"
 
+#: Largest answer the client reads from an edge: an inference result (VGG16's is 4 kB), or 1 MiB of JSON.
+DEFAULT_MAX_ANSWER_BYTES = 256 * 2**20
+MAX_JSON_ANSWER_BYTES = 2**20
+#: Longest Retry-After the client honours [s].
+MAX_RETRY_AFTER_S = 60.0
+
 
 def token_from_env(environ: Mapping[str, str] | None = None) -> str:
     """The shared secret from ``NOMASPLIT_TOKEN``; raise :class:`InputError` if it is not set."""
@@ -54,11 +61,12 @@ class EdgeError(NomasplitError):
         detail: the server's message.
     """
 
-    def __init__(self, status: int | None, code: str, detail: str) -> None:
+    def __init__(self, status: int | None, code: str, detail: str, retry_after_s: float | None = None) -> None:
         super().__init__(f"edge answered {status} {code}: {detail}" if status is not None else f"edge: {detail}")
         self.status = status
         self.code = code
         self.detail = detail
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -88,12 +96,40 @@ class EdgeReply:
     downlink_bytes: int
 
 
-def _error_from(response: httpx.Response) -> EdgeError:
+def _retry_after_s(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (the delay form), capped at :data:`MAX_RETRY_AFTER_S`; None if absent or odd."""
+    value = response.headers.get("retry-after", "").strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 6):
+        return None
+    return min(float(value), MAX_RETRY_AFTER_S)
+
+
+def _error_from(response: httpx.Response, content: bytes) -> EdgeError:
+    retry_after = _retry_after_s(response)
     try:
-        body = response.json()
-        return EdgeError(response.status_code, str(body.get("error", "error")), str(body.get("detail", "")))
+        body = json.loads(content)
+        return EdgeError(
+            response.status_code, str(body.get("error", "error")), str(body.get("detail", "")), retry_after
+        )
     except (ValueError, AttributeError):
-        return EdgeError(response.status_code, "error", response.text[:200])
+        return EdgeError(response.status_code, "error", content[:200].decode("utf-8", "replace"), retry_after)
+
+
+def _read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
+    """The body of a streamed answer, refusing (EdgeError) one longer than ``limit`` bytes before reading it."""
+    declared = response.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise EdgeError(response.status_code, "answer_too_large", f"{what} declares {declared} bytes, limit {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise EdgeError(
+                response.status_code, "answer_too_large", f"{what} is longer than the limit of {limit} bytes"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class EdgeClient:
@@ -103,12 +139,16 @@ class EdgeClient:
         url: ``http://host:port`` of the edge.
         token: the shared secret (see :func:`token_from_env`).
         timeout_s: limit on connecting and on each read or write.
+        max_answer_bytes: longest inference answer read (longer ones are refused unread, ``answer_too_large``).
     """
 
-    def __init__(self, url: str, token: str, *, timeout_s: float = 120.0) -> None:
+    def __init__(
+        self, url: str, token: str, *, timeout_s: float = 120.0, max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    ) -> None:
         if not url.startswith(("http://", "https://")):
             raise InputError(f"--edge {url!r} must be an http:// or https:// URL")
         self.url = url.rstrip("/")
+        self.max_answer_bytes = max_answer_bytes
         # TCP_NODELAY: the request's headers and body are separate writes; with Nagle's algorithm the body
         # would wait for the peer's delayed ACK of the headers (about 40 ms on Linux).
         transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
@@ -132,12 +172,16 @@ class EdgeClient:
 
     def _get(self, path: str) -> Any:
         try:
-            response = self._http.get(path)
+            with self._http.stream("GET", path) as response:
+                content = _read_capped(response, MAX_JSON_ANSWER_BYTES, f"the answer to GET {path}")
         except httpx.HTTPError as exc:
             raise EdgeError(None, "unreachable", f"cannot reach {self.url}: {exc}") from None
         if response.status_code != 200:
-            raise _error_from(response)
-        return response.json()
+            raise _error_from(response, content)
+        try:
+            return json.loads(content)
+        except ValueError:
+            raise EdgeError(response.status_code, "bad_answer", f"GET {path}: the answer is not JSON") from None
 
     def health(self) -> dict[str, Any]:
         """``GET /v1/health``."""
@@ -189,9 +233,8 @@ class EdgeClient:
         try:
             headers_at = time.perf_counter()
             if response.status_code != 200:
-                response.read()
-                raise _error_from(response)
-            payload = response.read()
+                raise _error_from(response, _read_capped(response, MAX_JSON_ANSWER_BYTES, "the error answer"))
+            payload = _read_capped(response, self.max_answer_bytes, "the answer")
             finished = time.perf_counter()
         except httpx.HTTPError as exc:
             raise EdgeError(None, "unreachable", f"answer from {self.url} broke off: {exc}") from None

@@ -56,6 +56,29 @@ def random_input(model: RunnableModel, seed: int) -> torch.Tensor:
     return torch.randn(model.input_shape, generator=generator, dtype=torch.float32).to(model.dtype)
 
 
+def _check_npy_header(path: Path, model: RunnableModel) -> None:
+    """Read only the ``.npy`` header and refuse a shape other than the model's input, before allocating."""
+    expected = model.input_shape
+    try:
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                shape, _, dtype = np.lib.format._read_array_header(handle, version)  # type: ignore[attr-defined]
+    except (ValueError, OSError) as exc:
+        raise InputError(f"--input {path}: not a readable .npy file ({exc})") from None
+    if tuple(shape) not in (tuple(expected), tuple(expected[1:])):
+        raise InputError(
+            f"--input {path}: its header declares shape {list(shape)}, model {model.name} takes {list(expected)} "
+            "(nothing was read)"
+        )
+    if dtype.hasobject:
+        raise InputError(f"--input {path}: dtype {dtype} holds Python objects; only numeric arrays are read")
+
+
 def load_input(path: str | Path, model: RunnableModel) -> torch.Tensor:
     """Read an input tensor from ``.npy`` (no pickle) or ``.safetensors`` (one tensor, or the key ``input``).
 
@@ -67,6 +90,7 @@ def load_input(path: str | Path, model: RunnableModel) -> torch.Tensor:
         raise InputError(f"--input {path}: file not found")
     suffix = path.suffix.lower()
     if suffix == ".npy":
+        _check_npy_header(path, model)
         try:
             array = np.load(path, allow_pickle=False)
         except (ValueError, OSError) as exc:

@@ -2,8 +2,9 @@
 
 Each client is a thread with its own connection. It sends the precomputed intermediate tensor (so the edge,
 not the clients' own compute, is what is measured), checks every answer against the full local model's
-output, and records its latency. The result counts answers by outcome: correct, wrong (a mismatch), or an
-error by code."""
+output, and records its latency. The result counts answers by outcome: correct, wrong (a mismatch), busy
+(the edge's 503 when ``--max-inflight`` requests are already running: the client waits ``Retry-After`` and
+sends again; not an error), or an error by code."""
 
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ class LoadTestResult(BaseModel):
     requests: int = Field(description="requests answered (any outcome)")
     correct: int = Field(description="answers equal to the local model's output (allclose)")
     mismatches: int = Field(description="200 answers that differ from the local output")
-    errors: dict[str, int] = Field(description="failed requests by error code")
+    busy: int = Field(
+        default=0, description="503 busy answers (the edge's --max-inflight was reached); retried after Retry-After"
+    )
+    errors: dict[str, int] = Field(description="failed requests by error code (busy answers not included)")
     throughput_rps: float = Field(description="correct answers per second")
     latency_p50_s: float | None
     latency_p99_s: float | None
@@ -88,6 +92,13 @@ def run_load_test(
                     )
                     outcome = "correct" if same else "mismatch"
                 except EdgeError as exc:
+                    if exc.status == 503 and exc.code == "busy":
+                        with lock:
+                            outcomes["busy"] += 1
+                        # Honour Retry-After (1 s from this server), but not beyond the end of the test.
+                        wait_s = exc.retry_after_s if exc.retry_after_s is not None else 1.0
+                        time.sleep(max(0.0, min(wait_s, stop_at[0] - time.perf_counter())))
+                        continue
                     outcome = f"{exc.status or 'no answer'} {exc.code}"
                 elapsed_s = time.perf_counter() - started
                 with lock:
@@ -106,15 +117,17 @@ def run_load_test(
     elapsed_s = time.perf_counter() - begun
     correct = outcomes.pop("correct", 0)
     mismatches = outcomes.pop("mismatch", 0)
+    busy = outcomes.pop("busy", 0)
     percentiles = np.percentile(latencies_s, [50, 99]) if latencies_s else None
     return LoadTestResult(
         model=model,
         split=split,
         num_clients=num_clients,
         duration_s=elapsed_s,
-        requests=correct + mismatches + sum(outcomes.values()),
+        requests=correct + mismatches + busy + sum(outcomes.values()),
         correct=correct,
         mismatches=mismatches,
+        busy=busy,
         errors=dict(outcomes),
         throughput_rps=correct / elapsed_s,
         latency_p50_s=float(percentiles[0]) if percentiles is not None else None,

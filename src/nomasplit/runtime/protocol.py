@@ -117,7 +117,10 @@ def parse_shape(value: str | None) -> tuple[int, ...]:
     if len(value) > MAX_SHAPE_HEADER_CHARS:
         raise ProtocolError(400, "malformed_shape", f"{HEADER_SHAPE} is longer than {MAX_SHAPE_HEADER_CHARS} chars")
     parts = [part.strip() for part in value.strip().split(",")]
-    if not 1 <= len(parts) <= MAX_NDIM or not all(part.isdigit() for part in parts):
+    # ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() then refuses.
+    if not 1 <= len(parts) <= MAX_NDIM or not all(
+        part.isascii() and part.isdigit() and len(part) <= 12 for part in parts
+    ):
         raise ProtocolError(
             400,
             "malformed_shape",

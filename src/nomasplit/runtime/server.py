@@ -4,6 +4,12 @@ uvicorn).
 Safety, in the order a request meets it (each failure is a JSON ``{"error", "detail"}`` answer; the server
 keeps serving):
 
+0. Connection guard (:func:`_guarded_protocol`, in front of the app): a connection must deliver a complete
+   request line and headers within ``header_timeout_s`` of opening (or of its previous answer), else it is
+   closed; at most ``max_waiting_connections`` connections may be waiting for their headers at once, and a
+   new one closes the oldest waiting one; headers above :data:`MAX_HEADER_BYTES` get 431. Unauthenticated
+   answers (401, 403, 431) close the connection, so clients without the token cannot hold connections open
+   and cannot exhaust uvicorn's connection limit.
 1. Shared-secret token, ``Authorization: Bearer <token>``, compared in constant time (401 missing, 403
    wrong), before anything else is read.
 2. Concurrency: at most ``max_inflight`` requests at once, streamed answers included; more get 503 at once.
@@ -26,6 +32,7 @@ import math
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -60,6 +67,9 @@ from nomasplit.runtime.shaping import MAX_RATE_BPS, MIN_RATE_BPS, apaced_chunks,
 
 MIN_TOKEN_CHARS = 16
 
+#: Largest request line plus headers accepted (431 above), as h11's limit on an incomplete request.
+MAX_HEADER_BYTES = 16 * 1024
+
 
 class EdgeSettings(BaseModel):
     """Limits and secret of an edge server."""
@@ -77,6 +87,19 @@ class EdgeSettings(BaseModel):
         allow_inf_nan=False,
         description="limit on reading a body and on paced answers",
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        allow_inf_nan=False,
+        description="a connection must send its request line and headers within this time, else it is closed",
+    )
+    max_waiting_connections: int = Field(
+        default=64,
+        ge=1,
+        le=65536,
+        description="connections waiting for their request's headers at once; a new one closes the oldest",
+    )
 
     @field_validator("token")
     @classmethod
@@ -88,6 +111,12 @@ class EdgeSettings(BaseModel):
 
 def _json_error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+def _header_bytes(scope: Scope) -> int:
+    """Size of the request line and headers as they came on the wire (approximately: separators counted)."""
+    line = len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) + len(scope.get("method", "")) + 16
+    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
 
 
 class _Guard:
@@ -103,20 +132,27 @@ class _Guard:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        close = {"Connection": "close"}  # a refused client keeps no connection open
+        size = _header_bytes(scope)
+        if size > MAX_HEADER_BYTES:
+            detail = f"request line and headers take {size} bytes, more than the limit of {MAX_HEADER_BYTES}"
+            await _json_error(431, "headers_too_large", detail, headers=close)(scope, receive, send)
+            return
         authorization = dict(scope["headers"]).get(b"authorization")
         if authorization is None:
             response = _json_error(
                 401,
                 "missing_token",
                 "header 'Authorization: Bearer <NOMASPLIT_TOKEN>' is required",
-                headers={"WWW-Authenticate": "Bearer"},
+                headers={"WWW-Authenticate": "Bearer", **close},
             )
             await response(scope, receive, send)
             return
         scheme, _, presented = authorization.partition(b" ")
         # compare_digest runs in time independent of where the strings differ.
         if not (scheme.lower() == b"bearer" and hmac.compare_digest(presented.strip(), self._token)):
-            await _json_error(403, "wrong_token", "the token does not match the server's")(scope, receive, send)
+            response = _json_error(403, "wrong_token", "the token does not match the server's", headers=close)
+            await response(scope, receive, send)
             return
         if self._inflight >= self._max_inflight:
             response = _json_error(
@@ -158,7 +194,11 @@ class _Edge:
         if model is None:
             raise ProtocolError(404, "unknown_model", f"model {name!r} is not served; served: {sorted(self.models)}")
         last = model.num_units - 1
-        if not split_text.isdigit() or not 0 <= int(split_text) <= last:
+        # ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() then refuses.
+        if (
+            not (split_text.isascii() and split_text.isdigit() and len(split_text) <= 6)
+            or not 0 <= int(split_text) <= last
+        ):
             raise ProtocolError(
                 422,
                 "split_out_of_range",
@@ -224,7 +264,7 @@ class _Edge:
     async def infer(self, request: Request) -> Response:
         declared = request.headers.get("content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not (declared.isascii() and declared.isdigit() and len(declared) <= 19):
                 raise ProtocolError(400, "bad_content_length", f"Content-Length {declared!r} is not an integer")
             if int(declared) > self.settings.max_body_bytes:
                 raise ProtocolError(
@@ -354,16 +394,83 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def _guarded_protocol(settings: EdgeSettings) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with a deadline on the request line and headers, and a cap on waiting connections.
+
+    uvicorn starts no timer until a first request has been answered, so a client that opens a connection and
+    never sends (or trickles a header a byte at a time) would hold it for ever, and uvicorn's
+    ``limit_concurrency`` counts such connections: 64 idle sockets made every real request a 503. Here a
+    connection is *waiting* from its opening (and again after each answer on a kept-alive connection) until
+    its request line and headers are complete. A waiting connection is closed after ``header_timeout_s``, and
+    when more than ``max_waiting_connections`` are waiting, the oldest is closed. A client with the token
+    sends its request at once, so it is waiting only for a moment; clients that never complete a request
+    cannot accumulate.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    waiting: OrderedDict[GuardedH11Protocol, None] = OrderedDict()  # oldest first
+
+    class GuardedH11Protocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def _cancel_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _start_waiting(self) -> None:
+            self._cancel_timer()
+            waiting[self] = None
+            waiting.move_to_end(self)
+            while len(waiting) > settings.max_waiting_connections:
+                oldest, _ = waiting.popitem(last=False)
+                oldest._close_waiting()
+            self._header_timer = self.loop.call_later(settings.header_timeout_s, self._close_waiting)
+
+        def _stop_waiting(self) -> None:
+            waiting.pop(self, None)
+            self._cancel_timer()
+
+        def _close_waiting(self) -> None:
+            self._stop_waiting()
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._start_waiting()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self in waiting and self.conn.their_state is not h11.IDLE:
+                self._stop_waiting()  # a request line and its headers arrived (or the connection failed)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self._start_waiting()  # a kept-alive connection waits for its next request
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_waiting()
+            super().connection_lost(exc)
+
+    return GuardedH11Protocol
+
+
 def _uvicorn_server(app: ASGIApp, settings: EdgeSettings, access_log: bool) -> Any:
     import uvicorn
 
     config = uvicorn.Config(
         app,
+        http=_guarded_protocol(settings),
         log_level="info" if access_log else "warning",
         access_log=access_log,
-        # Backstop behind the app's own limit: connections (idle keep-alive ones too) and tasks.
-        limit_concurrency=max(64, 4 * settings.max_inflight),
+        # Backstop behind the app's own limit, above what clients without the token can hold (waiting
+        # connections are capped by the guard, refused ones are closed), so it never refuses a real client.
+        limit_concurrency=settings.max_waiting_connections + 4 * settings.max_inflight + 64,
         timeout_keep_alive=5,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         lifespan="on",
     )
     return uvicorn.Server(config)

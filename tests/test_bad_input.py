@@ -1,0 +1,1062 @@
+"""The standing bad-input suite: every command and the edge server against hostile input, one table each.
+
+Each CLI case runs one command on files made for it and checks the exit code, that the error is one line on
+stderr naming the problem (never a traceback), and that no output was written or changed. The server cases
+talk raw HTTP to a running edge. Cases marked "issue 10" failed before that hardening pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+from nomasplit.cli.main import app
+from nomasplit.data.files import save
+from nomasplit.generate import example_path
+from nomasplit.runtime.client import EdgeClient, EdgeError
+from nomasplit.runtime.device import device_part, local_output, random_input
+from nomasplit.runtime.loadtest import run_load_test
+from nomasplit.runtime.models import RunnableModel, prepare_model
+from nomasplit.runtime.server import EdgeServerThread, EdgeSettings
+from nomasplit.solvers import solve
+from tests.factories import random_scenario
+
+runner = CliRunner()
+TOKEN = "bad-input-token-0123456789abcdef"
+
+JsonEdit = Callable[[dict[str, Any]], None]
+
+
+# --- the files every case starts from ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Valid inputs: a scenario and its plan, another scenario, a config, the shipped nin scenario and its plan."""
+    folder = tmp_path_factory.mktemp("base")
+    scenario = random_scenario(0, num_users=6)
+    other = random_scenario(1, num_users=6)
+    files = {
+        "scenario": save(folder / "scenario.json", scenario),
+        "plan": save(folder / "plan.json", solve(scenario, "device-only")),
+        "other_plan": save(folder / "other-plan.json", solve(other, "device-only")),
+        "config": folder / "config.yaml",
+        "nin_scenario": folder / "nin-scenario.json",
+    }
+    files["config"].write_text("num_aps: 1\nusers_per_ap: 3\nnum_subchannels: 2\nmodel: nin\n", encoding="utf-8")
+    shutil.copy(example_path("small-scenario.json"), files["nin_scenario"])
+    from nomasplit.data.files import load_scenario
+
+    files["nin_plan"] = save(folder / "nin-plan.json", solve(load_scenario(files["nin_scenario"]), "device-only"))
+    unused = random_scenario(2, num_users=6, mixed_models=True).replace(user_profile=[0] * 6)
+    files["unused_profile"] = save(folder / "unused-profile.json", unused)
+    files["unused_plan"] = save(folder / "unused-plan.json", solve(unused, "device-only"))
+    from nomasplit.experiments import quick_settings
+
+    files["settings"] = folder / "settings.json"
+    files["settings"].write_text(json.dumps(quick_settings().model_dump(mode="json")), encoding="utf-8")
+    return files
+
+
+@dataclass(frozen=True)
+class Case:
+    """One command line against one bad input.
+
+    ``args`` may name ``{scenario}``, ``{plan}``, ``{other_plan}``, ``{config}``, ``{nin_scenario}``,
+    ``{nin_plan}``, ``{unused_profile}`` (valid copies, in the case's own folder), ``{bad}`` (a copy of
+    ``edit[0]`` changed by ``edit[1]``), ``{npy}`` (see ``npy_shape``) and ``{tmp}`` (the case's folder).
+    """
+
+    id: str
+    args: list[str]
+    code: int = 2
+    message: str = ""
+    edit: tuple[str, JsonEdit] | None = None
+    yaml: str | None = None  # written as {bad} (a config) when given
+    npy_shape: tuple[int, ...] | None = None
+    env: dict[str, str | None] = field(default_factory=lambda: {"NOMASPLIT_TOKEN": TOKEN})
+    absent: tuple[str, ...] = ()  # paths (with placeholders) that must not exist afterwards
+    unchanged: tuple[str, ...] = ()  # inputs that must be byte-for-byte the same afterwards
+    patch_no_cuda: bool = False
+
+
+def _set(path: str, value: Any) -> JsonEdit:
+    """An edit that sets ``data[a][b]... = value`` for ``path = "a.b..."`` (list indices as digits)."""
+
+    def edit(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = data
+        for key in parents:
+            target = target[int(key)] if key.isdigit() else target[key]
+        target[int(last) if last.isdigit() else last] = value
+
+    return edit
+
+
+def _gain_element(value: Any) -> JsonEdit:
+    def edit(data: dict[str, Any]) -> None:
+        data["uplink_gain"][0][0][0] = value
+
+    return edit
+
+
+def _no_hash(data: dict[str, Any]) -> None:
+    data.pop("scenario_sha256")
+
+
+def _offload_without_subchannel(data: dict[str, Any]) -> None:
+    data["users"][0].update(split=0, uplink_subchannel=None, downlink_subchannel=None, compute_units=1.0)
+
+
+OUT = "{tmp}/out.json"
+
+CLI_CASES: list[Case] = [
+    # --- scenario generate ---------------------------------------------------------------------------------------
+    Case(
+        "generate-out-is-config",
+        ["scenario", "generate", "{config}", "--out", "{config}"],
+        message="is also an input",
+        unchanged=("{config}",),
+    ),
+    Case(
+        "generate-out-unwritable", ["scenario", "generate", "{config}", "--out", "/proc/x.json"], message="cannot write"
+    ),
+    Case("generate-out-folder", ["scenario", "generate", "{config}", "--out", "{tmp}"], message="is a folder"),
+    Case(
+        "generate-out-no-folder",
+        ["scenario", "generate", "{config}", "--out", "{tmp}/no/s.json"],
+        message="does not exist",
+    ),
+    Case(
+        "generate-out-suffix",
+        ["scenario", "generate", "{config}", "--out", "{tmp}/s.txt"],
+        message=".json or .json.gz",
+        absent=("{tmp}/s.txt",),
+    ),
+    Case(
+        "generate-seed-negative",
+        ["scenario", "generate", "{config}", "--out", OUT, "--seed", "-1"],
+        message="seed",
+        absent=(OUT,),
+    ),
+    Case(
+        "config-bool-as-int",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml="num_aps: true\n",
+        message="num_aps",
+        absent=(OUT,),
+    ),
+    Case(
+        "config-str-as-int",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml='num_aps: "3"\n',
+        message="num_aps",
+        absent=(OUT,),
+    ),
+    Case(
+        "config-str-as-float",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml='workload_tasks: "2"\n',
+        message="workload_tasks",
+    ),
+    Case(
+        "config-oma-cluster-3",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml="access: oma\ncluster_size: 3\n",
+        message="contradicts access 'oma'",
+        absent=(OUT,),
+    ),
+    Case(
+        "config-bandwidth-1e308",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml="uplink_bandwidth_hz: 1.0e+308\n",
+        message="allowed 1 .. 1e+12 Hz",
+    ),
+    Case(
+        "config-workload-1e300",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml="workload_tasks: 1.0e+300\n",
+        message="workload_tasks = 1e+300 is out of range",
+    ),
+    Case(
+        "config-noise-positive-dbm",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml="noise_psd_dbm_per_hz: 100\n",
+        message="allowed -270 .. 0 dBm/Hz",
+    ),
+    Case(
+        "config-power-200-dbm",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml="uplink_power_max_dbm: 200\n",
+        message="uplink_power_max_dbm = 200 is out of range",
+    ),
+    Case(
+        "config-reference-loss-negative",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml="path_loss_reference_db: -500\n",
+        message="path_loss_reference_db",
+    ),
+    Case(
+        "config-device-speed-tiny",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml="device_flops_per_s: 1.0e-300\n",
+        message="device_flops_per_s",
+    ),
+    Case(
+        "config-unknown-key",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml="colour: red\n",
+        message="colour: unknown key",
+    ),
+    Case(
+        "config-list-at-top",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        yaml="- 1\n- 2\n",
+        message="expected a mapping",
+    ),
+    Case(
+        "generate-access-flag", ["scenario", "generate", "{config}", "--out", OUT, "--access", "tdma"], message="access"
+    ),
+    # --- solve ---------------------------------------------------------------------------------------------------
+    Case(
+        "solve-out-is-scenario",
+        ["solve", "{scenario}", "--out", "{scenario}"],
+        message="is also an input",
+        unchanged=("{scenario}",),
+    ),
+    Case("solve-out-unwritable", ["solve", "{scenario}", "--out", "/proc/x.json"], message="cannot write"),
+    Case("solve-out-folder", ["solve", "{scenario}", "--out", "{tmp}"], message="is a folder"),
+    Case(
+        "solve-threads-huge",
+        ["solve", "{scenario}", "--out", OUT, "--threads", "100000"],
+        message="allowed 1..1024",
+        absent=(OUT,),
+    ),
+    Case(
+        "solve-threads-zero",
+        ["solve", "{scenario}", "--out", OUT, "--threads", "0"],
+        message="--threads",
+        absent=(OUT,),
+    ),
+    Case(
+        "solve-seed-negative",
+        ["solve", "{scenario}", "--out", OUT, "--seed", "-1"],
+        message="--seed must be 0 or more",
+        absent=(OUT,),
+    ),
+    Case(
+        "solve-unknown-algorithm",
+        ["solve", "{scenario}", "--out", OUT, "-a", "simplex"],
+        message="unknown algorithm",
+        absent=(OUT,),
+    ),
+    Case(
+        "solve-bad-setting",
+        ["solve", "{scenario}", "--out", OUT, "--set", "novalue"],
+        message="key=value",
+        absent=(OUT,),
+    ),
+    Case("solve-missing-scenario", ["solve", "{tmp}/none.json", "--out", OUT], message="file not found", absent=(OUT,)),
+    Case(
+        "scenario-bool-as-int",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _set("num_aps", True)),
+        message="num_aps",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-str-as-int",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _set("num_aps", "3")),
+        message="num_aps",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-bool-in-list",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _set("association.0", False)),
+        message="association",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-str-as-float",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _set("uplink_bandwidth_hz", "1e6")),
+        message="uplink_bandwidth_hz",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-gain-bool",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _gain_element(True)),
+        message="no coercion",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-gain-str",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _gain_element("1e-9")),
+        message="no coercion",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-gain-1e308",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _gain_element(1e308)),
+        message="uplink_gain = 1e+308 is out of range: allowed 0 .. 1000",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-bandwidth-1e308",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _set("downlink_bandwidth_hz", 1e308)),
+        message="allowed 1 .. 1e+12 Hz",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-workload-1e300",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _set("workload_tasks.0", 1e300)),
+        message="workload_tasks = 1e+300 is out of range",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-power-1e9-w",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _set("uplink_power_max_w", 1e9)),
+        message="allowed 0 .. 10000 W",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-noise-zero",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _set("noise_psd_w_per_hz", 1e-300)),
+        message="noise_psd_w_per_hz",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-oma-cluster-3",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _set("access", "oma")),
+        message="cluster_size must be 1",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-layer-flops-1e300",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _set("profiles.0.layers.0.flops", 1e300)),
+        message="layers[0].flops",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-nan",
+        ["solve", "{bad}", "--out", OUT],
+        edit=("scenario", _set("edge_unit_flops_per_s", float("nan"))),
+        message="NaN",
+        absent=(OUT,),
+    ),
+    Case("solve-unused-profile-ok", ["solve", "{unused_profile}", "--out", OUT], code=0, message="wrote"),
+    # --- evaluate ------------------------------------------------------------------------------------------------
+    Case(
+        "evaluate-out-is-plan",
+        ["evaluate", "{scenario}", "{plan}", "--out", "{plan}"],
+        message="is also an input",
+        unchanged=("{plan}",),
+    ),
+    Case(
+        "evaluate-out-is-scenario",
+        ["evaluate", "{scenario}", "{plan}", "--out", "{scenario}"],
+        message="is also an input",
+        unchanged=("{scenario}",),
+    ),
+    Case(
+        "evaluate-out-unwritable", ["evaluate", "{scenario}", "{plan}", "--out", "/proc/x.json"], message="cannot write"
+    ),
+    Case(
+        "evaluate-hash-mismatch",
+        ["evaluate", "{scenario}", "{other_plan}", "--out", OUT],
+        message="but scenario",
+        absent=(OUT,),
+    ),
+    Case(
+        "evaluate-hash-mismatch-forced",
+        ["evaluate", "{scenario}", "{other_plan}", "--force"],
+        code=0,
+        message="--force",
+    ),
+    Case(
+        "evaluate-plan-without-hash",
+        ["evaluate", "{scenario}", "{bad}"],
+        code=0,
+        edit=("plan", _no_hash),
+        message="records no scenario_sha256",
+    ),
+    Case(
+        "evaluate-plan-bool-split",
+        ["evaluate", "{scenario}", "{bad}", "--out", OUT],
+        edit=("plan", _set("users.0.split", True)),
+        message="users.0.split",
+        absent=(OUT,),
+    ),
+    Case(
+        "evaluate-plan-str-user",
+        ["evaluate", "{scenario}", "{bad}", "--out", OUT],
+        edit=("plan", _set("users.0.user", "0")),
+        message="users.0.user",
+        absent=(OUT,),
+    ),
+    Case(
+        "evaluate-plan-str-power",
+        ["evaluate", "{scenario}", "{bad}", "--out", OUT],
+        edit=("plan", _set("users.0.uplink_power_w", "0.1")),
+        message="uplink_power_w",
+        absent=(OUT,),
+    ),
+    Case(
+        "evaluate-non-finite",
+        ["evaluate", "{scenario}", "{bad}", "--out", OUT, "--force"],
+        code=1,
+        edit=("plan", _offload_without_subchannel),
+        message="objective is not finite",
+        absent=(OUT,),
+    ),
+    Case(
+        "evaluate-unused-profile-ok",
+        ["evaluate", "{unused_profile}", "{unused_plan}"],
+        code=0,
+        message="objective Gamma",
+    ),
+    # --- profile -------------------------------------------------------------------------------------------------
+    Case("profile-out-folder", ["profile", "nin", "--out", "{tmp}"], message="is a folder"),
+    Case("profile-out-unwritable", ["profile", "nin", "--out", "/proc/x.json"], message="cannot write"),
+    Case("profile-no-model", ["profile", "--out", OUT], message="give either MODEL", absent=(OUT,)),
+    Case("profile-unknown-model", ["profile", "resnet", "--out", OUT], message="resnet", absent=(OUT,)),
+    Case("profile-bad-dtype", ["profile", "nin", "--out", OUT, "--dtype", "int7"], message="int7", absent=(OUT,)),
+    # --- reproduce (every refusal before anything is written) ----------------------------------------------------
+    Case(
+        "reproduce-figures-empty",
+        ["reproduce", "--quick", "--figures", "", "--out", "{tmp}/r"],
+        message="names no figure",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-figures-commas",
+        ["reproduce", "--quick", "--figures", ",", "--out", "{tmp}/r"],
+        message="names no figure",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-figures-unknown",
+        ["reproduce", "--quick", "--figures", "99", "--out", "{tmp}/r"],
+        message="unknown figure",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-seeds-huge",
+        ["reproduce", "--quick", "--seeds", "100000", "--out", "{tmp}/r"],
+        message="allowed 1..1000",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-seeds-zero",
+        ["reproduce", "--quick", "--seeds", "0", "--out", "{tmp}/r"],
+        message="--seeds",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-workers-huge",
+        ["reproduce", "--quick", "--workers", "1000", "--out", "{tmp}/r"],
+        message="--workers 1000 is out of range",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-workers-negative",
+        ["reproduce", "--quick", "--workers", "-1", "--out", "{tmp}/r"],
+        message="--workers",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-cuda-without-gpu",
+        ["reproduce", "--quick", "--device", "cuda", "--out", "{tmp}/r"],
+        message="no CUDA device",
+        absent=("{tmp}/r",),
+        patch_no_cuda=True,
+    ),
+    Case(
+        "reproduce-device-unknown",
+        ["reproduce", "--quick", "--device", "tpu", "--out", "{tmp}/r"],
+        message="cpu or cuda",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-scheduler-unreachable",
+        ["reproduce", "--quick", "--scheduler", "tcp://127.0.0.1:1", "--out", "{tmp}/r"],
+        message="no scheduler answers",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-scheduler-malformed",
+        ["reproduce", "--quick", "--scheduler", "tcp://", "--out", "{tmp}/r"],
+        message="expected tcp://HOST:PORT",
+        absent=("{tmp}/r",),
+    ),
+    Case("reproduce-out-unwritable", ["reproduce", "--quick", "--out", "/proc/nomasplit-r"], message="cannot write"),
+    Case(
+        "reproduce-out-is-file",
+        ["reproduce", "--quick", "--out", "{config}"],
+        message="not a folder",
+        unchanged=("{config}",),
+    ),
+    Case(
+        "reproduce-settings-bool-seeds",
+        ["reproduce", "--settings", "{bad}", "--figures", "2", "--out", "{tmp}/r"],
+        edit=("settings", _set("num_seeds", True)),
+        message="num_seeds",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-settings-str-seed",
+        ["reproduce", "--settings", "{bad}", "--figures", "2", "--out", "{tmp}/r"],
+        edit=("settings", _set("first_seed", "0")),
+        message="first_seed",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-settings-bool-in-base",
+        ["reproduce", "--settings", "{bad}", "--figures", "2", "--out", "{tmp}/r"],
+        edit=("settings", _set("base.num_aps", True)),
+        message="num_aps",
+        absent=("{tmp}/r",),
+    ),
+    # --- device run ----------------------------------------------------------------------------------------------
+    Case(
+        "device-npy-huge-header",
+        ["device", "run", "--model", "nin", "--split", "9", "--input", "{npy}"],
+        npy_shape=(1_000_000, 1_000_000),
+        message="header declares shape [1000000, 1000000]",
+    ),
+    Case(
+        "device-npy-wrong-shape",
+        ["device", "run", "--model", "nin", "--split", "9", "--input", "{npy}"],
+        npy_shape=(2, 2),
+        message="header declares shape [2, 2]",
+    ),
+    Case(
+        "device-input-txt",
+        ["device", "run", "--model", "nin", "--split", "9", "--input", "{config}"],
+        message="expected a .npy or .safetensors",
+    ),
+    Case(
+        "device-plan-hash-mismatch",
+        ["device", "run", "--plan", "{plan}", "--scenario", "{nin_scenario}", "--user", "0"],
+        message="but scenario",
+    ),
+    Case(
+        "device-plan-no-scenario",
+        ["device", "run", "--plan", "{nin_plan}", "--user", "0"],
+        message="--plan needs --scenario",
+    ),
+    Case(
+        "device-plan-forced-mismatch",
+        ["device", "run", "--plan", "{bad}", "--scenario", "{nin_scenario}", "--user", "0", "--force"],
+        code=0,
+        edit=("nin_plan", _set("scenario_sha256", "0" * 64)),
+        message="used anyway",
+    ),
+    Case(
+        "device-json-unwritable",
+        ["device", "run", "--model", "nin", "--split", "9", "--json", "/proc/x.json"],
+        message="cannot write",
+    ),
+    Case(
+        "device-json-is-plan",
+        [
+            "device",
+            "run",
+            "--plan",
+            "{nin_plan}",
+            "--scenario",
+            "{nin_scenario}",
+            "--user",
+            "0",
+            "--json",
+            "{nin_plan}",
+        ],
+        message="is also an input",
+        unchanged=("{nin_plan}",),
+    ),
+    Case("device-split-out-of-range", ["device", "run", "--model", "nin", "--split", "99"], message="--split 99"),
+    Case("device-negative-rtol", ["device", "run", "--model", "nin", "--split", "9", "--rtol", "-1"], message="--rtol"),
+    Case(
+        "device-negative-rate",
+        ["device", "run", "--model", "nin", "--split", "2", "--edge", "http://127.0.0.1:1", "--uplink-bps", "-5"],
+        message="--uplink-bps",
+    ),
+    # --- edge serve (refused before listening) -------------------------------------------------------------------
+    Case(
+        "serve-without-token",
+        ["edge", "serve", "--port", "0"],
+        env={"NOMASPLIT_TOKEN": None},
+        message="NOMASPLIT_TOKEN is not set",
+    ),
+    Case(
+        "serve-short-token", ["edge", "serve", "--port", "0"], env={"NOMASPLIT_TOKEN": "short"}, message="at least 16"
+    ),
+    Case("serve-inflight-zero", ["edge", "serve", "--port", "0", "--max-inflight", "0"], message="max_inflight"),
+    Case(
+        "serve-header-timeout-zero",
+        ["edge", "serve", "--port", "0", "--header-timeout-s", "0"],
+        message="header_timeout_s",
+    ),
+    Case(
+        "serve-waiting-zero",
+        ["edge", "serve", "--port", "0", "--max-waiting-connections", "0"],
+        message="max_waiting_connections",
+    ),
+    Case("serve-port-out-of-range", ["edge", "serve", "--port", "70000"], message="allowed 0..65535"),
+]
+
+
+def _materialise(case: Case, base: dict[str, Path], folder: Path) -> dict[str, str]:
+    names: dict[str, str] = {"tmp": str(folder)}
+    for key, path in base.items():
+        copy = folder / path.name
+        shutil.copy(path, copy)
+        names[key] = str(copy)
+    if case.edit is not None:
+        source, edit = case.edit
+        data = json.loads(Path(names[source]).read_text(encoding="utf-8"))
+        edit(data)
+        bad = folder / f"bad-{Path(names[source]).name}"
+        bad.write_text(json.dumps(data), encoding="utf-8")
+        names["bad"] = str(bad)
+    if case.yaml is not None:
+        bad = folder / "bad-config.yaml"
+        valid = "" if case.yaml.startswith("- ") else "num_aps: 1\nusers_per_ap: 2\nnum_subchannels: 2\nmodel: nin\n"
+        bad.write_text(valid + case.yaml, encoding="utf-8")  # a repeated key: the last one counts
+        names["bad"] = str(bad)
+    if case.npy_shape is not None:
+        npy = folder / "input.npy"
+        with npy.open("wb") as handle:
+            header = {"descr": "<f4", "fortran_order": False, "shape": case.npy_shape}
+            np.lib.format.write_array_header_1_0(handle, header)
+            handle.write(bytes(64))
+        names["npy"] = str(npy)
+    return names
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[case.id for case in CLI_CASES])
+def test_cli_refuses_bad_input(
+    case: Case, base: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = _materialise(case, base, tmp_path)
+    args = [arg.format(**names) for arg in case.args]
+    watched = [Path(path.format(**names)) for path in case.unchanged]
+    before = [path.read_bytes() for path in watched]
+    if case.patch_no_cuda:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = runner.invoke(app, args, env=case.env)
+    assert result.exit_code == case.code, (result.exit_code, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    assert case.message in " ".join(result.output.split()), result.output
+    if case.code != 0:
+        errors = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(errors) == 1 and errors[0].startswith("error:"), result.stderr
+    for path in case.absent:
+        assert not Path(path.format(**names)).exists(), path
+    for path, content in zip(watched, before, strict=True):
+        assert path.read_bytes() == content, f"{path} was changed"
+    assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_reproduce_estimate_names_tasks_and_time() -> None:
+    from nomasplit.cli.reproduce_cmd import _estimate
+
+    assert _estimate(1000, "full", 2, None) == (
+        "1000 tasks; estimate: about 6 min of CPU time, about 3 min with 2 worker process(es) (rough, from "
+        "docs/reproduction.md)"
+    )
+    assert "Dask" not in _estimate(10, "quick", 0, "tcp://h:1") and "CPU time" in _estimate(10, "quick", 0, None)
+
+
+def test_enough_cases() -> None:
+    assert len(CLI_CASES) + len(SERVER_CASES) >= 60
+
+
+# --- an output is replaced only after success ------------------------------------------------------------------
+
+
+def test_failed_solve_leaves_an_existing_plan_untouched(base: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    out.write_text("previous plan", encoding="utf-8")
+    data = json.loads(base["scenario"].read_text(encoding="utf-8"))
+    data["num_aps"] = True
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    result = runner.invoke(app, ["solve", str(bad), "--out", str(out)])
+    assert result.exit_code == 2
+    assert out.read_text(encoding="utf-8") == "previous plan"
+
+
+def test_write_failure_is_an_input_error_and_keeps_the_target(tmp_path: Path, monkeypatch) -> None:
+    from nomasplit.errors import InputError
+    from nomasplit.io import write_atomic
+
+    target = tmp_path / "result.json"
+    target.write_text("old", encoding="utf-8")
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("nomasplit.io.os.replace", full_disk)
+    with pytest.raises(InputError, match="No space left on device"):
+        write_atomic(target, "new")
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [path.name for path in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_non_finite_solve_is_exit_1_without_plan(base: dict[str, Path], tmp_path: Path, monkeypatch) -> None:
+    from nomasplit.data.plan import Plan
+
+    real_solve = solve
+
+    def infinite(*args: Any, **kwargs: Any) -> Plan:
+        plan = real_solve(*args, **kwargs)
+        assert plan.solver is not None
+        return plan.model_copy(update={"solver": plan.solver.model_copy(update={"objective": float("inf")})})
+
+    monkeypatch.setattr("nomasplit.solvers.solve", infinite)
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["solve", str(base["scenario"]), "-a", "device-only", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "found no plan with a finite objective" in " ".join(result.output.split())
+    assert not out.exists()
+
+
+# --- fast start: the CLI does not import torch, and its copies of registry texts are exact ---------------------
+
+
+def test_cli_import_does_not_import_torch() -> None:
+    heavy = ("torch", "pandas", "numpy", "pydantic")
+    code = f"import sys, nomasplit.cli.main; print(*(name in sys.modules for name in {heavy!r}))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.split() == ["False"] * len(heavy)
+
+
+def test_catalog_matches_the_registry_and_the_zoo() -> None:
+    from nomasplit import profiling, zoo
+    from nomasplit.cli import catalog, profile_cmd
+    from nomasplit.data.schemas import SCHEMA_TYPES
+    from nomasplit.solvers import ALGORITHMS
+
+    real = sorted(name for name in ALGORITHMS if not name.startswith("test-"))  # test_experiments adds test-flaky
+    registry = [(name, ALGORITHMS[name].summary, ALGORITHMS[name].cite) for name in real]
+    assert [tuple(entry) for entry in catalog.ALGORITHM_CATALOG] == registry
+    assert tuple(zoo.MODEL_NAMES) == catalog.ZOO_MODEL_NAMES
+    assert tuple(SCHEMA_TYPES) == catalog.SCHEMA_NAMES
+    assert (profile_cmd.DEFAULT_WARMUP, profile_cmd.DEFAULT_REPEATS) == (
+        profiling.DEFAULT_WARMUP,
+        profiling.DEFAULT_REPEATS,
+    )
+
+
+def test_algorithms_command_lists_every_algorithm() -> None:
+    from nomasplit.solvers import ALGORITHMS
+
+    result = runner.invoke(app, ["algorithms"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    for name in ALGORITHMS:
+        assert name in result.output or name.startswith("test-")  # test_experiments registers test-flaky
+
+
+def test_generate_notes_its_overrides(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    result = runner.invoke(
+        app, ["scenario", "generate", str(example_path("small.yaml")), "--out", str(out), "--aps", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    description = json.loads(out.read_text(encoding="utf-8"))["description"]
+    assert description.endswith("(overridden: num_aps=3)")
+
+
+# --- the edge server -------------------------------------------------------------------------------------------
+
+
+class _Slow(nn.Module):
+    """Sleeps in its forward pass, so concurrent requests overlap for sure."""
+
+    def forward(self, tensor: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.3)
+        return tensor
+
+
+def _model(slow: bool = False) -> RunnableModel:
+    torch.manual_seed(0)
+    units: list[nn.Module] = [nn.Conv2d(3, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * 8 * 8, 10)]
+    if slow:
+        units.insert(1, _Slow())
+    return prepare_model("small", nn.Sequential(*units), (1, 3, 8, 8))
+
+
+@pytest.fixture(scope="module")
+def small() -> RunnableModel:
+    return _model()
+
+
+@pytest.fixture(scope="module")
+def edge(small: RunnableModel) -> Iterator[EdgeServerThread]:
+    settings = EdgeSettings(
+        token=TOKEN, max_inflight=4, request_timeout_s=2.0, header_timeout_s=1.0, max_waiting_connections=8
+    )
+    with EdgeServerThread({"small": small}, settings) as running:
+        yield running
+
+
+def _address(server: EdgeServerThread) -> tuple[str, int]:
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
+def _raw(server: EdgeServerThread, request: bytes, timeout_s: float = 5.0) -> tuple[int, bytes]:
+    """Send raw bytes; the status code and the whole answer (read until the server closes or a pause)."""
+    with socket.create_connection(_address(server), timeout=timeout_s) as sock:
+        sock.sendall(request)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer:
+                    head, _, body = answer.partition(b"\r\n\r\n")
+                    length = [
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ]
+                    if length and len(body) >= length[0]:
+                        break
+        except TimeoutError:
+            pass
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+    return status, answer
+
+
+def _request(
+    path: str = "/v1/infer/small/1", headers: dict[str, str] | None = None, body: bytes = b"", method: str = "POST"
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: edge", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _health(headers: dict[str, str]) -> bytes:
+    return _request("/v1/health", headers, method="GET")
+
+
+BODY = bytes(4 * 4 * 8 * 8)  # split 1 takes [1, 4, 8, 8] float32
+
+
+@dataclass(frozen=True)
+class ServerCase:
+    id: str
+    request: bytes
+    statuses: tuple[int, ...]
+    code: str = ""
+
+
+SERVER_CASES: list[ServerCase] = [
+    ServerCase(
+        "split-superscript-two",
+        _request(
+            "/v1/infer/small/%C2%B2", {**AUTH, "X-Nomasplit-Dtype": "float32", "X-Nomasplit-Shape": "1,4,8,8"}, BODY
+        ),
+        (422,),
+        "split_out_of_range",
+    ),
+    ServerCase(
+        "split-arabic-digit",
+        _request(
+            "/v1/infer/small/%D9%A1", {**AUTH, "X-Nomasplit-Dtype": "float32", "X-Nomasplit-Shape": "1,4,8,8"}, BODY
+        ),
+        (422,),
+        "split_out_of_range",
+    ),
+    ServerCase(
+        "split-huge-number",
+        _request(
+            "/v1/infer/small/" + "9" * 5000,
+            {**AUTH, "X-Nomasplit-Dtype": "float32", "X-Nomasplit-Shape": "1,4,8,8"},
+            BODY,
+        ),
+        (422,),
+        "split_out_of_range",
+    ),
+    ServerCase(
+        "shape-superscript",
+        _request(headers={**AUTH, "X-Nomasplit-Dtype": "float32", "X-Nomasplit-Shape": "1,4,8,²"}, body=BODY),
+        (400,),
+        "malformed_shape",
+    ),
+    ServerCase(
+        "shape-fullwidth-digit",
+        _request(headers={**AUTH, "X-Nomasplit-Dtype": "float32", "X-Nomasplit-Shape": "1,４,8,8"}, body=BODY),
+        (400,),
+        "malformed_shape",
+    ),
+    # Header limits, on the health check (which would answer 200): h11 answers 400 to a header still incomplete
+    # after 16 KiB, the edge 431 to a complete one above 16 KiB.
+    ServerCase("header-20-kib", _health({**AUTH, "X-Padding": "a" * 20_000}), (431,), "headers_too_large"),
+    ServerCase("header-20-kib-no-token", _health({"X-Padding": "a" * 20_000}), (431,), "headers_too_large"),
+    ServerCase("header-100-kb", _health({**AUTH, "X-Padding": "a" * 100_000}), (400, 431)),
+    ServerCase(
+        "header-many-small",
+        _health({**AUTH, **{f"X-H{i}": "b" * 100 for i in range(200)}}),
+        (431,),
+        "headers_too_large",
+    ),
+    ServerCase("header-just-below-limit", _health({**AUTH, "X-Padding": "a" * 15_000}), (200,), "ok"),
+    ServerCase(
+        "no-token-closes", _request(headers={"X-Nomasplit-Dtype": "float32"}, body=BODY), (401,), "missing_token"
+    ),
+]
+
+
+@pytest.mark.parametrize("case", SERVER_CASES, ids=[case.id for case in SERVER_CASES])
+def test_server_refuses_with_4xx(case: ServerCase, edge: EdgeServerThread) -> None:
+    status, answer = _raw(edge, case.request)
+    assert status in case.statuses, answer[:300]
+    assert case.code.encode() in answer
+    if status in (401, 403, 431):
+        assert b"connection: close" in answer.lower()
+
+
+def test_unauthenticated_answer_closes_the_connection(edge: EdgeServerThread) -> None:
+    with socket.create_connection(_address(edge), timeout=2.0) as sock:  # keep-alive would hold it for 5 s
+        sock.sendall(_request(headers={"Authorization": "Bearer wrong-token-0123456789"}))
+        answer = b""
+        while chunk := sock.recv(65536):  # ends only when the server closes
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 403")
+
+
+def test_idle_connection_is_closed_after_the_header_deadline(edge: EdgeServerThread) -> None:
+    with socket.create_connection(_address(edge), timeout=10.0) as sock:
+        sock.sendall(b"POST /v1/infer/small/1 HTTP/1.1\r\nHost: e")  # never finishes its headers
+        assert sock.recv(1024) == b""  # closed by the server (header_timeout_s = 1 s), well before 10 s
+
+
+def _still_serves(edge: EdgeServerThread, small: RunnableModel) -> None:
+    inputs = random_input(small, 0)
+    with EdgeClient(edge.url, TOKEN, timeout_s=10.0) as client:
+        reply = client.infer("small", 1, device_part(small, 1, inputs))
+    assert torch.allclose(reply.output, local_output(small, inputs))
+
+
+def test_idle_connections_cannot_starve_the_edge(edge: EdgeServerThread, small: RunnableModel) -> None:
+    sockets = [socket.create_connection(_address(edge), timeout=5.0) for _ in range(100)]
+    try:
+        for _ in range(3):
+            _still_serves(edge, small)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_trickling_headers_cannot_starve_the_edge(edge: EdgeServerThread, small: RunnableModel) -> None:
+    sockets = [socket.create_connection(_address(edge), timeout=5.0) for _ in range(80)]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set():
+            for sock in sockets:
+                with contextlib.suppress(OSError):
+                    sock.send(b"X")
+            stop.wait(0.05)
+
+    for sock in sockets:
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\nX-Slow: ")
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        for _ in range(3):
+            _still_serves(edge, small)
+    finally:
+        stop.set()
+        thread.join()
+        for sock in sockets:
+            sock.close()
+
+
+def test_client_caps_the_answer_size(edge: EdgeServerThread, small: RunnableModel) -> None:
+    inputs = random_input(small, 0)
+    with EdgeClient(edge.url, TOKEN, max_answer_bytes=16) as client, pytest.raises(EdgeError) as info:
+        client.infer("small", 1, device_part(small, 1, inputs))
+    assert info.value.code == "answer_too_large"
+
+
+def test_loadtest_honours_retry_after_and_counts_busy_apart() -> None:
+    slow = _model(slow=True)
+    settings = EdgeSettings(token=TOKEN, max_inflight=1, request_timeout_s=5.0)
+    inputs = random_input(slow, 0)
+    with EdgeServerThread({"small": slow}, settings) as server:
+        result = run_load_test(
+            server.url,
+            TOKEN,
+            model="small",
+            split=2,
+            intermediate=device_part(slow, 2, inputs),
+            reference=local_output(slow, inputs),
+            num_clients=3,
+            duration_s=1.0,
+        )
+    assert result.errors == {}
+    assert result.busy >= 1  # three clients, one request at a time, each forward 0.3 s
+    assert result.correct >= 1 and result.requests == result.correct + result.busy
+    # Retry-After is 1 s: each client waits it out, so busy answers stay few (without waiting, hundreds).
+    assert result.busy <= 3 * 2 + 3
+
+
+# --- the docs cite only files in the repository ----------------------------------------------------------------
+
+
+def test_reproduction_doc_cites_only_files_in_the_repository() -> None:
+    import re
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    text = (docs / "reproduction.md").read_text(encoding="utf-8")
+    assert "shared/" not in text  # the project's private spec folder is not part of the repository
+    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+        assert (docs / target).exists(), target
+
+
+def test_loadtest_command_names_the_setting_that_limits_it() -> None:
+    from nomasplit.runtime.models import load_zoo_model
+
+    settings = EdgeSettings(token=TOKEN, max_inflight=1)
+    with EdgeServerThread({"nin": load_zoo_model("nin", seed=0)}, settings) as server:
+        # 16 clients released together against one request at a time: the first burst alone gets 15 busy answers
+        args = ["edge", "loadtest", "--edge", server.url, "--model", "nin", "--split", "0", "--clients", "16"]
+        result = runner.invoke(app, [*args, "--duration-s", "1"], env={"NOMASPLIT_TOKEN": TOKEN})
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, output
+    assert "answers were 503 busy" in output
+    assert "--max-inflight = 1" in output and "--max-inflight 16 or more" in output
