@@ -8,7 +8,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nomasplit.solvers.projections import project_box, project_capped_box, project_simplex_rows
+from nomasplit.solvers.projections import (
+    project_box,
+    project_capped_box,
+    project_rows_with_column_caps,
+    project_simplex_rows,
+)
 
 
 def simplex_reference(row: np.ndarray) -> np.ndarray:
@@ -100,3 +105,45 @@ def test_capped_box_empty_set_gives_lower_bound() -> None:
     values = torch.tensor([5.0, 6.0], dtype=torch.float64)
     projected = project_capped_box(values, 1.0, 8.0, torch.tensor([0, 0]), torch.tensor([1.5], dtype=torch.float64))
     assert projected.tolist() == pytest.approx([1.0, 1.0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rows_with_column_caps_is_the_euclidean_projection(seed: int) -> None:
+    """Feasible (rows on the simplex, capped column sums per AP) and equal to a QP solved by scipy."""
+    from scipy.optimize import minimize as scipy_minimize
+
+    rng = np.random.default_rng(seed)
+    num_users, num_subchannels, num_aps = 5, 3, 2
+    values = rng.normal(0.3, 0.6, size=(num_users, num_subchannels))
+    association = np.array([0, 0, 0, 1, 1])
+    caps = np.array([1.0, 1.0])
+    projected = project_rows_with_column_caps(
+        torch.tensor(values), torch.tensor(association), num_aps, torch.tensor(caps), iterations=2000
+    ).numpy()
+    assert np.all(projected >= -1e-12)
+    assert np.allclose(projected.sum(axis=1), 1.0)
+    for ap in range(num_aps):
+        assert np.all(projected[association == ap].sum(axis=0) <= caps[ap] + 1e-6)
+    constraints = [
+        {"type": "eq", "fun": lambda x, i=i: x.reshape(num_users, -1)[i].sum() - 1} for i in range(num_users)
+    ]
+    constraints += [
+        {"type": "ineq", "fun": lambda x, n=n, m=m: caps[n] - x.reshape(num_users, -1)[association == n, m].sum()}
+        for n in range(num_aps)
+        for m in range(num_subchannels)
+    ]
+    reference = scipy_minimize(
+        lambda x: 0.5 * np.sum((x - values.ravel()) ** 2),
+        np.full(values.size, 1.0 / num_subchannels),
+        jac=lambda x: x - values.ravel(),
+        bounds=[(0, None)] * values.size,
+        constraints=constraints,
+        method="SLSQP",
+        options={"ftol": 1e-12, "maxiter": 500},
+    )
+    assert np.allclose(projected.ravel(), reference.x, atol=1e-4)
+    # Idempotent: a feasible point stays where it is.
+    again = project_rows_with_column_caps(
+        torch.tensor(projected), torch.tensor(association), num_aps, torch.tensor(caps), iterations=2000
+    ).numpy()
+    assert np.allclose(again, projected, atol=1e-6)

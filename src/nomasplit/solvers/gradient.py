@@ -33,8 +33,16 @@ import torch
 
 from nomasplit.data.plan import SplitHistory
 from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.projections import project_box, project_capped_box, project_simplex_rows
+from nomasplit.solvers.projections import (
+    project_box,
+    project_capped_box,
+    project_rows_with_column_caps,
+    project_simplex_rows,
+)
 from nomasplit.solvers.rounding import assign_subchannels, one_hot_rows
+
+#: Dykstra rounds of the OMA column-capped projection per step (rows exact, caps approximate; see projections).
+COLUMN_CAP_ITERATIONS = 10
 
 
 @contextmanager
@@ -124,6 +132,13 @@ class ContinuousProblem:
             else torch.tensor(scenario.edge_capacity_units, dtype=model.dtype, device=model.device)
         )  # [N]
         self.evaluations = 0  # objective evaluations, with or without gradient
+        # OMA: at most one user of an AP per subchannel, so the relaxed weights of an AP's users on a subchannel sum
+        # to at most 1 (or |U_n| / M where the cell has more offloading users than subchannels). Without it the
+        # relaxation puts a whole cell on its best subchannel, which no OMA plan can do.
+        self.column_caps: torch.Tensor | None = None
+        if model.cluster_size == 1 and not frozen_beta:
+            offloading = torch.bincount(model.association[self.active], minlength=model.num_aps).to(model.dtype)
+            self.column_caps = torch.clamp(offloading / model.num_subchannels, min=1.0)  # [N]
 
     # --- model --------------------------------------------------------------------------------------
     def decision(self, variables: Variables) -> Decision:
@@ -158,7 +173,15 @@ class ContinuousProblem:
     def project(self, variables: Variables) -> Variables:
         """Euclidean projection onto the feasible set (simplex rows, boxes, capped box of ``r``)."""
         beta_up, beta_dn = variables.beta_up, variables.beta_dn
-        if not self.frozen_beta:
+        if not self.frozen_beta and self.column_caps is not None:
+            model = self.model
+            beta_up, beta_dn = (
+                project_rows_with_column_caps(
+                    beta, model.association, model.num_aps, self.column_caps, iterations=COLUMN_CAP_ITERATIONS
+                )
+                for beta in (beta_up, beta_dn)
+            )
+        elif not self.frozen_beta:
             beta_up, beta_dn = project_simplex_rows(beta_up), project_simplex_rows(beta_dn)
         (p_low, p_high), (q_low, q_high), (r_low, r_high) = self.bounds
         if self.capacity is None:

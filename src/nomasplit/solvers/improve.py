@@ -58,14 +58,14 @@ STALL_GAIN = 1e-5
 SHORTLIST = 24
 
 #: Kicks (non-improving single moves followed by a descent) tried at local optima, in all and per round.
-KICKS = 24
+KICKS = 16
 KICKS_PER_ROUND = 8
 
 #: Relative improvement a kick's descent must reach to be kept (smaller gains are the polish's noise).
 KICK_GAIN = 1e-5
 
 #: Best exhaustive neighbours whose continuous variables are re-optimised before they are compared.
-EXHAUSTIVE_POLISHED = 3
+EXHAUSTIVE_POLISHED = 6
 
 
 @dataclass
@@ -534,6 +534,50 @@ class LocalSearch:
                             },
                         )
                     )
+            # Channel swaps: all users of one cell on subchannel a move to b and those on b to a (NOMA clusters
+            # keep their members, only the subchannel changes), priced as the sum of the members' relocations.
+            for ap in range(model.num_aps):
+                cell = torch.nonzero(active & (self.association == ap)).flatten()
+                if cell.numel() < 2:
+                    continue
+                on = torch.zeros(cell.numel(), self.num_subchannels, dtype=unrestricted.dtype, device=model.device)
+                on[torch.arange(cell.numel(), device=model.device), assignment[cell]] = 1.0
+                cell_prices = unrestricted[cell]  # [n, M]
+                known = torch.isfinite(cell_prices)
+                cost = on.T @ torch.where(known, cell_prices, torch.zeros_like(cell_prices))  # [M, M]: a's users to b
+                unknown = on.T @ (~known).to(on.dtype)  # [M, M]: how many of them have no price there
+                cost = torch.where(unknown > 0, torch.full_like(cost, math.inf), cost)
+                occupied = on.sum(dim=0) > 0  # [M]
+                value = cost + cost.T
+                value = (
+                    value
+                    - torch.diag(torch.diagonal(value))
+                    + torch.diag(torch.full_like(occupied, math.inf, dtype=value.dtype))
+                )
+                value = torch.where(occupied[:, None] | occupied[None, :], value, torch.full_like(value, math.inf))
+                value = torch.triu(value, diagonal=1) + torch.tril(torch.full_like(value, math.inf))
+                flat = value.flatten()
+                count = int(min(self.num_subchannels, flat.numel()))
+                top = torch.topk(flat, count, largest=False)
+                for gain, index in zip(top.values.tolist(), top.indices.tolist(), strict=True):
+                    if not gain < -tolerance:
+                        break
+                    first, second = divmod(index, self.num_subchannels)
+                    members_first = cell[assignment[cell] == first].tolist()
+                    members_second = cell[assignment[cell] == second].tolist()
+                    moves.append(
+                        Move(
+                            gain,
+                            members_first + members_second,
+                            [first, second] if direction == UP else [],
+                            [first, second] if direction == DOWN else [],
+                            "channel swap",
+                            {
+                                _channel_key(direction): [(u, second) for u in members_first]
+                                + [(u, first) for u in members_second]
+                            },
+                        )
+                    )
         # Own power on the grid (its group's members held).
         for direction in (UP, DOWN):
             change, power = self.power_prices(direction, state, ev)
@@ -750,53 +794,68 @@ class LocalSearch:
             assignment[occupant] = vacated
             return True
 
+        # Relocations and Device-Only switches are priced exactly by candidate_moves; here come the moves whose
+        # prices are approximate: swaps within a cell, and (below) activations and exchanges on any slots.
+        for direction in (UP, DOWN):  # channel swaps within a cell
+            assignment = getattr(state, names[direction])
+            for ap in range(model.num_aps):
+                in_cell = (self.association == ap) & (assignment >= 0)
+                for first in range(self.num_subchannels):
+                    for second in range(first + 1, self.num_subchannels):
+                        on_first = in_cell & (assignment == first)
+                        on_second = in_cell & (assignment == second)
+                        if not bool((on_first | on_second).any()):
+                            continue
+                        trial = state.copy()
+                        moved = getattr(trial, names[direction])
+                        moved[on_first] = second
+                        moved[on_second] = first
+                        candidates.append(("channel swap", trial))
         for user in range(self.num_users):
             ap = int(self.association[user])
             if active[user]:
                 for direction in (UP, DOWN):
                     assignment = getattr(state, names[direction])
                     here = int(assignment[user])
-                    for channel in range(self.num_subchannels):
-                        if channel == here:
+                    for other in range(user + 1, self.num_users):
+                        there = int(assignment[other])
+                        if not active[other] or there == here or int(self.association[other]) != ap:
                             continue
-                        if int(self._load[direction][ap, channel]) < cluster:
-                            trial = state.copy()
-                            place(trial, user, direction, channel, -1)
-                            candidates.append(("relocate", trial))
-                        for other in range(self.num_users):
-                            if other != user and active[other] and int(assignment[other]) == channel:
-                                if int(self.association[other]) != ap:
-                                    continue
-                                trial = state.copy()
-                                getattr(trial, names[direction])[user] = channel
-                                getattr(trial, names[direction])[other] = here
-                                candidates.append(("swap", trial))
-                trial = state.copy()
-                trial.split[user] = model.num_layers[user]
-                trial.up[user] = -1
-                trial.down[user] = -1
-                candidates.append(("device-only", trial))
+                        trial = state.copy()
+                        place(trial, user, direction, there, -1)
+                        getattr(trial, names[direction])[other] = here
+                        getattr(trial, power_names[direction])[other] = grid_power[direction][other, here]
+                        candidates.append(("swap", trial))
             elif self._can_activate(state):
                 leavers = [
                     other for other in range(self.num_users) if active[other] and int(self.association[other]) == ap
                 ]
+                # Where an activation finds its subchannel full, an occupant may move on to a free slot.
+                free = [
+                    [c for c in range(self.num_subchannels) if int(self._load[direction][ap, c]) < cluster] or [-1]
+                    for direction in (UP, DOWN)
+                ]
                 for leaver in [-1, *leavers]:
                     for up_channel in range(self.num_subchannels):
                         for down_channel in range(self.num_subchannels):
-                            trial = state.copy()
-                            vacated = (-1, -1)
-                            if leaver >= 0:
-                                vacated = (int(trial.up[leaver]), int(trial.down[leaver]))
-                                trial.up[leaver], trial.down[leaver] = -1, -1
-                                trial.split[leaver] = model.num_layers[leaver]
-                            trial.compute_units[user] = self._best_units[user]
-                            if not (
-                                place(trial, user, UP, up_channel, vacated[0])
-                                and place(trial, user, DOWN, down_channel, vacated[1])
-                            ):
-                                continue
-                            trial.split[user] = 0
-                            candidates.append(("offload" if leaver < 0 else "exchange", trial))
+                            up_moves = [-1] if leaver >= 0 else free[UP]
+                            down_moves = [-1] if leaver >= 0 else free[DOWN]
+                            for up_free in up_moves:
+                                for down_free in down_moves:
+                                    trial = state.copy()
+                                    vacated = (up_free, down_free)
+                                    if leaver >= 0:
+                                        vacated = (int(trial.up[leaver]), int(trial.down[leaver]))
+                                        trial.up[leaver], trial.down[leaver] = -1, -1
+                                        trial.split[leaver] = model.num_layers[leaver]
+                                    trial.compute_units[user] = self._best_units[user]
+                                    if not (
+                                        place(trial, user, UP, up_channel, vacated[0])
+                                        and place(trial, user, DOWN, down_channel, vacated[1])
+                                    ):
+                                        continue
+                                    trial.split[user] = 0
+                                    candidates.append(("offload" if leaver < 0 else "exchange", trial))
         for kind, trial in candidates:
             if kind != "device-only":
                 self.resplit(trial, [u for u in range(self.num_users) if int(trial.up[u]) >= 0])

@@ -102,3 +102,37 @@ def project_capped_box(
         upper = torch.where(too_big, upper, middle)
     shift = torch.where(over, upper, torch.zeros_like(upper))[group] * weight  # [U]
     return project_box(values - shift, low, high)
+
+
+def project_rows_with_column_caps(
+    values: torch.Tensor, association: torch.Tensor, num_aps: int, caps: torch.Tensor, *, iterations: int = 30
+) -> torch.Tensor:
+    """Onto rows on the simplex whose column sums per AP are capped (the relaxed cluster-size constraint).
+
+    The set is ``{x : x[i, :] on the simplex, sum_{i in U_n} x[i, m] <= caps[n] for every AP n, subchannel m}``:
+    in a discrete plan at most ``K`` users of an AP share a subchannel, so the relaxed weights of an AP's users
+    on one subchannel sum to at most ``K`` (``caps``; with more than ``K M`` users the caller raises the cap to
+    ``|U_n| / M`` so that the set is not empty). It is the intersection of the simplex rows and the half-spaces
+    of the column caps; Dykstra's alternating projections (Boyle and Dykstra 1986) converge to the Euclidean
+    projection onto it. The projection onto one column half-space is ``x - max(0, sum - cap) / n`` on its ``n``
+    entries. The result always has its rows exactly on the simplex (the row projection comes last), and meets
+    the caps up to the convergence of ``iterations`` rounds.
+
+    Args:
+        values: ``[U, M]``; association: ``[U]`` long; num_aps: ``N``; caps: ``[N]``.
+    """
+    counts = torch.bincount(association, minlength=num_aps).to(values.dtype)  # [N]
+    row = values
+    correction_rows = torch.zeros_like(values)
+    correction_cols = torch.zeros_like(values)
+    for _ in range(iterations):
+        rows = project_simplex_rows(row + correction_rows)
+        correction_rows = row + correction_rows - rows
+        shifted = rows + correction_cols
+        column_sum = torch.zeros(num_aps, values.shape[1], dtype=values.dtype, device=values.device)
+        column_sum = column_sum.index_add(0, association, shifted)  # [N, M]
+        excess = (column_sum - caps[:, None]).clamp_min(0.0) / counts.clamp_min(1.0)[:, None]  # [N, M]
+        capped = shifted - excess[association]
+        correction_cols = shifted - capped
+        row = capped
+    return project_simplex_rows(row + correction_rows)
