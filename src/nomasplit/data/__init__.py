@@ -9,6 +9,7 @@ from nomasplit.data.scenario import (
     AmdahlCompensation,
     Compensation,
     LinearCompensation,
+    MeasuredCompensation,
     PowerCompensation,
     Scenario,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "FloatArray",
     "LayerProfile",
     "LinearCompensation",
+    "MeasuredCompensation",
     "ModelProfile",
     "Plan",
     "PowerCompensation",
