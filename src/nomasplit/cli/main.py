@@ -39,6 +39,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runtime_cmd",
     "reproduce_cmd",
     "solve_cmd",
+    "calibrate_cmd",
+    "replay_cmd",
 )
 
 

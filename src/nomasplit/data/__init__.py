@@ -2,6 +2,7 @@
 
 from nomasplit.data.arrays import FloatArray
 from nomasplit.data.hashing import sha256_of
+from nomasplit.data.measurement import LatencyMeasurement, UnitLatencyTable, UnitTimings
 from nomasplit.data.plan import Plan, SolveInfo, SplitHistory, UserDecision
 from nomasplit.data.profile import LayerProfile, ModelProfile
 from nomasplit.data.result import EvaluationResult, Totals, UserOutcome, Violation
@@ -19,6 +20,7 @@ __all__ = [
     "Compensation",
     "EvaluationResult",
     "FloatArray",
+    "LatencyMeasurement",
     "LayerProfile",
     "LinearCompensation",
     "MeasuredCompensation",
@@ -29,6 +31,8 @@ __all__ = [
     "SolveInfo",
     "SplitHistory",
     "Totals",
+    "UnitLatencyTable",
+    "UnitTimings",
     "UserDecision",
     "UserOutcome",
     "Violation",
