@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import datetime
 import importlib
+import itertools
 import math
 import os
 import platform
@@ -288,7 +289,7 @@ def parse_units(text: str) -> list[int]:
         units = [int(item) for item in text.split(",") if item.strip()]
     except ValueError:
         raise InputError(f"--units {text!r} must be comma-separated integers, e.g. 1,2,4") from None
-    if not units or any(later <= earlier for earlier, later in zip(units, units[1:], strict=False)):
+    if not units or any(later <= earlier for earlier, later in itertools.pairwise(units)):
         raise InputError(f"--units {text!r} must be strictly increasing, e.g. 1,2,4")
     if units[0] != 1:
         raise InputError(f"--units {text!r} must include 1 (lambda(1) = 1 anchors the fit)")
@@ -340,7 +341,7 @@ def measure_unit_latencies(
     _check_count(warmup, "warmup", 0)
     _check_count(repeats, "repeats", 1)
     units = list(units)
-    if not units or units[0] != 1 or any(b <= a for a, b in zip(units, units[1:], strict=False)):
+    if not units or units[0] != 1 or any(b <= a for a, b in itertools.pairwise(units)):
         raise InputError(f"units must be strictly increasing and start at 1, got {units}")
     if any(t.is_floating_point() and t.dtype != torch_dtype for t in [*module.parameters(), *module.buffers()]):
         module = copy.deepcopy(module).to(torch_dtype)

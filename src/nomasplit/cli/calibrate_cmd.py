@@ -61,21 +61,23 @@ def register(app: typer.Typer) -> None:
             compensation, fit = pooled_compensation([load_measurement(compensation_from)])
         elif edge_measurements and not keep_compensation:
             compensation, fit = pooled_compensation(edge_measurements)
-        calibrated = calibrate_scenario(scenario, edge=edge_measurements, device=device_tables, compensation=compensation)
+        calibrated = calibrate_scenario(
+            scenario, edge=edge_measurements, device=device_tables, compensation=compensation
+        )
         if keep_compensation:
             calibrated = calibrated.replace(compensation=scenario.compensation)
         save(out, calibrated)
         if compensation is not None and fit is not None:
-            table = Table(title="measured lambda(r) (piecewise linear through the points; fit error per model)")
-            table.add_column("r", justify="right")
-            table.add_column("lambda(r)", justify="right")
+            view = Table(title="measured lambda(r) (piecewise linear through the points; fit error per model)")
+            view.add_column("r", justify="right")
+            view.add_column("lambda(r)", justify="right")
             for model in fit["per_model"]:
-                table.add_column(f"{model} T(1)/T(r)", justify="right")
+                view.add_column(f"{model} T(1)/T(r)", justify="right")
             for index, units in enumerate(compensation.units):
                 row = [f"{units:g}", f"{compensation.speedup[index]:.3f}"]
                 row += [f"{fit['per_model'][m]['measured_speedup'][index]:.3f}" for m in fit["per_model"]]
-                table.add_row(*row)
-            console.print(table)
+                view.add_row(*row)
+            console.print(view)
             errors = ", ".join(f"{m} {v['max_relative_error']:.1%}" for m, v in fit["per_model"].items())
             console.print(f"fit error (max |lambda - T(1)/T(r)| / (T(1)/T(r))): {errors}")
             if scenario.compute_units_max > compensation.units[-1]:

@@ -71,6 +71,12 @@ def measure_with_units(
         f"{measurement.host['load_average_after'][0]} after; wrote {timings}"
     )
     one = measurement.at_units(1).unit_latency_s
-    layers = [layer.model_copy(update={"measured_latency_s": seconds}) for layer, seconds in zip(profile.layers, one, strict=True)]
-    source = {**profile.source, "latency": {"method": "one-thread row of --units", "timings": str(timings), **measurement.host}}
+    layers = [
+        layer.model_copy(update={"measured_latency_s": seconds})
+        for layer, seconds in zip(profile.layers, one, strict=True)
+    ]
+    source = {
+        **profile.source,
+        "latency": {"method": "one-thread row of --units", "timings": str(timings), **measurement.host},
+    }
     return profile.model_copy(update={"layers": layers, "source": source})

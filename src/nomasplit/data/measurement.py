@@ -8,6 +8,7 @@ or CSV (``nomasplit.generate.calibrate.load_device_table``).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Literal
 
 import numpy as np
@@ -63,7 +64,7 @@ class LatencyMeasurement(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> LatencyMeasurement:
         units = [timing.units for timing in self.timings]
-        if any(later <= earlier for earlier, later in zip(units, units[1:], strict=False)) or 1 not in units:
+        if any(later <= earlier for earlier, later in itertools.pairwise(units)) or 1 not in units:
             raise ValueError(f"timings must have strictly increasing units including 1, got {units}")
         for timing in self.timings:
             if len(timing.unit_latency_s) != len(self.unit_names):

@@ -51,7 +51,9 @@ def _table_from_csv(path: Path, model: str | None) -> UnitLatencyTable:
             seconds.append(float(row[1]))
         except ValueError:
             raise InputError(f"{path}: line {line}: latency_s {row[1]!r} is not a number") from None
-    return validate_as(UnitLatencyTable, {"model": model, "unit_latency_s": seconds, "source": {"file": str(path)}}, str(path))
+    return validate_as(
+        UnitLatencyTable, {"model": model, "unit_latency_s": seconds, "source": {"file": str(path)}}, str(path)
+    )
 
 
 def load_device_table(spec: str | Path) -> UnitLatencyTable:
@@ -101,7 +103,9 @@ def pooled_compensation(measurements: Sequence[LatencyMeasurement]) -> tuple[Mea
     per_model = {}
     table = np.asarray(fit["table_speedup"])
     for measurement in measurements:
-        own = np.array([measurement.at_units(1).total_latency_s / measurement.at_units(r).total_latency_s for r in common])
+        own = np.array(
+            [measurement.at_units(1).total_latency_s / measurement.at_units(r).total_latency_s for r in common]
+        )
         per_model[measurement.model] = {
             "measured_speedup": own.tolist(),
             "max_relative_error": float(np.max(np.abs(table - own) / own)),

@@ -82,7 +82,7 @@ def _isotonic(values: np.ndarray) -> np.ndarray:
     return np.concatenate([np.full(int(count), mean) for mean, count in blocks])
 
 
-def fit_amdahl(units: Sequence[float], speedup: Sequence[float]) -> float:
+def fit_amdahl(units: Sequence[float] | np.ndarray, speedup: Sequence[float] | np.ndarray) -> float:
     """Least-squares parallel fraction ``f`` of ``1/lambda(r) = (1 - f) + f/r`` through measured points.
 
     Linear in ``f``: with ``x = 1/r - 1`` and ``y = 1/lambda - 1``, ``f = sum(x y) / sum(x^2)``, clipped to

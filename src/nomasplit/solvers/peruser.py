@@ -79,9 +79,7 @@ def split_utility_table(model: SystemModel, decision: Decision) -> torch.Tensor:
         speed = (model.compensation(decision.compute_units) * model.edge_unit_flops_per_s)[:, None]  # [U, 1]
         uplink_latency = upload_bits / uplink
         downlink_latency = result_bits / downlink
-        latency = (
-            device_latency + edge_flops / speed + uplink_latency + downlink_latency
-        )  # eq. (12)
+        latency = device_latency + edge_flops / speed + uplink_latency + downlink_latency  # eq. (12)
         energy = (
             device_energy
             + model.edge_energy_coefficient * speed**2 * edge_flops

@@ -251,12 +251,7 @@ def estimated_split_costs(
     with np.errstate(divide="ignore"):
         upload_s = np.where(offloads, tables.upload_bits / uplink_rate_bps, 0.0)  # [F+1]
         download_s = np.where(offloads, tables.result_bits / downlink_rate_bps, 0.0)  # [F+1]
-    latency = (
-        tables.device_latency_s
-        + tables.edge_work / edge_flops_per_s
-        + upload_s
-        + download_s
-    )
+    latency = tables.device_latency_s + tables.edge_work / edge_flops_per_s + upload_s + download_s
     energy = tables.device_energy_j + uplink_power_w * upload_s
     return latency, energy
 
