@@ -321,8 +321,10 @@ def measure_unit_latencies(
     the throughput of ``r`` independent inferences instead, which does not shorten any one of them.
 
     Rounds are interleaved to share the host's load between the settings: ``warmup`` untimed rounds, then
-    ``repeats`` rounds, each timing, for every ``r`` in turn, one whole forward pass and each unit on its real
-    input. Medians and interquartile ranges are recorded. ``lambda(r)`` is fitted from the whole-pass medians
+    ``repeats`` rounds, each running, for every ``r`` in turn, one chained forward pass with a time stamp
+    after every unit (each unit on the fresh output of the one before, as the runtime runs them; timing a
+    unit repeatedly on one cached input underestimates it). Per unit and per whole pass the median and the
+    interquartile range are recorded. ``lambda(r)`` is fitted from the whole-pass medians
     (:func:`nomasplit.model.compensation.fit_measured_compensation`); the thread count is restored after.
 
     Args:
@@ -355,25 +357,20 @@ def measure_unit_latencies(
     total_times: dict[int, list[float]] = {r: [] for r in units}
     try:
         with torch.inference_mode():
-            unit_inputs = []
-            value = model_input
-            for child in children:
-                unit_inputs.append(value)
-                value = child(value)
             for round_index in range(warmup + repeats):
                 for threads in units:
                     torch.set_num_threads(threads)
-                    started = time.perf_counter()
-                    module(model_input)
-                    elapsed = time.perf_counter() - started
+                    # One chained pass, a time stamp after each unit: each unit runs on the fresh output of the
+                    # one before, as the device and the edge run them.
+                    value = model_input
+                    stamps = [time.perf_counter()]
+                    for child in children:
+                        value = child(value)
+                        stamps.append(time.perf_counter())
                     if round_index >= warmup:
-                        total_times[threads].append(elapsed)
-                    for index, (child, unit_input) in enumerate(zip(children, unit_inputs, strict=True)):
-                        started = time.perf_counter()
-                        child(unit_input)
-                        elapsed = time.perf_counter() - started
-                        if round_index >= warmup:
-                            unit_times[threads][index].append(elapsed)
+                        total_times[threads].append(stamps[-1] - stamps[0])
+                        for index in range(len(children)):
+                            unit_times[threads][index].append(stamps[index + 1] - stamps[index])
     finally:
         torch.set_num_threads(previous_threads)
     timings = [
