@@ -61,6 +61,8 @@ INPUT_SEED = 0
 
 DEFAULT_WARMUP = 3
 DEFAULT_REPEATS = 10
+#: Sleep before each timed pass of :func:`measure_unit_latencies` [s] (device and edge wait between passes).
+DEFAULT_IDLE_S = 0.02
 
 FLOP_METHOD = (
     "torch.utils.flop_counter.FlopCounterMode per unit (2 FLOPs per multiply-accumulate of convolutions and "
@@ -313,6 +315,7 @@ def measure_unit_latencies(
     dtype: str | torch.dtype = torch.float32,
     warmup: int = DEFAULT_WARMUP,
     repeats: int = DEFAULT_REPEATS,
+    idle_s: float = DEFAULT_IDLE_S,
 ) -> LatencyMeasurement:
     """Time every unit, and whole forward passes, with ``r`` torch intra-op threads for each ``r`` in ``units``.
 
@@ -324,7 +327,14 @@ def measure_unit_latencies(
     ``repeats`` rounds, each running, for every ``r`` in turn, one chained forward pass with a time stamp
     after every unit (each unit on the fresh output of the one before, as the runtime runs them; timing a
     unit repeatedly on one cached input underestimates it). Per unit and per whole pass the median and the
-    interquartile range are recorded. ``lambda(r)`` is fitted from the whole-pass medians
+    interquartile range are recorded.
+
+    Two choices make the table predict what a running split inference sees (docs/profiles.md): each pass
+    starts after ``idle_s`` of sleep, as device and edge compute after waiting for a transfer (a pass right
+    after another runs with warm caches and is faster); and on a shared host the per-unit medians dodge the
+    preemptions their pass suffers, so they sum to less than the median pass: the table keeps each unit's
+    share of the sum of medians and scales the shares to the median pass (``unit_latency_s``; the raw
+    medians are ``unit_median_s``). ``lambda(r)`` is fitted from the whole-pass medians
     (:func:`nomasplit.model.compensation.fit_measured_compensation`); the thread count is restored after.
 
     Args:
@@ -335,6 +345,7 @@ def measure_unit_latencies(
         dtype: dtype of input and weights.
         warmup: untimed rounds (``>= 0``).
         repeats: timed rounds (``>= 1``).
+        idle_s: sleep before each pass [s], ``>= 0``.
     """
     from nomasplit.model.compensation import fit_measured_compensation
 
@@ -342,6 +353,8 @@ def measure_unit_latencies(
     torch_dtype = parse_dtype(dtype)
     _check_count(warmup, "warmup", 0)
     _check_count(repeats, "repeats", 1)
+    if not (math.isfinite(idle_s) and idle_s >= 0):
+        raise InputError(f"idle_s must be a finite number >= 0, got {idle_s}")
     units = list(units)
     if not units or units[0] != 1 or any(b <= a for a, b in itertools.pairwise(units)):
         raise InputError(f"units must be strictly increasing and start at 1, got {units}")
@@ -360,6 +373,8 @@ def measure_unit_latencies(
             for round_index in range(warmup + repeats):
                 for threads in units:
                     torch.set_num_threads(threads)
+                    if idle_s > 0:
+                        time.sleep(idle_s)
                     # One chained pass, a time stamp after each unit: each unit runs on the fresh output of the
                     # one before, as the device and the edge run them.
                     value = model_input
@@ -373,21 +388,27 @@ def measure_unit_latencies(
                             unit_times[threads][index].append(stamps[index + 1] - stamps[index])
     finally:
         torch.set_num_threads(previous_threads)
-    timings = [
-        UnitTimings(
-            units=threads,
-            unit_latency_s=[float(statistics.median(runs)) for runs in unit_times[threads]],
-            unit_spread_s=[_interquartile_range(runs) for runs in unit_times[threads]],
-            total_latency_s=float(statistics.median(total_times[threads])),
-            total_spread_s=_interquartile_range(total_times[threads]),
+    timings = []
+    for threads in units:
+        medians = [float(statistics.median(runs)) for runs in unit_times[threads]]  # [F]
+        total = float(statistics.median(total_times[threads]))
+        scale = total / sum(medians) if sum(medians) > 0 else 1.0
+        timings.append(
+            UnitTimings(
+                units=threads,
+                unit_latency_s=[median * scale for median in medians],
+                unit_median_s=medians,
+                unit_spread_s=[_interquartile_range(runs) for runs in unit_times[threads]],
+                total_latency_s=total,
+                total_spread_s=_interquartile_range(total_times[threads]),
+            )
         )
-        for threads in units
-    ]
     host = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_version": torch.__version__,
+        "idle_before_each_pass_s": idle_s,
         "load_average_before": [round(value, 2) for value in load_before],
         "load_average_after": [round(value, 2) for value in os.getloadavg()],
         "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

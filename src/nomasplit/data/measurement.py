@@ -31,7 +31,10 @@ class UnitTimings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     units: int = Field(ge=1, description="r: torch intra-op threads of the timed runs")
-    unit_latency_s: list[float] = Field(description="[F] median latency of each unit on its real input")
+    unit_latency_s: list[float] = Field(
+        description="[F] each unit's share of the median pass: unit_median_s scaled to sum to total_latency_s"
+    )
+    unit_median_s: list[float] = Field(description="[F] median latency of each unit in the chained passes")
     unit_spread_s: list[float] = Field(description="[F] interquartile range of each unit's timed runs")
     total_latency_s: float = Field(gt=0, allow_inf_nan=False, description="median of a whole forward pass")
     total_spread_s: float = Field(ge=0, allow_inf_nan=False, description="interquartile range of those runs")
@@ -39,6 +42,7 @@ class UnitTimings(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> UnitTimings:
         _check_seconds("unit_latency_s", self.unit_latency_s)
+        _check_seconds("unit_median_s", self.unit_median_s, len(self.unit_latency_s))
         _check_seconds("unit_spread_s", self.unit_spread_s, len(self.unit_latency_s))
         return self
 
