@@ -174,6 +174,9 @@ def test_fit_is_monotone_and_reports_its_error() -> None:
     assert exact.speedup == pytest.approx([1.0, 2.0]) and fit_exact["table_max_relative_error"] == 0
     assert fit_amdahl([1, 2, 4], [1.0, 2.0, 4.0]) == pytest.approx(1.0)
     assert fit_amdahl([1, 2], [1.0, 1 / 0.6]) == pytest.approx(0.8)
+    slower, fit_slower = fit_measured_compensation([1, 2], [1.0, 2.0])  # two units measured slower than one
+    assert slower.speedup[0] == 1.0 and slower.speedup[1] == pytest.approx(1.001)
+    assert fit_slower["measured_speedup"][1] == 0.5
     with pytest.raises(ValueError, match="include 1"):
         fit_measured_compensation([2, 4], [1.0, 0.5])
 

@@ -102,8 +102,9 @@ def fit_measured_compensation(
     """Fit ``lambda(r)`` from the latency of the same work on ``r`` compute units.
 
     The measured speed-up is ``lambda_meas(r_j) = T(1) / T(r_j)`` (so ``lambda(1) = 1``: ``c_min`` is the
-    speed of one unit). The table kept is its least-squares monotone (non-decreasing) projection, raised
-    where needed to rise by at least :data:`MIN_RELATIVE_RISE` between points (``lambda`` must be strictly
+    speed of one unit). The table kept is its least-squares monotone (non-decreasing) projection, with
+    points below ``lambda(1) = 1`` first raised to 1 (more units never run slower than one, in the table),
+    raised where needed to rise by at least :data:`MIN_RELATIVE_RISE` between points (``lambda`` must be strictly
     increasing). An Amdahl fit (:func:`fit_amdahl`) is reported beside it for comparison.
 
     Args:
@@ -125,7 +126,10 @@ def fit_measured_compensation(
     if not np.all(np.isfinite(latency_array)) or np.any(latency_array <= 0):
         raise ValueError("latencies must be positive finite seconds")
     measured = latency_array[units_array == 1.0][0] / latency_array  # [J] lambda_meas(r_j)
-    table = _isotonic(measured)
+    # lambda(1) = 1 is the anchor: points below it (more units measured slower than one) are raised to it
+    # before the monotone fit, so they cannot pull lambda(1) down.
+    anchored = np.where(units_array > 1.0, np.maximum(measured, 1.0), measured)
+    table = _isotonic(anchored)
     for index in range(1, table.shape[0]):
         table[index] = max(table[index], table[index - 1] * (1.0 + MIN_RELATIVE_RISE))
     fraction = fit_amdahl(units_array, measured)
