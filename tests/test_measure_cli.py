@@ -134,7 +134,7 @@ def test_calibrate_puts_tables_and_lambda_into_the_scenario(tmp_path: Path) -> N
         ("unit,latency_s\n1,abc\n", "nin={}", "is not a number"),
         ("unit,latency_s\n1,-1\n", "nin={}", "finite seconds >= 0"),
         ("unit,latency_s\n1,0.1\n", "{}", "give it as MODEL=FILE.csv"),
-        ("unit,latency_s\n" + "1,0.1\n" * 9, "vgg16={}", "is not among the scenario's profiles"),
+        ("unit,latency_s\n" + "1,0.1\n" * 9, "vgg16={}", "it is not among the scenario's profiles"),
     ],
 )
 def test_calibrate_refuses_bad_device_tables(tmp_path: Path, content: str, spec: str, message: str) -> None:

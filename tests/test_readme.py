@@ -36,8 +36,10 @@ def test_usage_commands_run_as_written(tmp_path: Path) -> None:
         ["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for name in ("vgg16.json", "paper.json.gz", "small.json", "plan.json", "paper-plan.json", "result.json"):
+    measured = ("out/nin-timings.json", "out/small-measured.json", "out/plan-measured.json", "out/replay.json")
+    for name in ("vgg16.json", "paper.json.gz", "small.json", "plan.json", "paper-plan.json", "result.json", *measured):
         assert (tmp_path / name).exists(), name
+    assert "every answer matches the full local model" in " ".join(result.stdout.split())
     assert "feasible" in result.stdout
     assert "result matches the full local model" in " ".join(result.stdout.split())
 

@@ -127,15 +127,17 @@ def calibrate_scenario(
 ) -> Scenario:
     """The scenario with measured edge and device tables and a measured ``lambda(r)`` (see the module doc).
 
+    An edge measurement of a model the scenario does not run still counts in the pooled ``lambda(r)``.
+
     Raises:
-        InputError: a measurement's model is not in the scenario, or its unit count differs from the profile's.
+        InputError: a device table's model is not in the scenario, or a unit count differs from the profile's.
     """
     device = dict(device or {})
     names = [profile.model for profile in scenario.profiles]
     edge_by_model = {measurement.model: measurement for measurement in edge}
-    for model in [*edge_by_model, *device]:
+    for model in device:
         if model not in names:
-            raise InputError(f"measured model {model!r} is not among the scenario's profiles {names}")
+            raise InputError(f"device table of model {model!r}: it is not among the scenario's profiles {names}")
     edge_tables: list[list[float] | None] = list(scenario.edge_unit_latency_s or [None] * len(names))
     device_tables: list[list[float] | None] = list(scenario.device_unit_latency_s or [None] * len(names))
     for index, profile in enumerate(scenario.profiles):
@@ -162,6 +164,7 @@ def calibrate_scenario(
             **scenario.provenance,
             "calibration": {
                 "edge_models": sorted(edge_by_model),
+                "edge_tables_for": sorted(set(edge_by_model) & set(names)),
                 "device_models": sorted(device),
                 "compensation": "measured" if compensation is not None else scenario.compensation.kind,
             },
