@@ -50,7 +50,7 @@ def main() -> None:
     lines = [
         "# `nomasplit edge replay`: one AP's users at once against one edge server",
         "",
-        f"Made with `python benchmarks/edge_replay.py {' '.join(sys.argv[1:])}`".strip() + "` on a "
+        f"Made with `{' '.join(['python benchmarks/edge_replay.py', *sys.argv[1:]])}` on a "
         f"{os.cpu_count()}-CPU host shared with other work; load average {load_start:.1f} at the start.",
         "",
         f"Scenario: `benchmarks/replay-one-ap.yaml` (1 AP, 4 users, NiN, r = 1) calibrated with this host's NiN edge "
@@ -61,35 +61,44 @@ def main() -> None:
         f"round, then the median of {args.rounds} rounds per user. Times in ms; predicted = the plan's system "
         "model for one task; error = (predicted - measured) / measured.",
         "",
-        "| users at once | user | split | uplink Mbit/s | edge pred | edge meas | edge error | total pred "
-        "| total meas | total error | load avg |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| users at once | user | split | uplink Mbit/s | uplink pred | uplink meas | edge pred | edge meas "
+        "| edge error | downlink pred | downlink meas | other meas | total pred | total meas | total error |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    summary = []
+    summary: list[tuple[int, float, float]] = []
+    loads: list[float] = []
     for count in [int(value) for value in args.users.split(",")]:
         if count > offloading:
             break
         result = run_replay(calibrated, plan, num_users=count, rounds=args.rounds, max_seconds=300)
-        edge_errors = []
+        edge_errors, total_errors = [], []
         for user in result.users:
             rows = {row.stage: row for row in user.comparison}
-            edge, total = rows["edge compute"], rows["total"]
+            edge, total, up, down = rows["edge compute"], rows["total"], rows["uplink"], rows["downlink"]
             edge_errors.append(edge.error or 0.0)
+            total_errors.append(total.error or 0.0)
+
+            def ms(value: float) -> str:
+                return f"{value * 1e3:.2f}"
+
             lines.append(
                 f"| {count} | {user.assignment.user} | {user.assignment.split} "
-                f"| {(user.assignment.uplink_bps or 0) / 1e6:.2f} | {edge.predicted_s * 1e3:.2f} "
-                f"| {edge.measured_s * 1e3:.2f} | {edge.error or 0:+.1%} | {total.predicted_s * 1e3:.2f} "
-                f"| {total.measured_s * 1e3:.2f} | {total.error or 0:+.1%} | {result.load_average_after[0]:.1f} |"
+                f"| {(user.assignment.uplink_bps or 0) / 1e6:.2f} | {ms(up.predicted_s)} | {ms(up.measured_s)} "
+                f"| {ms(edge.predicted_s)} | {ms(edge.measured_s)} | {edge.error or 0:+.1%} "
+                f"| {ms(down.predicted_s)} | {ms(down.measured_s)} | {ms(user.other_s + user.edge_queue_s)} "
+                f"| {ms(total.predicted_s)} | {ms(total.measured_s)} | {total.error or 0:+.1%} |"
             )
             assert user.matches
-        summary.append((count, statistics.median(edge_errors)))
-        print(f"{count} users: median edge error {summary[-1][1]:+.1%}", flush=True)
+        loads.append(result.load_average_after[0])
+        summary.append((count, statistics.median(edge_errors), statistics.median(total_errors)))
+        print(f"{count} users: median edge error {summary[-1][1]:+.1%}, total {summary[-1][2]:+.1%}", flush=True)
     lines += [
         "",
-        "Median edge-compute error per replay: "
-        + ", ".join(f"{count} user(s) {error:+.1%}" for count, error in summary)
-        + f". Total wall time {time.perf_counter() - started:.0f} s; load average at the end "
-        f"{os.getloadavg()[0]:.1f}.",
+        "Median error per replay, edge compute / total: "
+        + ", ".join(f"{count} user(s) {edge:+.1%} / {total:+.1%}" for count, edge, total in summary)
+        + ". Load average after each replay: "
+        + ", ".join(f"{value:.1f}" for value in loads)
+        + f". Total wall time {time.perf_counter() - started:.0f} s.",
         "",
     ]
     write_atomic(args.out, "\n".join(lines))
