@@ -44,6 +44,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from nomasplit.data.measurement import LatencyMeasurement, UnitTimings
 from nomasplit.data.profile import LayerProfile, ModelProfile
 from nomasplit.errors import InputError
+from nomasplit.model.compensation import fit_measured_compensation
 
 #: dtypes a profile can refer to, by name.
 DTYPES: dict[str, torch.dtype] = {
@@ -347,8 +348,6 @@ def measure_unit_latencies(
         repeats: timed rounds (``>= 1``).
         idle_s: sleep before each pass [s], ``>= 0``.
     """
-    from nomasplit.model.compensation import fit_measured_compensation
-
     shape = validate_input_shape(input_shape)
     torch_dtype = parse_dtype(dtype)
     _check_count(warmup, "warmup", 0)

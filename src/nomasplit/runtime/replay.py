@@ -76,6 +76,18 @@ class ReplayResult(BaseModel):
     wall_s: float
 
 
+class _Stages(BaseModel):
+    """Measured stages of one user's median round [s] (what :func:`compare_stages` reads)."""
+
+    device_compute_s: float
+    uplink_s: float
+    edge_queue_s: float
+    edge_compute_s: float
+    downlink_s: float
+    other_s: float
+    total_s: float
+
+
 def select_users(scenario: Scenario, plan: Plan, num_users: int, ap: int | None) -> tuple[int, list[PlanAssignment]]:
     """The first ``num_users`` offloading users (by index) of ``ap``, or of the AP with the most offloading users.
 
@@ -216,16 +228,6 @@ def run_replay(
         load_average_after=[round(value, 2) for value in os.getloadavg()],
         wall_s=time.perf_counter() - started,
     )
-
-
-class _Stages(BaseModel):
-    device_compute_s: float
-    uplink_s: float
-    edge_queue_s: float
-    edge_compute_s: float
-    downlink_s: float
-    other_s: float
-    total_s: float
 
 
 def _one_round(
