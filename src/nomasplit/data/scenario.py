@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from nomasplit.data.arrays import FloatArray
 from nomasplit.data.profile import ModelProfile
@@ -74,6 +74,10 @@ Compensation = Annotated[
     LinearCompensation | PowerCompensation | AmdahlCompensation | MeasuredCompensation,
     Field(discriminator="kind"),
 ]
+
+
+#: Optional scenario fields written only when set (files without them read as the FLOP model).
+OPTIONAL_TABLES = ("device_unit_latency_s", "edge_unit_latency_s")
 
 
 def _check_range(name_min: str, low: float, name_max: str, high: float) -> None:
@@ -221,6 +225,15 @@ class Scenario(BaseModel):
             if any(not np.isfinite(c) or c <= 0 for c in self.edge_capacity_units):
                 raise ValueError("edge_capacity_units must be positive finite numbers")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_tables(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out the measured tables when absent: a FLOP-model scenario's file and hash stay as they were."""
+        data: dict[str, Any] = handler(self)
+        for name in OPTIONAL_TABLES:
+            if name in data and data[name] is None:
+                del data[name]
+        return data
 
     # --- derived quantities --------------------------------------------------------------------------
     def user_num_layers(self) -> np.ndarray:
