@@ -34,8 +34,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Weight seed of the zoo models."),
         out: Path | None = typer.Option(None, "--json", help="Write the full result as JSON here."),
     ) -> None:
-        """Run the offloading users of one AP concurrently against one loopback edge server, at their planned
-        rates; show each user's measured stages against the plan's prediction."""
+        """Replay one AP's offloading users at once on a loopback edge: measured against planned, per user."""
         from nomasplit.data.files import load_plan, load_scenario
         from nomasplit.io import check_output_path, write_json
         from nomasplit.runtime.replay import run_replay
