@@ -228,6 +228,7 @@ def test_edge_replay_runs_the_users_of_one_ap_at_once(tmp_path: Path) -> None:
         (["--users", "2", "--ap", "7"], "--ap 7 does not exist"),
         (["--users", "2", "--ap", "1"], "no user of AP 1 offloads"),
         (["--users", "2", "--rounds", "0"], "--rounds 0 is out of range"),
+        (["--users", "2", "--max-seconds", "0.5"], "--max-seconds 0.5 is out of range"),
     ],
 )
 def test_edge_replay_errors(tmp_path: Path, extra: list[str], message: str) -> None:

@@ -192,3 +192,23 @@ def test_fit_is_monotone_and_reports_its_error() -> None:
 def test_scenario_tables_are_validated(field: str, value: list, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         random_scenario(0).replace(**{field: value})
+
+
+def test_objective_gradient_in_r_with_measured_lambda_matches_finite_differences() -> None:
+    scenario = random_scenario(6, num_users=5).replace(
+        compensation={"kind": "measured", "units": [1, 2, 4, 8], "speedup": [1.0, 1.7, 2.6, 3.1]},
+        edge_unit_latency_s=[[0.004, 0.003, 0.002, 0.001]],
+    )
+    model = SystemModel(scenario)
+    decision = random_decision(model, np.random.default_rng(3))
+    units = decision.compute_units.clone().requires_grad_(True)
+    objective = model.objective(type(decision)(**{**decision.__dict__, "compute_units": units}))
+    (gradient,) = torch.autograd.grad(objective, units)
+    step = 1e-6
+    for user in range(scenario.num_users):
+        shifted = []
+        for sign in (1.0, -1.0):
+            values = decision.compute_units.clone()
+            values[user] += sign * step
+            shifted.append(float(model.objective(type(decision)(**{**decision.__dict__, "compute_units": values}))))
+        assert float(gradient[user]) == pytest.approx((shifted[0] - shifted[1]) / (2 * step), rel=1e-4, abs=1e-9)
