@@ -14,7 +14,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from nomasplit.cli.main import app
-from nomasplit.data.files import load_profile
+from nomasplit.data.files import load_profile, load_scenario
 from nomasplit.profiling import markdown_table
 from nomasplit.zoo import MODEL_NAMES, load_bundled_profile
 
@@ -157,7 +157,7 @@ def test_docs_commands_run_as_written(tmp_path: Path, monkeypatch: pytest.Monkey
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     monkeypatch.chdir(tmp_path)
     bash_blocks = _code_blocks("bash")
-    assert len(bash_blocks) == 3
+    assert len(bash_blocks) == 4
     outputs = []
     for block in bash_blocks:
         lines = [line for line in block.splitlines() if line.strip()]
@@ -178,6 +178,9 @@ def test_docs_commands_run_as_written(tmp_path: Path, monkeypatch: pytest.Monkey
     assert outputs[1] == "".join(table + "\n" for table in _doc_tables().values())
     assert load_profile(tmp_path / "vgg16-float16.json").dtype == "float16"
     assert all(layer.measured_latency_s for layer in load_profile(tmp_path / "nin-measured.json").layers)
+    calibrated = load_scenario(tmp_path / "calibrated-both.json")
+    assert calibrated.compensation.kind == "measured" and calibrated.device_unit_latency_s is not None
+    assert (tmp_path / "plan.json").exists()
     custom = load_profile(tmp_path / "my-net.json")
     assert [layer.name for layer in custom.layers] == ["conv", "relu", "pool", "flatten", "fc"]
     (python_block,) = _code_blocks("python")

@@ -36,9 +36,11 @@ def test_usage_commands_run_as_written(tmp_path: Path) -> None:
         ["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for name in ("vgg16.json", "paper.json.gz", "small.json", "plan.json", "paper-plan.json", "result.json"):
+    measured = ("nin-timings.json", "small-measured.json", "plan-measured.json", "replay.json")
+    for name in ("vgg16.json", "paper.json.gz", "small.json", "plan.json", "paper-plan.json", "result.json", *measured):
         assert (tmp_path / "out" / name).exists(), name
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]  # no stray files where it ran
+    assert "every answer matches the full local model" in " ".join(result.stdout.split())
     assert "feasible" in result.stdout
     assert "result matches the full local model" in " ".join(result.stdout.split())
 

@@ -39,6 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runtime_cmd",
     "reproduce_cmd",
     "solve_cmd",
+    "replay_cmd",
 )
 
 

@@ -76,12 +76,17 @@ def register(app: typer.Typer) -> None:
         measure: bool = typer.Option(False, "--measure", help="Also measure per-unit latency on this host."),
         warmup: int = typer.Option(DEFAULT_WARMUP, "--warmup", help="Warm-up runs per unit (--measure)."),
         repeats: int = typer.Option(DEFAULT_REPEATS, "--repeats", help="Timed runs per unit (--measure)."),
+        units_text: str | None = typer.Option(
+            None, "--units", help="With --measure: time with r = 1,2,... threads and fit lambda(r), e.g. 1,2."
+        ),
+        timings: Path | None = typer.Option(None, "--timings", help="Where --units writes its measurement JSON."),
     ) -> None:
         """Profile a model: FLOPs and output size of each split unit, input and result sizes."""
         if (model_name is None) == (user_model is None):
             raise InputError(f"give either MODEL ({', '.join(MODEL_NAMES)}) or --model package.module:attr")
         check_output_path(out)
 
+        from nomasplit.cli.measure_view import check_units_options, measure_with_units
         from nomasplit.data.files import save
         from nomasplit.profiling import load_user_model, parse_dtype, parse_input_shape, profile_model
         from nomasplit.zoo import build_model, check_model_name, input_shape
@@ -101,15 +106,19 @@ def register(app: typer.Typer) -> None:
             shape = parse_input_shape(shape_text)
             module = load_user_model(user_model)
             profile_name = name or user_model.rsplit(":", 1)[-1]
+        units = check_units_options(measure, units_text, timings)
         result = profile_model(
             module,
             shape,
             name=profile_name,
             dtype=torch_dtype,
-            measure=measure,
+            measure=measure and units is None,
             warmup=warmup,
             repeats=repeats,
         )
+        if units is not None:
+            assert timings is not None
+            result = measure_with_units(module, shape, result, units, torch_dtype, warmup, repeats, timings)
         console.print(profile_table(result))
         save(out, result)
         console.print(f"wrote {out}")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from nomasplit.cli.common import console, fail, handle_errors, warn
+from nomasplit.cli.compare_view import comparison_table, plan_comparison
 from nomasplit.errors import InputError
 
 _DEFAULT_MODELS = "nin,tiny-yolov2,vgg16"
@@ -291,14 +293,17 @@ def register(app: typer.Typer) -> None:
                 report, _ = run_split(runnable, split, inputs, client=None, profile=profile, rtol=rtol, atol=atol)
         except EdgeError as exc:
             raise fail(str(exc), 1) from None
-        document = {"report": report.model_dump(mode="json")}
+        document: dict[str, Any] = {"report": report.model_dump(mode="json")}
         if assignment is not None:
             document["plan"] = assignment.model_dump(mode="json")
+            document["comparison"] = plan_comparison(assignment, report)
         if out is not None:
             write_json(out, document)
         console.print(_stage_table(report))
         if uplink_bps is not None or downlink_bps is not None:
             console.print(f"shaped: uplink {uplink_bps or 0:.6g} bit/s, downlink {downlink_bps or 0:.6g} bit/s")
+        if assignment is not None:
+            console.print(comparison_table(assignment, report))
         if assignment is not None and assignment.scenario_latency_per_task_s is not None:
             console.print(
                 f"plan: user {assignment.user}, predicted latency per task on the scenario's hardware "

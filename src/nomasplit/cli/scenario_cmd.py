@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from nomasplit.cli import calibrate_cmd
 from nomasplit.cli.common import console, handle_errors
 from nomasplit.io import check_output_path
 
@@ -24,8 +25,9 @@ def _summary_table(rows: list[tuple[str, str]], title: str) -> Table:
 
 def register(app: typer.Typer) -> None:
     """Add the ``scenario`` command group to the app."""
-    group = typer.Typer(help="Generate and inspect scenario files.", no_args_is_help=True)
+    group = typer.Typer(help="Generate, inspect and calibrate scenario files.", no_args_is_help=True)
     app.add_typer(group, name="scenario")
+    calibrate_cmd.register(group)  # nomasplit scenario calibrate
 
     @group.command("generate")
     @handle_errors

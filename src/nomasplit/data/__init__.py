@@ -2,6 +2,7 @@
 
 from nomasplit.data.arrays import FloatArray
 from nomasplit.data.hashing import sha256_of
+from nomasplit.data.measurement import LatencyMeasurement, UnitLatencyTable, UnitTimings
 from nomasplit.data.plan import Plan, SolveInfo, SplitHistory, UserDecision
 from nomasplit.data.profile import LayerProfile, ModelProfile
 from nomasplit.data.result import EvaluationResult, Totals, UserOutcome, Violation
@@ -9,6 +10,7 @@ from nomasplit.data.scenario import (
     AmdahlCompensation,
     Compensation,
     LinearCompensation,
+    MeasuredCompensation,
     PowerCompensation,
     Scenario,
 )
@@ -18,8 +20,10 @@ __all__ = [
     "Compensation",
     "EvaluationResult",
     "FloatArray",
+    "LatencyMeasurement",
     "LayerProfile",
     "LinearCompensation",
+    "MeasuredCompensation",
     "ModelProfile",
     "Plan",
     "PowerCompensation",
@@ -27,6 +31,8 @@ __all__ = [
     "SolveInfo",
     "SplitHistory",
     "Totals",
+    "UnitLatencyTable",
+    "UnitTimings",
     "UserDecision",
     "UserOutcome",
     "Violation",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from nomasplit.data.arrays import FloatArray
 from nomasplit.data.limits import SCENARIO_LIMITS, check_limits
@@ -42,7 +42,43 @@ class AmdahlCompensation(BaseModel):
     parallel_fraction: float = Field(gt=0, le=1, allow_inf_nan=False)
 
 
-Compensation = Annotated[LinearCompensation | PowerCompensation | AmdahlCompensation, Field(discriminator="kind")]
+class MeasuredCompensation(BaseModel):
+    """``lambda(r)`` measured on a real server: a monotone piecewise-linear table through ``(r_j, lambda_j)``.
+
+    Between two measured points ``lambda`` is linear; below the first point it is proportional to ``r``
+    (``lambda(r) = lambda_1 r / r_1``, so ``lambda(0) = 0``); above the last it continues with the last
+    segment's slope (one point: proportional throughout). Units and speed-ups must both be strictly
+    increasing, so ``lambda`` is increasing and invertible. ``nomasplit profile --measure --units`` fits one
+    (``nomasplit.model.compensation.fit_measured_compensation``); ``source`` records how.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["measured"] = "measured"
+    units: list[float] = Field(min_length=1, description="[J] compute units r_j where lambda was measured")
+    speedup: list[float] = Field(min_length=1, description="[J] lambda(r_j): speed relative to one unit")
+    source: dict[str, Any] = Field(default_factory=dict, description="host, method, fit error")
+
+    @model_validator(mode="after")
+    def _check_table(self) -> MeasuredCompensation:
+        if len(self.units) != len(self.speedup):
+            raise ValueError(f"units has {len(self.units)} entries and speedup {len(self.speedup)}; they must match")
+        for name in ("units", "speedup"):
+            values = np.asarray(getattr(self, name), dtype=np.float64)
+            if not np.all(np.isfinite(values)) or np.any(values <= 0):
+                raise ValueError(f"{name} must be positive finite numbers")
+            if np.any(np.diff(values) <= 0):
+                raise ValueError(f"{name} must be strictly increasing (lambda is increasing in r)")
+        return self
+
+
+Compensation = Annotated[
+    LinearCompensation | PowerCompensation | AmdahlCompensation | MeasuredCompensation,
+    Field(discriminator="kind"),
+]
+
+
+#: Optional scenario fields written only when set (files without them read as the FLOP model).
+OPTIONAL_TABLES = ("device_unit_latency_s", "edge_unit_latency_s")
 
 
 def _check_range(name_min: str, low: float, name_max: str, high: float) -> None:
@@ -103,6 +139,18 @@ class Scenario(BaseModel):
     )
     compensation: Compensation = Field(default_factory=LinearCompensation, description="lambda(r), eq. (3)")
 
+    # --- measured per-unit latency tables (optional; the FLOP model is the default) --------------------
+    device_unit_latency_s: list[list[float] | None] | None = Field(
+        default=None,
+        description="[len(profiles)] per profile, null or [F] measured seconds of each unit on the device class "
+        "(one task); replaces D(s)/c_i for every user of that profile",
+    )
+    edge_unit_latency_s: list[list[float] | None] | None = Field(
+        default=None,
+        description="[len(profiles)] per profile, null or [F] measured seconds of each unit on the edge with "
+        "one compute unit (one task); edge work = seconds * lambda(1) * c_min replaces FLOPs",
+    )
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Scenario:
         n, u, m = self.num_aps, self.num_users, self.num_subchannels
@@ -153,12 +201,41 @@ class Scenario(BaseModel):
         if self.access == "oma" and self.cluster_size != 1:
             raise ValueError(f"cluster_size must be 1 with access 'oma' (got {self.cluster_size})")
         check_limits(self, SCENARIO_LIMITS)
+        for name in ("device_unit_latency_s", "edge_unit_latency_s"):
+            tables = getattr(self, name)
+            if tables is None:
+                continue
+            if len(tables) != len(self.profiles):
+                raise ValueError(
+                    f"{name} has {len(tables)} entries, expected one per profile ({len(self.profiles)}; null for none)"
+                )
+            for index, table in enumerate(tables):
+                if table is None:
+                    continue
+                units = self.profiles[index].num_layers
+                if len(table) != units:
+                    raise ValueError(
+                        f"{name}[{index}] has {len(table)} unit latencies, profile {self.profiles[index].model!r} "
+                        f"has {units} units"
+                    )
+                values = np.asarray(table, dtype=np.float64)
+                if not np.all(np.isfinite(values)) or np.any(values < 0):
+                    raise ValueError(f"{name}[{index}] must hold finite seconds >= 0")
         if self.edge_capacity_units is not None:
             if len(self.edge_capacity_units) != n:
                 raise ValueError(f"edge_capacity_units has {len(self.edge_capacity_units)} entries, expected {n}")
             if any(not np.isfinite(c) or c <= 0 for c in self.edge_capacity_units):
                 raise ValueError("edge_capacity_units must be positive finite numbers")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_tables(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out the measured tables when absent: a FLOP-model scenario's file and hash stay as they were."""
+        data: dict[str, Any] = handler(self)
+        for name in OPTIONAL_TABLES:
+            if name in data and data[name] is None:
+                del data[name]
+        return data
 
     # --- derived quantities --------------------------------------------------------------------------
     def user_num_layers(self) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from nomasplit.data.measurement import LatencyMeasurement, UnitLatencyTable
 from nomasplit.data.plan import Plan
 from nomasplit.data.profile import ModelProfile
 from nomasplit.data.result import EvaluationResult
@@ -21,6 +22,8 @@ SCHEMA_TYPES: dict[str, type[BaseModel]] = {
     "plan": Plan,
     "profile": ModelProfile,
     "evaluation": EvaluationResult,
+    "measurement": LatencyMeasurement,
+    "unit-latency-table": UnitLatencyTable,
 }
 
 

@@ -92,6 +92,54 @@ def _user_tables(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return device_flops, upload_bits, total_flops, result_bits, num_layers
 
 
+def _compute_tables(
+    scenario: Scenario, device_flops: np.ndarray, total_flops: np.ndarray, lambda_one: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Device latency, device energy and edge work of every user at every split point.
+
+    FLOP model (the default, the paper's reading), for user ``i`` at split ``s`` with ``k = k_i``:
+    ``T_dev = k D(s) / c_i`` (eq. 1), ``E_dev = xi_i c_i^2 phi_i k D(s)`` (eq. 13), edge work
+    ``W = k (Z - D(s))`` FLOPs, so that edge time is ``W / (lambda(r) c_min)`` (eq. 3) and edge energy
+    ``xi_e phi_e (lambda(r) c_min)^2 W`` (eq. 16).
+
+    Measured tables (``scenario.device_unit_latency_s``, ``edge_unit_latency_s``, per profile, seconds per
+    unit and task): ``T_dev = k sum_{d<=s} t_dev(d)``; the device energy keeps the FLOP model's power
+    ``xi_i c_i^3 phi_i`` [W], ``E_dev = xi_i c_i^3 phi_i T_dev`` (equal to eq. 13 when ``t_dev = f / c_i``);
+    the edge work is ``W = k sum_{d>s} t_edge(d) lambda(1) c_min``: the seconds measured on one compute unit
+    turned into "FLOPs at c_min", so edge time and energy keep the form of eq. (3) and (16).
+
+    Args:
+        scenario: the scenario.
+        device_flops: ``[U, F_max+1]`` ``k D(s)`` padded with the last value.
+        total_flops: ``[U]`` ``k Z``.
+        lambda_one: ``lambda(1)``.
+
+    Returns:
+        ``device_latency_s [U, F_max+1]``, ``device_energy_j [U, F_max+1]``, ``edge_work [U, F_max+1]``.
+    """
+    speed = scenario.device_flops_per_s  # [U]
+    energy_per_flop = scenario.device_switched_capacitance * speed**2 * scenario.device_cycles_per_flop  # [U]
+    device_latency = device_flops / speed[:, None]  # [U, F_max+1]
+    device_energy = energy_per_flop[:, None] * device_flops  # [U, F_max+1]
+    edge_work = total_flops[:, None] - device_flops  # [U, F_max+1]
+    device_tables = scenario.device_unit_latency_s or [None] * len(scenario.profiles)
+    edge_tables = scenario.edge_unit_latency_s or [None] * len(scenario.profiles)
+    width = device_flops.shape[1]
+    for user, profile_index in enumerate(scenario.user_profile):
+        tasks = float(scenario.workload_tasks[user])
+        device_table = device_tables[profile_index]
+        if device_table is not None:
+            seconds = np.concatenate([[0.0], np.cumsum(device_table)]) * tasks  # [F_i+1]
+            device_latency[user] = np.pad(seconds, (0, width - seconds.shape[0]), mode="edge")
+            device_energy[user] = energy_per_flop[user] * speed[user] * device_latency[user]
+        edge_table = edge_tables[profile_index]
+        if edge_table is not None:
+            remaining_s = np.concatenate([np.cumsum(np.asarray(edge_table)[::-1])[::-1], [0.0]]) * tasks  # [F_i+1]
+            work = remaining_s * lambda_one * scenario.edge_unit_flops_per_s
+            edge_work[user] = np.pad(work, (0, width - work.shape[0]))
+    return device_latency, device_energy, edge_work
+
+
 class SystemModel:
     """Vectorised, differentiable evaluation of decisions on one scenario."""
 
@@ -153,6 +201,12 @@ class SystemModel:
         self.edge_unit_flops_per_s = scenario.edge_unit_flops_per_s
         self.edge_energy_coefficient = scenario.edge_switched_capacitance * scenario.edge_cycles_per_flop
         self.compensation = compensation_function(scenario.compensation)
+        # Per-user, per-split compute tables: what every consumer reads (measured where the scenario has them).
+        lambda_one = float(self.compensation(torch.tensor(1.0, dtype=torch.float64)))
+        device_latency, device_energy, edge_work = _compute_tables(scenario, device_flops, total_flops, lambda_one)
+        self.device_latency_table = tensor(device_latency)  # [U, F_max+1] s, eq. (1)
+        self.device_energy_table = tensor(device_energy)  # [U, F_max+1] J, eq. (13)
+        self.edge_work_table = tensor(edge_work)  # [U, F_max+1] FLOPs at c_min per unit, eq. (3), (16)
 
     # --- radio ------------------------------------------------------------------------------------------
     def uplink_sinr(self, beta_up: torch.Tensor, power_w: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
@@ -217,8 +271,9 @@ class SystemModel:
         split = torch.minimum(decision.split, self.num_layers)
         active = self.offloads(split)
         uplink_rate, downlink_rate = self.rates(decision)
-        device_flops = torch.gather(self.device_flops_table, 1, split[:, None])[:, 0]  # [U]
-        edge_flops = self.total_flops - device_flops  # [U]
+        device_latency = torch.gather(self.device_latency_table, 1, split[:, None])[:, 0]  # [U] eq. (1)
+        device_energy = torch.gather(self.device_energy_table, 1, split[:, None])[:, 0]  # [U] eq. (13)
+        edge_flops = torch.gather(self.edge_work_table, 1, split[:, None])[:, 0]  # [U]
         upload_bits = torch.gather(self.upload_bits_table, 1, split[:, None])[:, 0]  # [U]
         one = torch.ones_like(edge_flops)
         edge_speed = torch.where(
@@ -228,11 +283,9 @@ class SystemModel:
         safe_downlink = torch.where(active, downlink_rate, one)
         zero = torch.zeros_like(edge_flops)
 
-        device_latency = device_flops / self.device_flops_per_s  # eq. (1)
         edge_latency = torch.where(active, edge_flops / edge_speed, zero)  # eq. (3)
         uplink_latency = torch.where(active, upload_bits / safe_uplink, zero)  # eq. (7)
         downlink_latency = torch.where(active, self.result_bits / safe_downlink, zero)  # eq. (10)
-        device_energy = self.device_energy_per_flop_j * device_flops  # eq. (13)
         edge_energy = torch.where(active, self.edge_energy_coefficient * edge_speed**2 * edge_flops, zero)  # eq. (16)
         uplink_energy = torch.where(active, decision.uplink_power_w * uplink_latency, zero)  # eq. (14)
         downlink_energy = torch.where(active, decision.downlink_power_w * downlink_latency, zero)  # eq. (15)

@@ -14,6 +14,7 @@ from nomasplit.data import ModelProfile, Plan, Scenario
 from nomasplit.errors import InputError
 from nomasplit.runtime.client import EdgeClient
 from nomasplit.runtime.models import RunnableModel
+from nomasplit.runtime.prediction import PredictedLatency
 
 
 class SplitRunReport(BaseModel):
@@ -256,6 +257,10 @@ class PlanAssignment(BaseModel):
     scenario_latency_per_task_s: float | None = Field(
         description="T_i / k_i: the scenario's predicted latency of one task, on the scenario's hardware"
     )
+    compute_units: float | None = Field(default=None, description="r_i of the plan (None for Device-Only)")
+    predicted: PredictedLatency | None = Field(
+        default=None, description="per-task stages T_dev/k, T_up/k, T_edge/k, T_dn/k of the plan (system model)"
+    )
 
 
 def assignment_from_plan(scenario: Scenario, plan: Plan, user: int) -> PlanAssignment:
@@ -281,6 +286,14 @@ def assignment_from_plan(scenario: Scenario, plan: Plan, user: int) -> PlanAssig
             )
         uplink_bps, downlink_bps = outcome.uplink_rate_bps, outcome.downlink_rate_bps
     latency = None if outcome.latency_s is None else outcome.latency_s / tasks
+    predicted = PredictedLatency(
+        split=outcome.split,
+        device_s=outcome.device_latency_s / tasks,
+        edge_s=outcome.edge_latency_s / tasks,
+        uplink_s=(outcome.uplink_latency_s or 0.0) / tasks,
+        downlink_s=(outcome.downlink_latency_s or 0.0) / tasks,
+        total_s=(latency if latency is not None else float("inf")),
+    )
     return PlanAssignment(
         user=user,
         model=profile.model,
@@ -290,4 +303,6 @@ def assignment_from_plan(scenario: Scenario, plan: Plan, user: int) -> PlanAssig
         downlink_bps=downlink_bps,
         workload_tasks=tasks,
         scenario_latency_per_task_s=latency,
+        compute_units=next(d.compute_units for d in plan.users if d.user == user) if outcome.offloads else None,
+        predicted=predicted,
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -164,3 +165,68 @@ def _with_transfers(
         downlink_s=downlink_s,
         total_s=device_s + edge_s + uplink_s + downlink_s,
     )
+
+
+def predict_latency_from_tables(
+    profile: ModelProfile,
+    split: int,
+    *,
+    device_unit_latency_s: Sequence[float],
+    edge_unit_latency_s: Sequence[float],
+    edge_speedup: float = 1.0,
+    uplink_bps: float | None,
+    downlink_bps: float | None,
+) -> PredictedLatency:
+    """Eq. (12) with measured tables, as the system model computes it (docs/model.md, "Measured tables").
+
+    ``T(s) = sum_{d<=s} t_dev(d) + sum_{d>s} t_edge(d) lambda(1)/lambda(r) + [s < F] (w(s)/R_up + m/R_dn)``
+    with ``edge_speedup = lambda(r)/lambda(1)`` (1 for the units the table was measured with).
+    """
+    for name, table in (("device", device_unit_latency_s), ("edge", edge_unit_latency_s)):
+        if len(table) != profile.num_layers:
+            raise InputError(f"{len(table)} {name} unit latencies for {profile.num_layers} units")
+    if not 0 <= split <= profile.num_layers:
+        raise InputError(f"split {split} is out of range: {profile.model} has split points 0..{profile.num_layers}")
+    if not edge_speedup > 0:
+        raise InputError(f"edge_speedup must be > 0, got {edge_speedup}")
+    device_s = float(sum(device_unit_latency_s[:split]))
+    edge_s = float(sum(edge_unit_latency_s[split:])) / edge_speedup
+    return _with_transfers(profile, split, device_s, edge_s, uplink_bps, downlink_bps)
+
+
+#: The stages the system model predicts, with the runtime report's field for each.
+STAGES: tuple[tuple[str, str, str], ...] = (
+    ("device compute", "device_s", "device_compute_s"),
+    ("uplink", "uplink_s", "uplink_s"),
+    ("edge compute", "edge_s", "edge_compute_s"),
+    ("downlink", "downlink_s", "downlink_s"),
+)
+
+
+class StageComparison(BaseModel):
+    """Predicted against measured time of one stage [s]; error = (predicted - measured) / measured."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stage: str
+    predicted_s: float
+    measured_s: float
+    error: float | None = Field(description="relative error; None when the stage took no time in either")
+
+
+def compare_stages(predicted: PredictedLatency, measured: Any, *, include_total: bool = True) -> list[StageComparison]:
+    """Each stage of eq. (12) predicted against a :class:`~nomasplit.runtime.device.SplitRunReport`.
+
+    The measured edge queue and "other" (HTTP, decoding, loopback) are outside eq. (12); they count in the
+    measured total only.
+    """
+    rows = []
+    pairs = [(name, getattr(predicted, mine), float(getattr(measured, theirs))) for name, mine, theirs in STAGES]
+    if include_total:
+        pairs.append(("total", predicted.total_s, float(measured.total_s)))
+    for name, predicted_s, measured_s in pairs:
+        error = None
+        if measured_s > 0:
+            error = (predicted_s - measured_s) / measured_s
+        rows.append(StageComparison(stage=name, predicted_s=predicted_s, measured_s=measured_s, error=error))
+    return rows

@@ -89,13 +89,12 @@ def utility_lower_bound(model: SystemModel, split: torch.Tensor) -> torch.Tensor
     """
     split = torch.minimum(split, model.num_layers)
     offloads = model.offloads(split)
-    device_flops = torch.gather(model.device_flops_table, 1, split[:, None])[:, 0]  # [U]
-    edge_flops = model.total_flops - device_flops  # [U]
+    device_latency = torch.gather(model.device_latency_table, 1, split[:, None])[:, 0]  # [U]
+    device_energy = torch.gather(model.device_energy_table, 1, split[:, None])[:, 0]  # [U]
+    edge_flops = torch.gather(model.edge_work_table, 1, split[:, None])[:, 0]  # [U]
     upload_bits = torch.gather(model.upload_bits_table, 1, split[:, None])[:, 0]  # [U]
     weight_t = model.latency_weight
-    device = weight_t * device_flops / model.device_flops_per_s + (1.0 - weight_t) * (
-        model.device_energy_per_flop_j * device_flops
-    )
+    device = weight_t * device_latency + (1.0 - weight_t) * device_energy
     scenario = model.scenario
     uplink_k = model.uplink_gain_own.max(dim=1).values / model.uplink_noise_w  # [U]
     downlink_k = model.downlink_gain_own.max(dim=1).values / model.downlink_noise_w  # [U]

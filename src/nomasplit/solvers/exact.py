@@ -103,13 +103,12 @@ def _tables(model: SystemModel) -> _Tables:
     num_layers = model.num_layers.cpu().numpy()
     latency_weight = cpu(model.latency_weight)
     energy_weight = 1.0 - latency_weight
-    device_flops = cpu(model.device_flops_table)  # [U, F_max+1]
+    device_latency = cpu(model.device_latency_table)  # [U, F_max+1]
+    device_energy = cpu(model.device_energy_table)  # [U, F_max+1]
+    edge_work = cpu(model.edge_work_table)  # [U, F_max+1]
     upload_bits = cpu(model.upload_bits_table)
-    total_flops = cpu(model.total_flops)
-    # Cost of one device FLOP: latency 1/c_i and energy xi c^2 phi (eq. 1, 13).
-    per_device_flop = latency_weight / cpu(model.device_flops_per_s) + energy_weight * cpu(
-        model.device_energy_per_flop_j
-    )
+    # Device cost at each split: w_T T_dev + w_E E_dev (eq. 1, 13).
+    device_cost = latency_weight[:, None] * device_latency + energy_weight[:, None] * device_energy  # [U, F_max+1]
     # Edge speed x = lambda(r) c_min; cost per edge FLOP k(x) = wT / x + wE kappa x^2 is convex in x.
     unit_speed = model.edge_unit_flops_per_s
     kappa = model.edge_energy_coefficient
@@ -131,15 +130,14 @@ def _tables(model: SystemModel) -> _Tables:
     max_layers = int(num_layers.max())
     splits = np.arange(max_layers)  # offloading splits 0..F_max-1
     offloading = splits[None, :] < num_layers[:, None]  # [U, S]
-    device_part = device_flops[:, :max_layers]
-    offset = per_device_flop[:, None] * device_part + per_edge_flop[:, None] * (total_flops[:, None] - device_part)
+    offset = device_cost[:, :max_layers] + per_edge_flop[:, None] * edge_work[:, :max_layers]
     return _Tables(
         num_users=model.num_users,
         num_subchannels=model.num_subchannels,
         association=model.association.cpu().numpy(),
         num_layers=num_layers,
         latency_weight=latency_weight,
-        device_only_cost=per_device_flop * total_flops,
+        device_only_cost=device_cost[np.arange(model.num_users), num_layers],
         split_offset=np.where(offloading, offset, np.inf),
         split_bits=np.where(offloading, upload_bits[:, :max_layers], 1.0),
         result_bits=cpu(model.result_bits),

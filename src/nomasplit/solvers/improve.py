@@ -231,13 +231,10 @@ class LocalSearch:
         """``A_i(s)``: device and edge cost of each offloading split at the user's compute units. ``[U, F+1]``
         (``inf`` at ``s >= F_i``)."""
         model = self.model
-        device_flops = model.device_flops_table  # [U, F+1]
-        edge_flops = model.total_flops[:, None] - device_flops
+        edge_work = model.edge_work_table  # [U, F+1]
         speed = (model.compensation(state.compute_units) * model.edge_unit_flops_per_s)[:, None]  # [U, 1]
-        latency = device_flops / model.device_flops_per_s[:, None] + edge_flops / speed
-        energy = model.device_energy_per_flop_j[:, None] * device_flops + model.edge_energy_coefficient * (
-            speed**2 * edge_flops
-        )
+        latency = model.device_latency_table + edge_work / speed  # eq. (1), (3)
+        energy = model.device_energy_table + model.edge_energy_coefficient * speed**2 * edge_work  # eq. (13), (16)
         table = self.latency_weight[:, None] * latency + self.energy_weight[:, None] * energy
         return torch.where(self.offloading_split, table, torch.full_like(table, math.inf))
 

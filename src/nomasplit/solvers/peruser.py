@@ -76,18 +76,17 @@ def split_utility_table(model: SystemModel, decision: Decision) -> torch.Tensor:
         sinr_dn = model.downlink_sinr(decision.beta_dn, decision.downlink_power_w, activity)  # [U, M]
         uplink = rate_bps(decision.beta_up, sinr_up, model.uplink_subchannel_hz)[:, None]  # [U, 1]
         downlink = rate_bps(decision.beta_dn, sinr_dn, model.downlink_subchannel_hz)[:, None]  # [U, 1]
-        device_flops = model.device_flops_table  # [U, F+1]
-        edge_flops = model.total_flops[:, None] - device_flops  # [U, F+1]
+        device_latency = model.device_latency_table  # [U, F+1]
+        device_energy = model.device_energy_table  # [U, F+1]
+        edge_flops = model.edge_work_table  # [U, F+1]
         upload_bits = model.upload_bits_table  # [U, F+1]
         result_bits = model.result_bits[:, None]  # [U, 1]
         speed = (model.compensation(decision.compute_units) * model.edge_unit_flops_per_s)[:, None]  # [U, 1]
         uplink_latency = upload_bits / uplink
         downlink_latency = result_bits / downlink
-        latency = (
-            device_flops / model.device_flops_per_s[:, None] + edge_flops / speed + uplink_latency + downlink_latency
-        )  # eq. (12)
+        latency = device_latency + edge_flops / speed + uplink_latency + downlink_latency  # eq. (12)
         energy = (
-            model.device_energy_per_flop_j[:, None] * device_flops
+            device_energy
             + model.edge_energy_coefficient * speed**2 * edge_flops
             + decision.uplink_power_w[:, None] * uplink_latency
             + decision.downlink_power_w[:, None] * downlink_latency
@@ -98,8 +97,8 @@ def split_utility_table(model: SystemModel, decision: Decision) -> torch.Tensor:
         splits = torch.arange(model.max_layers + 1, device=model.device)[None, :]  # [1, F+1]
         layers = model.num_layers[:, None]  # [U, 1]
         device_only = (
-            weight[:, 0] * device_flops.gather(1, layers)[:, 0] / model.device_flops_per_s
-            + (1.0 - weight[:, 0]) * model.device_energy_per_flop_j * device_flops.gather(1, layers)[:, 0]
+            weight[:, 0] * device_latency.gather(1, layers)[:, 0]
+            + (1.0 - weight[:, 0]) * device_energy.gather(1, layers)[:, 0]
         )  # [U]
         table = torch.where(splits == layers, device_only[:, None], table)
         return torch.where(splits > layers, torch.full_like(table, math.inf), table)

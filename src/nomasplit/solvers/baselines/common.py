@@ -173,6 +173,9 @@ class UserTables:
         result_bits: ``k m``.
         device_flops_per_s: ``c_i``.
         device_energy_per_flop_j: ``xi_i c_i^2 phi_i``.
+        device_latency_s: ``[F+1]`` device compute time at each split (the model's ``device_latency_table``).
+        device_energy_j: ``[F+1]`` device compute energy at each split (``device_energy_table``).
+        edge_work: ``[F+1]`` edge work in FLOPs at ``c_min`` per unit (``edge_work_table``).
     """
 
     device_flops: np.ndarray
@@ -181,6 +184,9 @@ class UserTables:
     result_bits: float
     device_flops_per_s: float
     device_energy_per_flop_j: float
+    device_latency_s: np.ndarray
+    device_energy_j: np.ndarray
+    edge_work: np.ndarray
 
     @property
     def num_layers(self) -> int:
@@ -201,6 +207,9 @@ def user_tables(model: SystemModel) -> list[UserTables]:
     num_layers = model.num_layers.detach().cpu().numpy()
     speed = model.device_flops_per_s.detach().cpu().numpy()
     energy = model.device_energy_per_flop_j.detach().cpu().numpy()
+    device_latency = model.device_latency_table.detach().cpu().numpy()  # [U, F_max+1]
+    device_energy = model.device_energy_table.detach().cpu().numpy()  # [U, F_max+1]
+    edge_work = model.edge_work_table.detach().cpu().numpy()  # [U, F_max+1]
     return [
         UserTables(
             device_flops=device_flops[user, : num_layers[user] + 1],
@@ -209,6 +218,9 @@ def user_tables(model: SystemModel) -> list[UserTables]:
             result_bits=float(result_bits[user]),
             device_flops_per_s=float(speed[user]),
             device_energy_per_flop_j=float(energy[user]),
+            device_latency_s=device_latency[user, : num_layers[user] + 1],
+            device_energy_j=device_energy[user, : num_layers[user] + 1],
+            edge_work=edge_work[user, : num_layers[user] + 1],
         )
         for user in range(model.num_users)
     ]
@@ -239,13 +251,8 @@ def estimated_split_costs(
     with np.errstate(divide="ignore"):
         upload_s = np.where(offloads, tables.upload_bits / uplink_rate_bps, 0.0)  # [F+1]
         download_s = np.where(offloads, tables.result_bits / downlink_rate_bps, 0.0)  # [F+1]
-    latency = (
-        tables.device_flops / tables.device_flops_per_s
-        + (tables.total_flops - tables.device_flops) / edge_flops_per_s
-        + upload_s
-        + download_s
-    )
-    energy = tables.device_energy_per_flop_j * tables.device_flops + uplink_power_w * upload_s
+    latency = tables.device_latency_s + tables.edge_work / edge_flops_per_s + upload_s + download_s
+    energy = tables.device_energy_j + uplink_power_w * upload_s
     return latency, energy
 
 

@@ -64,14 +64,13 @@ def latency_graph(
     tables: UserTables, uplink_rate_bps: float, downlink_rate_bps: float, edge_flops_per_s: float
 ) -> LayerGraph:
     """The chain of one user's model with latency costs (seconds): compute per unit, transfers per rate."""
-    flops = tables.layer_flops()  # [F]
     with np.errstate(divide="ignore"):
         output_s = tables.upload_bits[1:] / uplink_rate_bps  # [F] sending unit delta's output up
         input_s = tables.upload_bits[0] / uplink_rate_bps
         result_s = tables.result_bits / downlink_rate_bps
     return chain_graph(
-        device_cost=(flops / tables.device_flops_per_s).tolist(),
-        edge_cost=(flops / edge_flops_per_s).tolist(),
+        device_cost=np.diff(tables.device_latency_s).tolist(),
+        edge_cost=(-np.diff(tables.edge_work) / edge_flops_per_s).tolist(),
         output_cost=output_s.tolist(),
         input_cost=float(input_s),
         result_cost=float(result_s),

@@ -1,0 +1,91 @@
+"""``nomasplit scenario calibrate``: measured per-unit tables and a measured ``lambda(r)`` into a scenario."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from nomasplit.cli.common import console, handle_errors
+from nomasplit.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``calibrate`` command to ``app`` (the ``scenario`` group: ``nomasplit scenario calibrate``)."""
+
+    @app.command("calibrate")
+    @handle_errors
+    def calibrate(
+        scenario_path: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario JSON to calibrate."),
+        out: Path = typer.Option(..., "--out", "-o", help="Calibrated scenario to write."),
+        edge: list[Path] = typer.Option(
+            [], "--edge", help="Edge measurement (nomasplit profile --measure --units ... --timings FILE); repeat."
+        ),
+        device: list[str] = typer.Option(
+            [], "--device", help="Device table: a measurement or table JSON, or MODEL=FILE.csv; repeat."
+        ),
+        compensation_from: Path | None = typer.Option(
+            None,
+            "--compensation-from",
+            help="Take lambda(r) from this one measurement (default: pooled over the --edge measurements).",
+        ),
+        keep_compensation: bool = typer.Option(
+            False, "--keep-compensation", help="Keep the scenario's lambda(r); only add the tables."
+        ),
+    ) -> None:
+        """Put measured edge and device per-unit latencies, and the measured lambda(r), into a scenario."""
+        from nomasplit.data.files import load_scenario, save
+        from nomasplit.generate.calibrate import (
+            calibrate_scenario,
+            load_device_table,
+            load_measurement,
+            pooled_compensation,
+        )
+
+        if not edge and not device and compensation_from is None:
+            raise InputError("give at least one --edge, --device or --compensation-from")
+        if keep_compensation and compensation_from is not None:
+            raise InputError("--keep-compensation and --compensation-from exclude each other")
+        scenario = load_scenario(scenario_path)
+        edge_measurements = [load_measurement(path) for path in edge]
+        device_tables = {}
+        for spec in device:
+            table = load_device_table(spec)
+            if table.model in device_tables:
+                raise InputError(f"--device gives model {table.model!r} twice")
+            device_tables[table.model] = table
+        compensation = None
+        fit = None
+        if compensation_from is not None:
+            compensation, fit = pooled_compensation([load_measurement(compensation_from)])
+        elif edge_measurements and not keep_compensation:
+            compensation, fit = pooled_compensation(edge_measurements)
+        calibrated = calibrate_scenario(
+            scenario, edge=edge_measurements, device=device_tables, compensation=compensation
+        )
+        if keep_compensation:
+            calibrated = calibrated.replace(compensation=scenario.compensation)
+        save(out, calibrated)
+        if compensation is not None and fit is not None:
+            view = Table(title="measured lambda(r) (piecewise linear through the points; fit error per model)")
+            view.add_column("r", justify="right")
+            view.add_column("lambda(r)", justify="right")
+            for model in fit["per_model"]:
+                view.add_column(f"{model} T(1)/T(r)", justify="right")
+            for index, units in enumerate(compensation.units):
+                row = [f"{units:g}", f"{compensation.speedup[index]:.3f}"]
+                row += [f"{fit['per_model'][m]['measured_speedup'][index]:.3f}" for m in fit["per_model"]]
+                view.add_row(*row)
+            console.print(view)
+            errors = ", ".join(f"{m} {v['max_relative_error']:.1%}" for m, v in fit["per_model"].items())
+            console.print(f"fit error (max |lambda - T(1)/T(r)| / (T(1)/T(r))): {errors}")
+            if scenario.compute_units_max > compensation.units[-1]:
+                console.print(
+                    f"note: r_max = {scenario.compute_units_max:g} lies beyond the largest measured r = "
+                    f"{compensation.units[-1]:g}; lambda is extrapolated with the last segment's slope there"
+                )
+        console.print(
+            f"wrote {out}: edge tables for {sorted(m.model for m in edge_measurements) or 'none'}, device tables "
+            f"for {sorted(device_tables) or 'none'}, compensation {calibrated.compensation.kind}"
+        )
