@@ -22,7 +22,7 @@ class AlgorithmEntry(NamedTuple):
 
 
 #: The file formats ``nomasplit schema`` knows (``nomasplit.data.schemas.SCHEMA_TYPES``).
-SCHEMA_NAMES: tuple[str, ...] = ("scenario", "plan", "profile", "evaluation")
+SCHEMA_NAMES: tuple[str, ...] = ("scenario", "plan", "profile", "evaluation", "measurement", "unit-latency-table")
 
 #: The bundled models (``nomasplit.zoo.MODEL_NAMES``).
 ZOO_MODEL_NAMES: tuple[str, ...] = ("nin", "tiny-yolov2", "vgg16")
