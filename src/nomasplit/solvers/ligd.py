@@ -41,7 +41,7 @@ from nomasplit.solvers.gradient import (
     flush_denormals,
     minimize,
 )
-from nomasplit.solvers.improve import EXHAUSTIVE_PAIRS, LocalSearch
+from nomasplit.solvers.improve import EXHAUSTIVE_PAIRS, KICKS, LocalSearch
 from nomasplit.solvers.polish import fall_back_to_device, polish
 from nomasplit.solvers.registry import (
     Algorithm,
@@ -113,7 +113,20 @@ class LigdSettings(AlgorithmSettings):
     improve: bool = Field(
         default=True, description="run the discrete improvement phase (nomasplit.solvers.improve) on the best starts"
     )
-    improve_starts: int = Field(default=4, ge=1, le=20, description="best starts that the improvement phase improves")
+    improve_starts: int | None = Field(
+        default=None,
+        ge=1,
+        le=20,
+        description="best starts that the improvement phase improves (None: 4 on instances small enough for its "
+        "exhaustive checks, users x subchannels <= 64; 2 otherwise)",
+    )
+    kicks: int | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="kicks (a non-improving move, then a descent) tried from the best local optimum (None: 16 on "
+        "small instances as for improve_starts, 0 otherwise)",
+    )
     baseline_starts: bool = Field(
         default=True,
         description="also start from the Device-Only, Edge-Only, Neurosurgeon and DNN Surgery plans (so the plan is "
@@ -437,12 +450,14 @@ def improve_and_choose(
     if settings.improve and working.num_users:
         small = working.num_users * working.num_subchannels <= EXHAUSTIVE_PAIRS
         search_polish = max(settings.polish_iterations, 30) if small else settings.polish_iterations
+        improve_starts = settings.improve_starts or (4 if small else 2)
+        kicks = settings.kicks if settings.kicks is not None else (KICKS if small else 0)
         search = LocalSearch(working, ligd_method(settings), ligd_stopping(settings, search_polish))
         units = optimal_compute_units(working)
         seen: list[float] = []
         results = []
         for index in order:
-            if len(seen) >= settings.improve_starts:
+            if len(seen) >= improve_starts:
                 break
             value = start_values[index]
             if not math.isfinite(value) or any(abs(value - other) <= 1e-12 * abs(value) for other in seen):
@@ -452,11 +467,13 @@ def improve_and_choose(
             offset = time.perf_counter() - started
             result = search.run(decision, units, deadline=deadline, max_rounds=settings.improve_max_rounds, max_kicks=0)
             results.append((name, offset, result))
-        if results:
+        if results and kicks > 0:
             # Kicks (non-improving moves followed by a descent) only from the best local optimum found.
             name, _, best_result = min(results, key=lambda item: item[2].objective)
             offset = time.perf_counter() - started
-            kicked = search.run(best_result.decision, units, deadline=deadline, max_rounds=settings.improve_max_rounds)
+            kicked = search.run(
+                best_result.decision, units, deadline=deadline, max_rounds=settings.improve_max_rounds, max_kicks=kicks
+            )
             results.append((f"{name} + improve", offset, kicked))
         for name, offset, result in results:
             improvement[name] = {
