@@ -27,6 +27,18 @@ import yaml
 HERE = Path(__file__).resolve().parent
 
 
+def scalar(text: str) -> Any:
+    """A command-line value: YAML scalar, with '1e9' read as a number (YAML 1.1 reads it as text; the validated
+    configs accept no numbers written as text)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def rss_mib() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -89,7 +101,7 @@ def settings_for(algorithm: str, items: list[str]) -> dict[str, Any]:
         name, _, assignment = item.partition(":")
         key, _, value = assignment.partition("=")
         if name == algorithm:
-            settings[key] = yaml.safe_load(value)
+            settings[key] = scalar(value)
     return settings
 
 
@@ -132,7 +144,7 @@ def main() -> None:
         "--config", action="append", default=[], help="KEY=VALUE override of the paper configuration (YAML value)"
     )
     args = parser.parse_args()
-    overrides = {key: yaml.safe_load(value) for key, _, value in (item.partition("=") for item in args.config)}
+    overrides = {key: scalar(value) for key, _, value in (item.partition("=") for item in args.config)}
     algorithms = args.algorithm or ["ligd"]
     print(HEADER)
     rows = []
