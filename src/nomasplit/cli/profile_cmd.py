@@ -19,7 +19,7 @@ from nomasplit.profiling import (
     parse_input_shape,
     profile_model,
 )
-from nomasplit.zoo import MODEL_NAMES, build_model, check_model_name, input_shape
+from nomasplit.zoo import MODEL_NAMES, build_model, check_model_name, input_shape, variant_name
 
 
 def profile_table(profile: ModelProfile) -> Table:
@@ -77,6 +77,14 @@ def register(app: typer.Typer) -> None:
         measure: bool = typer.Option(False, "--measure", help="Also measure per-unit latency on this host."),
         warmup: int = typer.Option(DEFAULT_WARMUP, "--warmup", help="Warm-up runs per unit (--measure)."),
         repeats: int = typer.Option(DEFAULT_REPEATS, "--repeats", help="Timed runs per unit (--measure)."),
+        input_bits: int | None = typer.Option(
+            None, "--input-bits", help="Bits per element of the raw input as sent (8: a camera image). Default: dtype."
+        ),
+        activation_bits: int | None = typer.Option(
+            None,
+            "--activation-bits",
+            help="Bits per element of the tensors sent at a split and of the result (8, 16, 32). Default: dtype.",
+        ),
     ) -> None:
         """Profile a model: FLOPs and output size of each split unit, input and result sizes."""
         torch_dtype = parse_dtype(dtype)
@@ -90,7 +98,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError("--input-shape and --name go with --model only; a zoo model has a fixed input")
             module = build_model(model_name)
             shape = input_shape(model_name)
-            profile_name = model_name
+            profile_name = variant_name(model_name, input_bits, activation_bits)
         else:
             assert user_model is not None
             if shape_text is None:
@@ -106,6 +114,8 @@ def register(app: typer.Typer) -> None:
             measure=measure,
             warmup=warmup,
             repeats=repeats,
+            input_bits=input_bits,
+            activation_bits=activation_bits,
         )
         console.print(profile_table(result))
         save(out, result)

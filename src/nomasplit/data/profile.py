@@ -34,7 +34,21 @@ class ModelProfile(BaseModel):
 
     model: str = Field(min_length=1, description="model name, e.g. 'vgg16'")
     input_shape: list[int] | None = Field(default=None, description="input tensor shape, batch 1")
-    dtype: str = Field(default="float32", description="dtype the sizes in bits refer to")
+    dtype: str = Field(default="float32", description="dtype the model ran in (and of the sizes, unless below)")
+    input_element_bits: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="bits per element of the raw input as the device sends it (e.g. 8 for a camera image); "
+        "null: the dtype's width",
+    )
+    activation_element_bits: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="bits per element of the tensors sent at a split and of the result (e.g. 8 or 16 when "
+        "quantised for the air); null: the dtype's width",
+    )
     input_bits: float = Field(gt=0, allow_inf_nan=False, description="size of the raw input in bits: w(0)")
     result_bits: float = Field(gt=0, allow_inf_nan=False, description="size of the final result sent down: m")
     layers: list[LayerProfile] = Field(min_length=1, description="the F split units in execution order")
