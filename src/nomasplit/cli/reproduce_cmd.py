@@ -10,7 +10,7 @@ import typer
 
 from nomasplit.cli.common import console, error_console, handle_errors
 from nomasplit.errors import InputError
-from nomasplit.experiments import paper_settings, quick_settings, reproduce
+from nomasplit.experiments import ReproductionSettings, paper_settings, quick_settings, reproduce
 from nomasplit.experiments.figures import load_settings
 from nomasplit.experiments.sweep import Failure, dask_client
 
@@ -21,6 +21,25 @@ def _parse_figures(text: str | None) -> list[str] | None:
     if not text:
         return None
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+PRESETS = ("paper", "calibrated")
+
+
+def preset_settings(
+    preset: str, *, quick: bool, calibration: Path | None = None
+) -> tuple[ReproductionSettings, ReproductionSettings]:
+    """The settings of ``preset`` and of the other preset, at full or quick scale."""
+    from nomasplit.experiments.calibration import calibrated_settings, load_parameters
+
+    if preset not in PRESETS:
+        raise InputError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    if calibration is not None and preset != "calibrated":
+        raise InputError("--calibration goes with --preset calibrated")
+    parameters = load_parameters(calibration) if calibration is not None else None
+    paper = quick_settings() if quick else paper_settings()
+    calibrated = calibrated_settings(parameters, quick=quick)
+    return (paper, calibrated) if preset == "paper" else (calibrated, paper)
 
 
 def register(app: typer.Typer) -> None:
@@ -35,6 +54,21 @@ def register(app: typer.Typer) -> None:
             help="comma-separated figure keys: 2..11, extra-device, extra-bandwidth (default: all)",
         ),
         quick: bool = typer.Option(False, "--quick", help="a smaller network, 2 seeds, fewer points (minutes)"),
+        preset: str = typer.Option(
+            "paper",
+            "--preset",
+            help="paper: Section VI-A with documented defaults; calibrated: the open parameters fitted by "
+            "`nomasplit calibrate` (shipped, or --calibration FILE)",
+        ),
+        calibration: Path | None = typer.Option(
+            None, "--calibration", help="a settings file of `nomasplit calibrate` for --preset calibrated"
+        ),
+        compare: bool = typer.Option(
+            True,
+            "--compare/--no-compare",
+            help="also run the other preset (same scale and seeds) into OUT/<preset>-preset, and set both "
+            "presets' verdicts side by side (default; not with --settings)",
+        ),
         seeds: int | None = typer.Option(None, "--seeds", help="Monte-Carlo seeds (default: 5, or 2 with --quick)"),
         out: Path = typer.Option(Path("reproduction"), "--out", help="output folder (results, figures, report.md)"),
         scheduler: str | None = typer.Option(
@@ -53,7 +87,8 @@ def register(app: typer.Typer) -> None:
             None, "--settings", help="a YAML/JSON file of ReproductionSettings (own sweeps); replaces --quick"
         ),
     ) -> None:
-        """Reproduce Section VI (Figs. 2-11) and the extra figures: results, PNG/SVG figures and report.md.
+        """Reproduce Section VI (Figs. 2-11) and the extra figures: results, PNG/SVG figures, report.md and
+        report.json, for one preset with the other beside it.
 
         An interrupted run started again with the same options computes only the missing tasks.
         """
@@ -63,15 +98,27 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--workers must be 0 or more, got {workers}")
         if device not in ("cpu", "cuda"):
             raise InputError(f"--device must be cpu or cuda, got {device!r}")
+        other: ReproductionSettings | None = None
         if settings_file is not None:
             settings = load_settings(settings_file)
         else:
-            settings = quick_settings() if quick else paper_settings()
-        if seeds is not None:
-            settings = settings.model_copy(update={"num_seeds": seeds})
-        if device != "cpu":
-            settings = settings.model_copy(update={"device": device})
-        settings = settings.select_figures(_parse_figures(figures))
+            settings, other = preset_settings(preset, quick=quick, calibration=calibration)
+        if not compare:
+            other = None
+        selected = _parse_figures(figures)
+
+        def adjust(item: ReproductionSettings, keys: list[str] | None) -> ReproductionSettings:
+            if seeds is not None:
+                item = item.model_copy(update={"num_seeds": seeds})
+            if device != "cpu":
+                item = item.model_copy(update={"device": device})
+            return item.select_figures(keys)
+
+        settings = adjust(settings, selected)
+        if other is not None:
+            # the preset beside it gives its verdicts; its regime maps (if any) are left out
+            keys = [key for key in selected if key in {f.key for f in other.figures}] if selected else None
+            other = adjust(other.without_regime_maps(), keys) if keys is None or keys else None
 
         def report_failure(failure: Failure) -> None:
             error_console.print(
@@ -85,6 +132,7 @@ def register(app: typer.Typer) -> None:
             outcome = reproduce(
                 settings,
                 out,
+                compare=other,
                 workers=workers,
                 client=client,
                 progress=progress,
@@ -97,7 +145,8 @@ def register(app: typer.Typer) -> None:
         sweep = outcome.sweep
         console.print(
             f"{sweep.num_tasks} tasks: {sweep.num_cached} found on disk, {sweep.num_computed} computed, "
-            f"{sweep.num_failed} failed, in {sweep.wall_time_s:.1f} s; report: {out / 'report.md'}",
+            f"{sweep.num_failed} failed, in {sweep.wall_time_s:.1f} s; report: {out / 'report.md'}"
+            + (f" (the {other.preset} preset beside it: {out / (other.preset + '-preset')})" if other else ""),
             highlight=False,
             soft_wrap=True,
         )

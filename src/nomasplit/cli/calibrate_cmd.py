@@ -1,0 +1,64 @@
+"""``nomasplit calibrate``: fit the parameters the paper leaves open to a few of its quoted numbers."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from nomasplit.cli.common import console, handle_errors
+from nomasplit.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``calibrate`` command to the app."""
+
+    @app.command("calibrate")
+    @handle_errors
+    def calibrate_command(
+        out: Path = typer.Option(..., "--out", help="settings file to write (JSON; use with --calibration)"),
+        store: Path = typer.Option(Path("calibration"), "--store", help="folder of the resumable evaluation results"),
+        seeds: int = typer.Option(1, "--seeds", help="Monte-Carlo seeds per evaluation"),
+        rounds: int = typer.Option(2, "--rounds", help="at most this many passes over the parameters"),
+        workers: int | None = typer.Option(
+            None, "--workers", help="worker processes (0: run in this process; default: CPUs)"
+        ),
+        progress: bool = typer.Option(False, "--progress/--no-progress", help="a progress bar per batch"),
+    ) -> None:
+        """Fit device speed and energy, edge energy, lambda's shape, the precision sent, a finite edge server and
+        the users per subchannel, inside a declared box, to Fig. 2's NiN 4.1 / 6.1 and the Fig. 2 and 3 ranges
+        (coordinate search over a grid; docs/reproduction.md). Writes the settings file of
+        `nomasplit reproduce --preset calibrated --calibration FILE`.
+        """
+        from nomasplit.experiments.calibration import FITTED_QUOTES, calibrate, write_parameters
+
+        if seeds < 1:
+            raise InputError(f"--seeds must be at least 1, got {seeds}")
+        if rounds < 1:
+            raise InputError(f"--rounds must be at least 1, got {rounds}")
+        if workers is not None and workers < 0:
+            raise InputError(f"--workers must be 0 or more, got {workers}")
+        if not out.parent.is_dir():
+            raise InputError(f"--out {out}: output folder {out.parent} does not exist")
+        started = time.perf_counter()
+        parameters, history = calibrate(
+            store,
+            num_seeds=seeds,
+            max_rounds=rounds,
+            workers=workers,
+            progress=progress,
+            log=lambda line: console.print(line, highlight=False),
+        )
+        fit = {**parameters.fit, "command": shlex.join(["nomasplit", *sys.argv[1:]])}
+        write_parameters(out, parameters.model_copy(update={"fit": fit}))
+        console.print(
+            f"fitted {', '.join(FITTED_QUOTES)}: loss {parameters.fit['loss']:.4g} after {len(history)} "
+            f"evaluations in {time.perf_counter() - started:.0f} s; wrote {out}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for name, value in parameters.values().items():
+            console.print(f"  {name} = {value!r}", highlight=False)
