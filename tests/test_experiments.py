@@ -172,11 +172,26 @@ def test_ratios_are_baseline_mean_over_method_mean_per_seed():
     ratios = per_seed_ratios(results, figure).sort_values(["value", "seed"])
     assert ratios["ratio"].tolist() == pytest.approx([2.0, 4.0, 4.0, 8.0])
     table = figure_table(results, figure, ["10", "20"])
-    assert table["mean"].tolist() == pytest.approx([3.0, 6.0])
-    half = 12.706 * math.sqrt(2.0) / math.sqrt(2)  # sd of (2, 4) = sqrt(2)
-    assert table["ci_high"].iloc[0] == pytest.approx(3.0 + half)
+    # geometric means over seeds: sqrt(2 * 4), sqrt(4 * 8)
+    assert table["mean"].tolist() == pytest.approx([math.sqrt(8.0), math.sqrt(32.0)])
+    half = 12.706 * math.log(2.0) / math.sqrt(2) / math.sqrt(2)  # sd of (log 2, log 4) = log(2) / sqrt(2)
+    log_mean = (math.log(2.0) + math.log(4.0)) / 2
+    assert table["ci_high"].iloc[0] == pytest.approx(math.exp(log_mean + half))
+    assert table["ci_low"].iloc[0] == pytest.approx(math.exp(log_mean - half))
     energy = FigureSpec(key="y", title="t", sweep="s", measure="energy", baseline="device-only", methods=("a",))
-    assert figure_table(results, energy, ["10", "20"])["mean"].tolist() == pytest.approx([(0.5 + 1.5) / 2, 2.0])
+    assert figure_table(results, energy, ["10", "20"])["mean"].tolist() == pytest.approx(
+        [math.sqrt(0.5 * 1.5), math.sqrt(1.0 * 3.0)]
+    )
+
+
+def test_ratio_intervals_stay_positive_however_spread_the_seeds():
+    from nomasplit.experiments.measures import geometric_mean_ci95
+
+    ratios = np.array([0.017, 0.5, 0.05])  # the arithmetic t-interval of these goes below 0
+    assert mean_ci95(ratios)[1] < 0
+    mean, low, high = geometric_mean_ci95(ratios)
+    assert 0 < low < mean < high
+    assert mean == pytest.approx(float(np.exp(np.log(ratios).mean())))
 
 
 def test_baseline_at_a_fixed_point_normalises_every_point_to_it():
@@ -342,6 +357,72 @@ def _fig6_table(ecc_noma: list[float], neurosurgeon: list[float]) -> pd.DataFram
             mean = means[index]
             rows.append(dict(value=value, x=float(value), algorithm=method, mean=mean, ci_low=mean, ci_high=mean))
     return pd.DataFrame(rows)
+
+
+def _verdict_table(rows: list[tuple[str, str, float, float, float]], offloading: float = 0.5) -> pd.DataFrame:
+    """A figure table from (value, method, mean, low, high) rows."""
+    return pd.DataFrame(
+        [
+            dict(
+                value=value,
+                x=float("nan"),
+                algorithm=method,
+                mean=mean,
+                ci_low=low,
+                ci_high=high,
+                offloading=offloading,
+            )
+            for value, method, mean, low, high in rows
+        ]
+    )
+
+
+def test_a_method_that_never_offloads_is_never_close_to_a_quoted_number():
+    from nomasplit.experiments.report import compare_quoted
+
+    # ECC equals Device-Only: 1.0 everywhere, no user offloads; the paper's Fig. 3 range is 0.85-0.97, and
+    # 1.0 lies within 15 % of it: it must still not count as close.
+    local = {
+        "3": _verdict_table([(m, "ecc-oma", 1.0, 1.0, 1.0) for m in ("nin", "tiny-yolov2", "vgg16")], offloading=0.0),
+        "2": _verdict_table([("nin", "ecc-oma", 1.0, 1.0, 1.0)], offloading=0.0),
+    }
+    verdicts = {row["key"]: row["verdict"] for row in compare_quoted(local)}
+    assert verdicts["fig3-ecc-oma-range"] == "differs: never offloads"
+    assert verdicts["fig2-ecc-oma-nin"] == "differs: never offloads"
+    offloading = {"3": _verdict_table([(m, "ecc-oma", 0.98, 0.97, 0.99) for m in ("nin", "tiny-yolov2", "vgg16")])}
+    assert {row["key"]: row["verdict"] for row in compare_quoted(offloading)}["fig3-ecc-oma-range"] == "close"
+
+
+def test_an_ordering_agrees_only_when_the_intervals_separate():
+    from nomasplit.experiments.report import check_trends
+
+    def fig2(noma: tuple[float, float, float]) -> dict[str, pd.DataFrame]:
+        rows = []
+        for model in ("nin", "vgg16"):
+            rows += [(model, "ecc-oma", 2.0, 1.8, 2.2), (model, "ecc-noma", *noma), (model, "edge-only", 1.5, 1.4, 1.6)]
+        return {"2": _verdict_table(rows)}
+
+    def verdict(tables: dict[str, pd.DataFrame]) -> str:
+        return next(
+            row["verdict"] for row in check_trends(tables) if row["statement"] == "ECC-NOMA is faster than ECC (OMA)"
+        )
+
+    assert verdict(fig2((3.0, 2.5, 3.5))) == "agrees"
+    assert verdict(fig2((2.3, 1.9, 2.7))) == "inconclusive"  # ahead in the mean, intervals overlap
+    assert verdict(fig2((1.9, 1.8, 2.0))) == "disagrees"
+
+
+def test_quoted_points_match_however_the_model_was_given(tmp_path):
+    from nomasplit.experiments.report import compare_quoted, matches_point
+    from nomasplit.zoo import load_bundled_profile
+
+    assert matches_point("nin-in8-a16", "nin") and matches_point("10.0", "10") and not matches_point("vgg16", "nin")
+    path = tmp_path / "my-nin.json"
+    path.write_text(load_bundled_profile("nin-in8").model_dump_json())
+    assert matches_point(str(path), "nin")
+    table = {"2": _verdict_table([(str(path), "ecc-oma", 4.0, 3.9, 4.1), ("vgg16-in8", "ecc-oma", 5.0, 4.9, 5.1)])}
+    row = next(row for row in compare_quoted(table) if row["key"] == "fig2-ecc-oma-nin")
+    assert row["verdict"] == "agrees" and row["ours_mean"] == 4.0
 
 
 def test_trend_verdicts_need_a_real_difference_and_quoted_numbers_compare_to_the_paper():

@@ -15,6 +15,7 @@ from nomasplit.errors import InputError
 from nomasplit.profiling import profile_model
 from nomasplit.zoo import (
     MODEL_NAMES,
+    PRECISION_VARIANTS,
     PROFILE_NAMES,
     PROFILE_SPECS,
     build_model,
@@ -155,7 +156,7 @@ def test_load_bundled_profile(name: str) -> None:
 @pytest.mark.parametrize("model", ["nin", "tiny-yolov2", "vgg16"])
 def test_precision_variants_scale_the_sizes_exactly_and_keep_the_flops(model: str) -> None:
     full = load_bundled_profile(model)
-    for input_bits, activation_bits in ((8, 32), (8, 16), (8, 8)):
+    for input_bits, activation_bits in PRECISION_VARIANTS:
         variant = load_bundled_profile(variant_name(model, input_bits, activation_bits))
         assert variant.input_element_bits == input_bits and variant.activation_element_bits == activation_bits
         assert variant.input_bits * 32 == full.input_bits * input_bits

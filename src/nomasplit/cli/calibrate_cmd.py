@@ -27,13 +27,18 @@ def register(app: typer.Typer) -> None:
             None, "--workers", help="worker processes (0: run in this process; default: CPUs)"
         ),
         progress: bool = typer.Option(False, "--progress/--no-progress", help="a progress bar per batch"),
+        only: str | None = typer.Option(
+            None,
+            "--only",
+            help="comma-separated parameters to search (the others stay at the start point); default: all",
+        ),
     ) -> None:
         """Fit device speed and energy, edge energy, lambda's shape, the precision sent, a finite edge server and
         the users per subchannel, inside a declared box, to Fig. 2's NiN 4.1 / 6.1 and the Fig. 2 and 3 ranges
         (coordinate search over a grid; docs/reproduction.md). Writes the settings file of
         `nomasplit reproduce --preset calibrated --calibration FILE`.
         """
-        from nomasplit.experiments.calibration import FITTED_QUOTES, calibrate, write_parameters
+        from nomasplit.experiments.calibration import CALIBRATION_BOX, FITTED_QUOTES, calibrate, write_parameters
 
         if seeds < 1:
             raise InputError(f"--seeds must be at least 1, got {seeds}")
@@ -43,9 +48,20 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--workers must be 0 or more, got {workers}")
         if not out.parent.is_dir():
             raise InputError(f"--out {out}: output folder {out.parent} does not exist")
+        box = CALIBRATION_BOX
+        if only is not None:
+            names = [name.strip() for name in only.split(",") if name.strip()]
+            unknown = [name for name in names if name not in CALIBRATION_BOX]
+            if unknown or not names:
+                raise InputError(
+                    f"--only: unknown parameter(s) {', '.join(unknown) or '(none given)'}; allowed: "
+                    f"{', '.join(CALIBRATION_BOX)}"
+                )
+            box = {name: CALIBRATION_BOX[name] for name in names}
         started = time.perf_counter()
         parameters, history = calibrate(
             store,
+            box=box,
             num_seeds=seeds,
             max_rounds=rounds,
             workers=workers,

@@ -112,6 +112,12 @@ CALIBRATION_BOX: dict[str, ParameterRange] = {
         source="a finite edge server per AP: None = every user may take r_max = 4 units; 0.5 = a server with "
         "half a unit per user, so at most half the users offload (DNN Surgery's 'resource limitation')",
     ),
+    "latency_weight": ParameterRange(
+        values=(0.5, 0.7, 0.9),
+        unit="-",
+        source="w_T of eq. (19) (w_E = 1 - w_T; latency in s, energy in J); the paper gives no weights. 0.5 weighs "
+        "both equally (docs/scenarios.md); up to 0.9 for a latency-first user",
+    ),
     "users_per_subchannel": ParameterRange(
         values=(1.0, 1.5, 2.0, 3.0),
         unit="users per AP per subchannel",
@@ -134,6 +140,7 @@ class CalibratedParameters(BaseModel):
     activation_bits: Literal[8, 16, 32] = 32
     edge_units_per_user: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     users_per_subchannel: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    latency_weight: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     fit: dict[str, Any] = Field(
         default_factory=dict, description="how it was fitted: targets, loss, evaluations, time, command, code"
     )
@@ -160,6 +167,7 @@ class CalibratedParameters(BaseModel):
             DEVICE_ENERGY_PER_FLOP: self.device_energy_per_flop_j,
             EDGE_ENERGY_PER_FLOP: self.edge_energy_per_flop_j,
             "compensation": compensation,
+            "latency_weight": self.latency_weight,
             EDGE_UNITS_PER_USER: self.edge_units_per_user,
         }
 
@@ -206,6 +214,7 @@ def calibrated_readings(parameters: CalibratedParameters, quick: bool) -> tuple[
                 else f"Amdahl with parallel fraction {parameters.amdahl_parallel_fraction:g}"
             )
             + f"; {parameters.input_bits}-bit input, {parameters.activation_bits}-bit activations; {capacity}; "
+            f"latency weight w_T = {parameters.latency_weight:g}; "
             f"{parameters.users_per_subchannel:g} users per AP per subchannel in the fixed-density sweeps. Fitted "
             f"by `nomasplit calibrate` to {', '.join(FITTED_QUOTES)}; everything else is held out.",
         ),
@@ -325,6 +334,7 @@ CALIBRATION_START: dict[str, Any] = {
     "activation_bits": 32,
     "edge_units_per_user": None,
     "users_per_subchannel": 1.0,
+    "latency_weight": 0.5,
 }
 
 #: The methods a calibration evaluation runs (what the fitted quotes need).

@@ -53,9 +53,9 @@ NUM_UNITS: dict[str, int] = {"nin": 9, "tiny-yolov2": 17, "tiny-yolov2-voc": 17,
 #: Width in bits of a float32 element: the precision of a profile without a variant suffix.
 FULL_PRECISION_BITS = 32
 
-#: (input bits, activation bits) of the shipped precision variants of each paper model: an 8-bit camera
-#: image sent as it is, and activations sent as float32, float16 / 16-bit fixed point, or 8-bit.
-PRECISION_VARIANTS: tuple[tuple[int, int], ...] = ((8, 32), (8, 16), (8, 8))
+#: (input bits, activation bits) of the shipped precision variants of each paper model: the input as an 8-bit
+#: camera image or float32, and activations sent as float32, float16 / 16-bit fixed point, or 8-bit.
+PRECISION_VARIANTS: tuple[tuple[int, int], ...] = ((8, 32), (8, 16), (8, 8), (32, 16), (32, 8))
 
 
 def variant_name(model: str, input_bits: int | None = None, activation_bits: int | None = None) -> str:
