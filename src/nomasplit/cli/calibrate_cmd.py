@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
     def calibrate_command(
         out: Path = typer.Option(..., "--out", help="settings file to write (JSON; use with --calibration)"),
         store: Path = typer.Option(Path("calibration"), "--store", help="folder of the resumable evaluation results"),
-        seeds: int = typer.Option(1, "--seeds", help="Monte-Carlo seeds per evaluation"),
+        seeds: int = typer.Option(2, "--seeds", help="Monte-Carlo seeds per evaluation"),
         rounds: int = typer.Option(2, "--rounds", help="at most this many passes over the parameters"),
         workers: int | None = typer.Option(
             None, "--workers", help="worker processes (0: run in this process; default: CPUs)"

@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
             "--figures",
             help="comma-separated figure keys: 2..11, extra-device, extra-bandwidth (default: all)",
         ),
-        quick: bool = typer.Option(False, "--quick", help="a smaller network, 2 seeds, fewer points (minutes)"),
+        quick: bool = typer.Option(False, "--quick", help="a smaller network, 3 seeds, fewer points (minutes)"),
         preset: str = typer.Option(
             "paper",
             "--preset",
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
             help="also run the other preset (same scale and seeds) into OUT/<preset>-preset, and set both "
             "presets' verdicts side by side (default; not with --settings)",
         ),
-        seeds: int | None = typer.Option(None, "--seeds", help="Monte-Carlo seeds (default: 5, or 2 with --quick)"),
+        seeds: int | None = typer.Option(None, "--seeds", help="Monte-Carlo seeds (default: 5, or 3 with --quick)"),
         out: Path = typer.Option(Path("reproduction"), "--out", help="output folder (results, figures, report.md)"),
         scheduler: str | None = typer.Option(
             None,

@@ -119,7 +119,7 @@ CALIBRATION_BOX: dict[str, ParameterRange] = {
         "both equally (docs/scenarios.md); up to 0.9 for a latency-first user",
     ),
     "users_per_subchannel": ParameterRange(
-        values=(1.0, 1.5, 2.0, 3.0),
+        values=(1.0, 1.1, 1.25, 1.5, 2.0, 3.0),
         unit="users per AP per subchannel",
         source="the paper's 1250 users on 250 subchannels with K = 3: one user per subchannel per AP if every AP "
         "reuses all 250; up to K = 3 if the APs' users share them (the reading that lets NOMA pay)",
@@ -295,7 +295,7 @@ def calibrated_settings(
     return build_settings(
         preset="calibrated",
         quick=quick,
-        num_seeds=num_seeds or (2 if quick else 5),
+        num_seeds=num_seeds or (3 if quick else 5),
         models=tuple(parameters.model_name(model) for model in PAPER_MODELS),
         sweep_model=parameters.model_name(SWEEP_MODEL),
         base=parameters.base(),
