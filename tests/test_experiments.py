@@ -452,3 +452,52 @@ def test_device_speed_sweep_keeps_the_energy_per_flop() -> None:
         )
     assert max(energies) == pytest.approx(min(energies), rel=1e-12)
     assert energies[0] == pytest.approx(2.5e-10, rel=1e-12)  # the default device's 0.25 nJ/FLOP
+
+
+def test_pseudo_parameters_set_what_they_name() -> None:
+    from nomasplit.experiments.figures import (
+        DEVICE_ENERGY_PER_FLOP,
+        EDGE_ENERGY_PER_FLOP,
+        EDGE_UNITS_PER_USER,
+        USERS_PER_SUBCHANNEL,
+        resolve_config,
+    )
+
+    config = resolve_config(
+        {
+            "num_aps": 3,
+            "users_per_ap": 20,
+            "num_subchannels": 20,
+            "uplink_bandwidth_hz": 0.8e6,
+            "downlink_bandwidth_hz": 0.8e6,
+            "device_flops_per_s": 1e9,
+            DEVICE_ENERGY_PER_FLOP: 1e-9,
+            EDGE_ENERGY_PER_FLOP: 1.1e-9,
+            USERS_PER_SUBCHANNEL: 2.0,
+            EDGE_UNITS_PER_USER: 0.5,
+        }
+    )
+    assert config.num_subchannels == 10  # 20 users per AP, 2 per subchannel
+    assert config.uplink_bandwidth_hz / config.num_subchannels == pytest.approx(40e3)  # the subchannel is kept
+    joules = config.device_switched_capacitance * config.device_flops_per_s**2 * config.device_cycles_per_flop
+    assert joules == pytest.approx(1e-9)
+    edge = config.edge_switched_capacitance * config.edge_unit_flops_per_s**2 * config.edge_cycles_per_flop
+    assert edge == pytest.approx(1.1e-9)
+    assert config.edge_capacity_units == pytest.approx(10.0)  # 0.5 units x 20 users
+    from nomasplit.errors import InputError
+
+    with pytest.raises(InputError, match="must be positive"):
+        resolve_config({USERS_PER_SUBCHANNEL: 0.0})
+
+
+def test_regime_maps_are_row_sweeps_and_can_be_selected_or_dropped() -> None:
+    from nomasplit.experiments.calibration import calibrated_settings
+
+    settings = calibrated_settings(quick=True, num_seeds=1)
+    assert [regime.key for regime in settings.regime_maps] == ["regime-speed-bandwidth", "regime-overload-speed"]
+    rows = {row.name for regime in settings.regime_maps for row in regime.row_sweeps()}
+    assert rows <= {sweep.name for sweep in settings.sweeps}
+    only = settings.select_figures(["regime-overload-speed"])
+    assert {sweep.name for sweep in only.sweeps} == {row.name for row in only.regime_maps[0].row_sweeps()}
+    plain = settings.without_regime_maps()
+    assert not plain.regime_maps and rows.isdisjoint({sweep.name for sweep in plain.sweeps})

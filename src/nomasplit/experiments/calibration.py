@@ -263,7 +263,7 @@ def regime_maps(parameters: CalibratedParameters, quick: bool) -> tuple[RegimeMa
             y_label="bandwidth per subchannel [Hz]",
             overrides={**network, USERS_PER_SUBCHANNEL: parameters.users_per_subchannel},
             marks=(
-                RegimeMark(label="paper's setup (10 GFLOP/s, 40 kHz)", x=1e10, y=PAPER_SUBCHANNEL_HZ),
+                RegimeMark(label="paper (10 GFLOP/s, 40 kHz)", x=1e10, y=PAPER_SUBCHANNEL_HZ),
                 RegimeMark(label="calibrated", x=parameters.device_flops_per_s, y=PAPER_SUBCHANNEL_HZ),
             ),
         ),
@@ -278,7 +278,7 @@ def regime_maps(parameters: CalibratedParameters, quick: bool) -> tuple[RegimeMa
             y_label="users per AP per subchannel, U_n / M",
             overrides=network,
             marks=(
-                RegimeMark(label="paper's setup (10 GFLOP/s, 1 per subchannel)", x=1e10, y=1.0),
+                RegimeMark(label="paper (10 GFLOP/s, 1 per subch.)", x=1e10, y=1.0),
                 RegimeMark(label="calibrated", x=parameters.device_flops_per_s, y=parameters.users_per_subchannel),
             ),
         ),

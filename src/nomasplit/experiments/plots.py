@@ -141,7 +141,7 @@ def plot_regime_map(table: pd.DataFrame, regime: RegimeMapSpec, out_dir: str | P
         axis.set_ylabel(regime.y_label)
         axis.set_title(title, fontsize=9)
         colorbar = fig.colorbar(image, ax=axis)
-        colorbar.set_label("log2 ratio (blue: ECC-NOMA / NOMA wins)", fontsize=8)
+        colorbar.set_label("log2 of the ratio (blue: > 1)", fontsize=8)
         for index, mark in enumerate(regime.marks):
             # marks sit between grid points: interpolate their position on the log axes
             position_x = float(np.interp(np.log(mark.x), np.log(xs), range(len(xs))))

@@ -702,7 +702,7 @@ def summary_lines(analysis: Analysis, compare: Analysis | None) -> list[str]:
     )
     lines = [
         f"1. **Trends: {mine['trends_agree']} of {mine['trends_total']} of the paper's trends agree** in this "
-        f"{analysis.name} run ({mine['trends_inconclusive']} more are in the stated order but within the 95% "
+        f"{analysis.name} run (another {mine['trends_inconclusive']} in the stated order, but within the 95% "
         f"intervals){versus}. No trend is fitted: all {mine['held_out_trends_agree']} agreeing trends are held out."
     ]
     fitted = mine["fitted_quotes"]
