@@ -116,9 +116,10 @@ def register(app: typer.Typer) -> None:
 
         settings = adjust(settings, selected)
         if other is not None:
-            # the preset beside it gives its verdicts; its regime maps (if any) are left out
-            keys = [key for key in selected if key in {f.key for f in other.figures}] if selected else None
-            other = adjust(other.without_regime_maps(), keys) if keys is None or keys else None
+            # the preset beside it: the selected figures and regime maps it has (all without --figures)
+            known = {figure.key for figure in other.figures} | {regime.key for regime in other.regime_maps}
+            keys = [key for key in selected if key in known] if selected else None
+            other = adjust(other, keys) if keys is None or keys else None
 
         def report_failure(failure: Failure) -> None:
             error_console.print(

@@ -250,7 +250,7 @@ def regime_maps(parameters: CalibratedParameters, quick: bool) -> tuple[RegimeMa
         "uplink_bandwidth_hz": (20 if quick else 30) * PAPER_SUBCHANNEL_HZ,
         "downlink_bandwidth_hz": (20 if quick else 30) * PAPER_SUBCHANNEL_HZ,
     }
-    speeds = (1e9, 3e9, 1e10, 3e10) if quick else (0.5e9, 1e9, 3e9, 1e10, 3e10)
+    speeds = (0.5e9, 1e9, 3e9, 1e10) if quick else (0.5e9, 1e9, 3e9, 1e10, 3e10)
     return (
         RegimeMapSpec(
             key="regime-speed-bandwidth",

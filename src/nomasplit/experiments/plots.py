@@ -99,6 +99,14 @@ def plot_figure(table: pd.DataFrame, figure: FigureSpec, sweep: SweepSpec, out_d
     return written
 
 
+def _log_position(value: float, grid: list[float]) -> float:
+    """Index position of ``value`` on a log-spaced ``grid``, linear in log between (and beyond) grid points."""
+    logs = np.log(np.asarray(grid, dtype=np.float64))
+    target = float(np.log(value))
+    index = int(np.clip(np.searchsorted(logs, target) - 1, 0, len(logs) - 2))
+    return index + (target - logs[index]) / (logs[index + 1] - logs[index])
+
+
 def plot_regime_map(table: pd.DataFrame, regime: RegimeMapSpec, out_dir: str | Path) -> list[Path]:
     """Two heatmaps side by side: ECC-NOMA's latency speedup over Device-Only and NOMA's over OMA, on the
     regime's (x, y) grid, each cell annotated; the regime's marks drawn as labelled points.
@@ -143,9 +151,9 @@ def plot_regime_map(table: pd.DataFrame, regime: RegimeMapSpec, out_dir: str | P
         colorbar = fig.colorbar(image, ax=axis)
         colorbar.set_label("log2 of the ratio (blue: > 1)", fontsize=8)
         for index, mark in enumerate(regime.marks):
-            # marks sit between grid points: interpolate their position on the log axes
-            position_x = float(np.interp(np.log(mark.x), np.log(xs), range(len(xs))))
-            position_y = float(np.interp(np.log(mark.y), np.log(ys), range(len(ys))))
+            # marks sit between (or beyond) grid points: their position on the log axes, extrapolated
+            position_x = _log_position(mark.x, xs)
+            position_y = _log_position(mark.y, ys)
             axis.plot(position_x, position_y, marker="XP"[index % 2], color="black", markersize=11, linestyle="none")
             axis.annotate(mark.label, (position_x, position_y), textcoords="offset points", xytext=(6, 6), fontsize=7)
     fig.suptitle(regime.title, fontsize=10)
