@@ -501,3 +501,22 @@ def test_regime_maps_are_row_sweeps_and_can_be_selected_or_dropped() -> None:
     assert {sweep.name for sweep in only.sweeps} == {row.name for row in only.regime_maps[0].row_sweeps()}
     plain = settings.without_regime_maps()
     assert not plain.regime_maps and rows.isdisjoint({sweep.name for sweep in plain.sweeps})
+
+
+def test_the_shipped_calibration_lies_in_the_box_and_builds_both_scales() -> None:
+    from nomasplit.experiments.calibration import (
+        CALIBRATION_BOX,
+        FITTED_QUOTES,
+        calibrated_settings,
+        shipped_parameters,
+    )
+
+    parameters = shipped_parameters()
+    for name, value in parameters.values().items():
+        assert value in CALIBRATION_BOX[name].values, name
+    assert parameters.fit["fitted"] == list(FITTED_QUOTES) and parameters.fit["loss"] >= 0
+    for quick in (True, False):
+        settings = calibrated_settings(parameters, quick=quick)
+        assert settings.preset == "calibrated" and settings.quick is quick
+        assert settings.fitted == FITTED_QUOTES and len(settings.regime_maps) == 2
+        assert len(build_tasks(settings.select_figures(["2"]))) > 0
