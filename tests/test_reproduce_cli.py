@@ -145,4 +145,8 @@ def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path):
     assert settings.sweep("models").values == ("nin-in8", "tiny-yolov2-in8", "vgg16-in8")
     bad = runner.invoke(app, ["calibrate", "--out", str(tmp_path / "x.json"), "--only", "nonsense"])
     assert bad.exit_code == 2 and "unknown parameter(s) nonsense" in bad.output
+    bad = runner.invoke(
+        app, ["calibrate", "--out", str(tmp_path / "x.json"), "--solver-settings", '{"ecc-noma": {"nonsense": 1}}']
+    )
+    assert bad.exit_code == 2 and "--solver-settings ecc-noma: nonsense: unknown key" in bad.output
     assert not (tmp_path / "x.json").exists()

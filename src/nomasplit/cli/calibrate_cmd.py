@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -27,6 +29,11 @@ def register(app: typer.Typer) -> None:
             None, "--workers", help="worker processes (0: run in this process; default: CPUs)"
         ),
         progress: bool = typer.Option(False, "--progress/--no-progress", help="a progress bar per batch"),
+        solver_settings: str | None = typer.Option(
+            None,
+            "--solver-settings",
+            help='settings per method as JSON, e.g. \'{"ecc-noma": {"ligd": {"max_iterations": 5}}}\' (validated up front)',
+        ),
         only: str | None = typer.Option(
             None,
             "--only",
@@ -58,10 +65,12 @@ def register(app: typer.Typer) -> None:
                     f"{', '.join(CALIBRATION_BOX)}"
                 )
             box = {name: CALIBRATION_BOX[name] for name in names}
+        algorithm_settings = _parse_solver_settings(solver_settings)
         started = time.perf_counter()
         parameters, history = calibrate(
             store,
             box=box,
+            algorithm_settings=algorithm_settings,
             num_seeds=seeds,
             max_rounds=rounds,
             workers=workers,
@@ -78,3 +87,26 @@ def register(app: typer.Typer) -> None:
         )
         for name, value in parameters.values().items():
             console.print(f"  {name} = {value!r}", highlight=False)
+
+
+def _parse_solver_settings(text: str | None) -> dict[str, dict[str, Any]]:
+    """``--solver-settings`` as {method: settings}, each validated by the method's settings type."""
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--solver-settings: not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(data, dict) or not all(isinstance(value, dict) for value in data.values()):
+        raise InputError('--solver-settings: expected {"method": {"setting": value}}')
+    from nomasplit.data.files import validate_as
+    from nomasplit.experiments.calibration import CALIBRATION_METHODS
+    from nomasplit.solvers import ALGORITHMS
+
+    for method, settings in data.items():
+        if method not in CALIBRATION_METHODS:
+            raise InputError(
+                f"--solver-settings: {method!r} is not run by calibrate ({', '.join(CALIBRATION_METHODS)})"
+            )
+        validate_as(ALGORITHMS[method].settings_type, settings, f"--solver-settings {method}")
+    return data

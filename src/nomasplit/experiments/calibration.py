@@ -342,7 +342,11 @@ CALIBRATION_METHODS: tuple[str, ...] = ("device-only", "ecc-oma", "ecc-noma")
 
 
 def evaluation_settings(
-    values: dict[str, Any], *, num_seeds: int = 1, network: dict[str, Any] | None = None
+    values: dict[str, Any],
+    *,
+    num_seeds: int = 1,
+    network: dict[str, Any] | None = None,
+    algorithm_settings: dict[str, dict[str, Any]] | None = None,
 ) -> ReproductionSettings:
     """The sweep of one calibration evaluation: Figs. 2-3's per-model sweep with these parameter values."""
     parameters = CalibratedParameters(**values)
@@ -374,6 +378,7 @@ def evaluation_settings(
         sweeps=(sweep,),
         figures=figures,
         num_seeds=num_seeds,
+        algorithm_settings=algorithm_settings or {},
     )
 
 
@@ -428,6 +433,7 @@ def calibrate(
     num_seeds: int = 1,
     max_rounds: int = 2,
     network: dict[str, Any] | None = None,
+    algorithm_settings: dict[str, dict[str, Any]] | None = None,
     workers: int | None = None,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
@@ -443,6 +449,7 @@ def calibrate(
         num_seeds: Monte-Carlo seeds per evaluation.
         max_rounds: at most this many passes over the parameters; a pass that improves nothing ends the search.
         network: the evaluation network (default :data:`CALIBRATION_NETWORK`).
+        algorithm_settings: settings per method (e.g. a solver's time budget), as in ``reproduce``.
         workers: process-pool size of each batch (0: this process).
         progress: progress bars. log: called with one line per parameter pass.
 
@@ -466,7 +473,10 @@ def calibrate(
 
     def evaluate_batch(candidates: list[dict[str, Any]]) -> list[Evaluation]:
         todo = [values for values in candidates if key_of(values) not in cache]
-        settings_list = [evaluation_settings(values, num_seeds=num_seeds, network=network) for values in todo]
+        settings_list = [
+            evaluation_settings(values, num_seeds=num_seeds, network=network, algorithm_settings=algorithm_settings)
+            for values in todo
+        ]
         tasks = [task for settings in settings_list for task in build_tasks(settings)]
         if tasks:
             run_sweep(tasks, out_dir, workers=workers, progress=progress)
@@ -505,6 +515,7 @@ def calibrate(
         "rounds": rounds,
         "evaluations": len(history),
         "num_seeds": num_seeds,
+        "algorithm_settings": algorithm_settings or {},
         "network": network if network is not None else CALIBRATION_NETWORK,
         "box": {name: list(parameter_range.values) for name, parameter_range in box.items()},
         "start": {**CALIBRATION_START, **(start or {})},
