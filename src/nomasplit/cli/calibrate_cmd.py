@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
         solver_settings: str | None = typer.Option(
             None,
             "--solver-settings",
-            help='settings per method as JSON, e.g. \'{"ecc-noma": {"ligd": {"max_iterations": 5}}}\' (validated up front)',
+            help='settings per method as JSON, e.g. \'{"ecc-noma": {"ligd": {"max_iterations": 5}}}\' '
+            "(validated up front)",
         ),
         only: str | None = typer.Option(
             None,
