@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+
+#: Optional profile fields written only when set (a profile without them has sizes at its dtype's width).
+OPTIONAL_PRECISION_FIELDS = ("input_element_bits", "activation_element_bits")
 
 
 class LayerProfile(BaseModel):
@@ -60,6 +63,16 @@ class ModelProfile(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("layer names must be unique within a profile")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_precision(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out the precision fields when absent: a dtype-width profile's file (and the files and hashes of
+        scenarios that embed it) stay as they were."""
+        data: dict[str, Any] = handler(self)
+        for name in OPTIONAL_PRECISION_FIELDS:
+            if name in data and data[name] is None:
+                del data[name]
+        return data
 
     @property
     def num_layers(self) -> int:
