@@ -38,7 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scenario_cmd",
     "runtime_cmd",
     "reproduce_cmd",
-    "calibrate_cmd",
+    "fit_cmd",
     "solve_cmd",
 )
 

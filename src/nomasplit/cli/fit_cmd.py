@@ -1,4 +1,5 @@
-"""``nomasplit calibrate``: fit the parameters the paper leaves open to a few of its quoted numbers."""
+"""``nomasplit calibrate`` (module ``fit_cmd``: ``calibrate_cmd`` is ``nomasplit scenario calibrate``): fit the
+parameters the paper leaves open to a few of its quoted numbers."""
 
 from __future__ import annotations
 
