@@ -15,9 +15,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from solver_common import scenario  # noqa: E402
-
-from nomasplit.solvers import solve  # noqa: E402
+from nomasplit.solvers import solve
+from solver_common import scenario
 
 
 def main() -> None:

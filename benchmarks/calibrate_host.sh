@@ -9,12 +9,12 @@ repeats=${REPEATS:-15}
 out=out/host
 mkdir -p "$out"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for model in nin tiny-yolov2 vgg16; do
+for model in nin tiny-yolov2-voc vgg16; do
     nomasplit profile "$model" --measure --units "$units" --warmup 3 --repeats "$repeats" \
         --timings "$out/$model-timings.json" --out "$out/$model-measured.json"
 done
 nomasplit scenario generate benchmarks/three-models.yaml --out "$out/three-models.json" > /dev/null
-nomasplit scenario calibrate "$out/three-models.json" --edge "$out/nin-timings.json" --edge "$out/tiny-yolov2-timings.json" \
+nomasplit scenario calibrate "$out/three-models.json" --edge "$out/nin-timings.json" --edge "$out/tiny-yolov2-voc-timings.json" \
     --edge "$out/vgg16-timings.json" --out "$out/three-models-measured.json"
 nomasplit solve "$out/three-models.json" --out "$out/plan-flop.json" --seed 0
 nomasplit solve "$out/three-models-measured.json" --out "$out/plan-measured.json" --seed 0

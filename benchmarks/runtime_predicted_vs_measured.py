@@ -326,7 +326,7 @@ def main() -> None:
             "| model | split | clients | requests | correct | errors | throughput [req/s] | p50 [ms] | p99 [ms] |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for name, split, clients in [("nin", 0, 1), ("nin", 0, 4), ("nin", 0, 16), ("tiny-yolov2", 8, 4)]:
+        for name, split, clients in [("nin", 0, 1), ("nin", 0, 4), ("nin", 0, 16), ("tiny-yolov2-voc", 8, 4)]:
             result = load_test(url, token, name, split, clients, args.load_duration_s)
             errors = sum(result.errors.values()) + result.mismatches
             lines.append(

@@ -172,11 +172,26 @@ def test_ratios_are_baseline_mean_over_method_mean_per_seed():
     ratios = per_seed_ratios(results, figure).sort_values(["value", "seed"])
     assert ratios["ratio"].tolist() == pytest.approx([2.0, 4.0, 4.0, 8.0])
     table = figure_table(results, figure, ["10", "20"])
-    assert table["mean"].tolist() == pytest.approx([3.0, 6.0])
-    half = 12.706 * math.sqrt(2.0) / math.sqrt(2)  # sd of (2, 4) = sqrt(2)
-    assert table["ci_high"].iloc[0] == pytest.approx(3.0 + half)
+    # geometric means over seeds: sqrt(2 * 4), sqrt(4 * 8)
+    assert table["mean"].tolist() == pytest.approx([math.sqrt(8.0), math.sqrt(32.0)])
+    half = 12.706 * math.log(2.0) / math.sqrt(2) / math.sqrt(2)  # sd of (log 2, log 4) = log(2) / sqrt(2)
+    log_mean = (math.log(2.0) + math.log(4.0)) / 2
+    assert table["ci_high"].iloc[0] == pytest.approx(math.exp(log_mean + half))
+    assert table["ci_low"].iloc[0] == pytest.approx(math.exp(log_mean - half))
     energy = FigureSpec(key="y", title="t", sweep="s", measure="energy", baseline="device-only", methods=("a",))
-    assert figure_table(results, energy, ["10", "20"])["mean"].tolist() == pytest.approx([(0.5 + 1.5) / 2, 2.0])
+    assert figure_table(results, energy, ["10", "20"])["mean"].tolist() == pytest.approx(
+        [math.sqrt(0.5 * 1.5), math.sqrt(1.0 * 3.0)]
+    )
+
+
+def test_ratio_intervals_stay_positive_however_spread_the_seeds():
+    from nomasplit.experiments.measures import geometric_mean_ci95
+
+    ratios = np.array([0.017, 0.5, 0.05])  # the arithmetic t-interval of these goes below 0
+    assert mean_ci95(ratios)[1] < 0
+    mean, low, high = geometric_mean_ci95(ratios)
+    assert 0 < low < mean < high
+    assert mean == pytest.approx(float(np.exp(np.log(ratios).mean())))
 
 
 def test_baseline_at_a_fixed_point_normalises_every_point_to_it():
@@ -344,6 +359,72 @@ def _fig6_table(ecc_noma: list[float], neurosurgeon: list[float]) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def _verdict_table(rows: list[tuple[str, str, float, float, float]], offloading: float = 0.5) -> pd.DataFrame:
+    """A figure table from (value, method, mean, low, high) rows."""
+    return pd.DataFrame(
+        [
+            dict(
+                value=value,
+                x=float("nan"),
+                algorithm=method,
+                mean=mean,
+                ci_low=low,
+                ci_high=high,
+                offloading=offloading,
+            )
+            for value, method, mean, low, high in rows
+        ]
+    )
+
+
+def test_a_method_that_never_offloads_is_never_close_to_a_quoted_number():
+    from nomasplit.experiments.report import compare_quoted
+
+    # ECC equals Device-Only: 1.0 everywhere, no user offloads; the paper's Fig. 3 range is 0.85-0.97, and
+    # 1.0 lies within 15 % of it: it must still not count as close.
+    local = {
+        "3": _verdict_table([(m, "ecc-oma", 1.0, 1.0, 1.0) for m in ("nin", "tiny-yolov2", "vgg16")], offloading=0.0),
+        "2": _verdict_table([("nin", "ecc-oma", 1.0, 1.0, 1.0)], offloading=0.0),
+    }
+    verdicts = {row["key"]: row["verdict"] for row in compare_quoted(local)}
+    assert verdicts["fig3-ecc-oma-range"] == "differs: never offloads"
+    assert verdicts["fig2-ecc-oma-nin"] == "differs: never offloads"
+    offloading = {"3": _verdict_table([(m, "ecc-oma", 0.98, 0.97, 0.99) for m in ("nin", "tiny-yolov2", "vgg16")])}
+    assert {row["key"]: row["verdict"] for row in compare_quoted(offloading)}["fig3-ecc-oma-range"] == "close"
+
+
+def test_an_ordering_agrees_only_when_the_intervals_separate():
+    from nomasplit.experiments.report import check_trends
+
+    def fig2(noma: tuple[float, float, float]) -> dict[str, pd.DataFrame]:
+        rows = []
+        for model in ("nin", "vgg16"):
+            rows += [(model, "ecc-oma", 2.0, 1.8, 2.2), (model, "ecc-noma", *noma), (model, "edge-only", 1.5, 1.4, 1.6)]
+        return {"2": _verdict_table(rows)}
+
+    def verdict(tables: dict[str, pd.DataFrame]) -> str:
+        return next(
+            row["verdict"] for row in check_trends(tables) if row["statement"] == "ECC-NOMA is faster than ECC (OMA)"
+        )
+
+    assert verdict(fig2((3.0, 2.5, 3.5))) == "agrees"
+    assert verdict(fig2((2.3, 1.9, 2.7))) == "inconclusive"  # ahead in the mean, intervals overlap
+    assert verdict(fig2((1.9, 1.8, 2.0))) == "disagrees"
+
+
+def test_quoted_points_match_however_the_model_was_given(tmp_path):
+    from nomasplit.experiments.report import compare_quoted, matches_point
+    from nomasplit.zoo import load_bundled_profile
+
+    assert matches_point("nin-in8-a16", "nin") and matches_point("10.0", "10") and not matches_point("vgg16", "nin")
+    path = tmp_path / "my-nin.json"
+    path.write_text(load_bundled_profile("nin-in8").model_dump_json())
+    assert matches_point(str(path), "nin")
+    table = {"2": _verdict_table([(str(path), "ecc-oma", 4.0, 3.9, 4.1), ("vgg16-in8", "ecc-oma", 5.0, 4.9, 5.1)])}
+    row = next(row for row in compare_quoted(table) if row["key"] == "fig2-ecc-oma-nin")
+    assert row["verdict"] == "agrees" and row["ours_mean"] == 4.0
+
+
 def test_trend_verdicts_need_a_real_difference_and_quoted_numbers_compare_to_the_paper():
     from nomasplit.experiments.report import check_trends, compare_quoted
 
@@ -371,3 +452,71 @@ def test_device_speed_sweep_keeps_the_energy_per_flop() -> None:
         )
     assert max(energies) == pytest.approx(min(energies), rel=1e-12)
     assert energies[0] == pytest.approx(2.5e-10, rel=1e-12)  # the default device's 0.25 nJ/FLOP
+
+
+def test_pseudo_parameters_set_what_they_name() -> None:
+    from nomasplit.experiments.figures import (
+        DEVICE_ENERGY_PER_FLOP,
+        EDGE_ENERGY_PER_FLOP,
+        EDGE_UNITS_PER_USER,
+        USERS_PER_SUBCHANNEL,
+        resolve_config,
+    )
+
+    config = resolve_config(
+        {
+            "num_aps": 3,
+            "users_per_ap": 20,
+            "num_subchannels": 20,
+            "uplink_bandwidth_hz": 0.8e6,
+            "downlink_bandwidth_hz": 0.8e6,
+            "device_flops_per_s": 1e9,
+            DEVICE_ENERGY_PER_FLOP: 1e-9,
+            EDGE_ENERGY_PER_FLOP: 1.1e-9,
+            USERS_PER_SUBCHANNEL: 2.0,
+            EDGE_UNITS_PER_USER: 0.5,
+        }
+    )
+    assert config.num_subchannels == 10  # 20 users per AP, 2 per subchannel
+    assert config.uplink_bandwidth_hz / config.num_subchannels == pytest.approx(40e3)  # the subchannel is kept
+    joules = config.device_switched_capacitance * config.device_flops_per_s**2 * config.device_cycles_per_flop
+    assert joules == pytest.approx(1e-9)
+    edge = config.edge_switched_capacitance * config.edge_unit_flops_per_s**2 * config.edge_cycles_per_flop
+    assert edge == pytest.approx(1.1e-9)
+    assert config.edge_capacity_units == pytest.approx(10.0)  # 0.5 units x 20 users
+    from nomasplit.errors import InputError
+
+    with pytest.raises(InputError, match="must be positive"):
+        resolve_config({USERS_PER_SUBCHANNEL: 0.0})
+
+
+def test_regime_maps_are_row_sweeps_and_can_be_selected_or_dropped() -> None:
+    from nomasplit.experiments.calibration import calibrated_settings
+
+    settings = calibrated_settings(quick=True, num_seeds=1)
+    assert [regime.key for regime in settings.regime_maps] == ["regime-speed-bandwidth", "regime-overload-speed"]
+    rows = {row.name for regime in settings.regime_maps for row in regime.row_sweeps()}
+    assert rows <= {sweep.name for sweep in settings.sweeps}
+    only = settings.select_figures(["regime-overload-speed"])
+    assert {sweep.name for sweep in only.sweeps} == {row.name for row in only.regime_maps[0].row_sweeps()}
+    plain = settings.without_regime_maps()
+    assert not plain.regime_maps and rows.isdisjoint({sweep.name for sweep in plain.sweeps})
+
+
+def test_the_shipped_calibration_lies_in_the_box_and_builds_both_scales() -> None:
+    from nomasplit.experiments.calibration import (
+        CALIBRATION_BOX,
+        FITTED_QUOTES,
+        calibrated_settings,
+        shipped_parameters,
+    )
+
+    parameters = shipped_parameters()
+    for name, value in parameters.values().items():
+        assert value in CALIBRATION_BOX[name].values, name
+    assert parameters.fit["fitted"] == list(FITTED_QUOTES) and parameters.fit["loss"] >= 0
+    for quick in (True, False):
+        settings = calibrated_settings(parameters, quick=quick)
+        assert settings.preset == "calibrated" and settings.quick is quick
+        assert settings.fitted == FITTED_QUOTES and len(settings.regime_maps) == 2
+        assert len(build_tasks(settings.select_figures(["2"]))) > 0

@@ -44,6 +44,19 @@ def test_profile_dtype_float16_halves_the_sizes(tmp_path: Path) -> None:
     assert [layer.flops for layer in profile.layers] == [layer.flops for layer in bundled.layers]
 
 
+def test_profile_input_and_activation_bits_write_the_bundled_variant(tmp_path: Path) -> None:
+    out = tmp_path / "vgg16-in8-a8.json"
+    result = runner.invoke(app, ["profile", "vgg16", "--input-bits", "8", "--activation-bits", "8", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    profile = load_profile(out)
+    assert profile == load_bundled_profile("vgg16-in8-a8")
+    full = load_bundled_profile("vgg16")
+    assert profile.input_bits == full.input_bits / 4 and profile.result_bits == full.result_bits / 4
+    bad = runner.invoke(app, ["profile", "vgg16", "--activation-bits", "12", "--out", str(tmp_path / "x.json")])
+    assert bad.exit_code == 2 and "activation bits must be one of 8, 16, 32, 64" in bad.output
+    assert not (tmp_path / "x.json").exists()
+
+
 def test_profile_measure(tmp_path: Path) -> None:
     out = tmp_path / "tiny.json"
     result = runner.invoke(
@@ -97,7 +110,7 @@ def test_profile_user_model(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["resnet"], "unknown model 'resnet'; allowed: nin, tiny-yolov2, vgg16"),
+        (["resnet"], "unknown model 'resnet'; allowed: nin, tiny-yolov2, tiny-yolov2-voc, vgg16"),
         (["nin", "--dtype", "int8"], "dtype must be one of"),
         (["nin", "--input-shape", "1,3,32,32"], "--input-shape and --name go with --model only"),
         (["nin", "--measure", "--repeats", "0"], "repeats must be an integer >= 1"),
@@ -177,6 +190,7 @@ def test_docs_commands_run_as_written(tmp_path: Path, monkeypatch: pytest.Monkey
         assert load_profile(tmp_path / f"{name}.json") == load_bundled_profile(name)
     assert outputs[1] == "".join(table + "\n" for table in _doc_tables().values())
     assert load_profile(tmp_path / "vgg16-float16.json").dtype == "float16"
+    assert load_profile(tmp_path / "nin-in8-a16.json") == load_bundled_profile("nin-in8-a16")
     assert all(layer.measured_latency_s for layer in load_profile(tmp_path / "nin-measured.json").layers)
     calibrated = load_scenario(tmp_path / "calibrated-both.json")
     assert calibrated.compensation.kind == "measured" and calibrated.device_unit_latency_s is not None

@@ -25,6 +25,7 @@ TINY_VALUES = {
     "workload": (100.0, 500.0),
     "device-speed": (1e9, 1e12),
     "bandwidth": (1e4, 4e6),
+    "overload": (1.0, 2.0),
 }
 
 
@@ -98,3 +99,54 @@ def test_bad_options_exit_2_without_output(tmp_path):
     assert "unknown figure" in result.output
     assert not out.exists()
     assert runner.invoke(app, ["reproduce", "--quick", "--seeds", "0", "--out", str(out)]).exit_code == 2
+
+
+def test_calibrated_quick_preset_writes_report_md_and_json_with_both_presets(tmp_path):
+    out = tmp_path / "cal"
+    runner = CliRunner()
+    args = ["reproduce", "--preset", "calibrated", "--quick", "--figures", "2,3", "--seeds", "1"]
+    result = runner.invoke(app, [*args, "--out", str(out), "--workers", "0", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    report = (out / "report.md").read_text()
+    data = json.loads((out / "report.json").read_text())
+    assert data["preset"] == "calibrated" and data["quick"] is True
+    assert data["compare"]["preset"] == "paper"
+    summary = data["summary"]
+    assert summary["trends_total"] == 25 and summary["quotes_total"] == 11
+    assert summary["fitted_quotes"] and summary["held_out_quotes"] == summary["quotes_checked"] - 4
+    assert f"**Trends: {summary['trends_agree']} of 25" in report.splitlines()[2]
+    assert "the paper (quick) preset run beside it" in report
+    for row in data["quotes"]:
+        assert {"figure", "paper", "ours", "verdict", "fitted", "other_preset"} <= set(row)
+    fitted = {row["key"] for row in data["quotes"] if row["fitted"]}
+    assert fitted == set(summary["fitted_quotes"])
+    assert all(row["held_out"] for row in data["trends"]) and len(data["trends"]) == 25
+    # the paper preset beside it has its own report, with the calibrated verdicts as its other column
+    other = json.loads((out / "paper-preset" / "report.json").read_text())
+    assert other["preset"] == "paper" and other["compare"]["preset"] == "calibrated"
+    assert (out / "fig02.png").exists() and (out / "paper-preset" / "fig02.png").exists()
+
+
+def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path):
+    from nomasplit.experiments.calibration import CalibratedParameters, calibrated_settings, load_parameters
+
+    out = tmp_path / "fit.json"
+    runner = CliRunner()
+    args = ["calibrate", "--out", str(out), "--store", str(tmp_path / "store"), "--only", "latency_weight"]
+    result = runner.invoke(app, [*args, "--rounds", "1", "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    parameters = load_parameters(out)
+    assert isinstance(parameters, CalibratedParameters)
+    assert parameters.latency_weight in (0.5, 0.7, 0.9)
+    assert parameters.fit["evaluations"] >= 3 and parameters.fit["command"].startswith("nomasplit ")
+    assert set(parameters.fit["losses"]) == set(parameters.fit["fitted"])
+    settings = calibrated_settings(parameters, quick=True)
+    assert settings.preset == "calibrated" and settings.fitted == tuple(parameters.fit["fitted"])
+    assert settings.sweep("models").values == ("nin-in8", "tiny-yolov2-in8", "vgg16-in8")
+    bad = runner.invoke(app, ["calibrate", "--out", str(tmp_path / "x.json"), "--only", "nonsense"])
+    assert bad.exit_code == 2 and "unknown parameter(s) nonsense" in bad.output
+    bad = runner.invoke(
+        app, ["calibrate", "--out", str(tmp_path / "x.json"), "--solver-settings", '{"ecc-noma": {"nonsense": 1}}']
+    )
+    assert bad.exit_code == 2 and "--solver-settings ecc-noma: nonsense: unknown key" in bad.output
+    assert not (tmp_path / "x.json").exists()

@@ -13,11 +13,25 @@ from torch import nn
 from nomasplit.data import ModelProfile
 from nomasplit.errors import InputError
 from nomasplit.profiling import profile_model
-from nomasplit.zoo import MODEL_NAMES, build_model, input_shape, load_bundled_profile
+from nomasplit.zoo import (
+    MODEL_NAMES,
+    PRECISION_VARIANTS,
+    PROFILE_NAMES,
+    PROFILE_SPECS,
+    build_model,
+    input_shape,
+    load_bundled_profile,
+    variant_name,
+)
 from nomasplit.zoo.tiny_yolov2 import ANCHORS, RegionDecode
 
-PAPER_UNIT_COUNTS = {"nin": 9, "tiny-yolov2": 17, "vgg16": 24}
-EXPECTED_OUTPUT = {"nin": (1, 10), "vgg16": (1, 10), "tiny-yolov2": (1, 13 * 13 * 5, 25)}
+PAPER_UNIT_COUNTS = {"nin": 9, "tiny-yolov2": 17, "tiny-yolov2-voc": 17, "vgg16": 24}
+EXPECTED_OUTPUT = {
+    "nin": (1, 10),
+    "vgg16": (1, 10),
+    "tiny-yolov2": (1, 1 * 1 * 5, 15),  # CIFAR-10: a 1x1 grid, 5 anchors x (5 + 10 classes)
+    "tiny-yolov2-voc": (1, 13 * 13 * 5, 25),
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +39,12 @@ def models() -> dict[str, nn.Sequential]:
     return {name: build_model(name) for name in MODEL_NAMES}
 
 
-def test_model_names_are_the_papers_three() -> None:
-    assert MODEL_NAMES == ("nin", "tiny-yolov2", "vgg16")
+def test_model_names_are_the_papers_three_at_cifar_size_and_the_voc_yolo() -> None:
+    assert MODEL_NAMES == ("nin", "tiny-yolov2", "tiny-yolov2-voc", "vgg16")
     assert input_shape("nin") == (1, 3, 32, 32)
     assert input_shape("vgg16") == (1, 3, 32, 32)
-    assert input_shape("tiny-yolov2") == (1, 3, 416, 416)
+    assert input_shape("tiny-yolov2") == (1, 3, 32, 32)  # the paper's CIFAR-10
+    assert input_shape("tiny-yolov2-voc") == (1, 3, 416, 416)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -50,14 +65,15 @@ def test_models_are_in_eval_mode_and_run(models: dict[str, nn.Sequential], name:
     assert torch.isfinite(output).all()
 
 
-def test_tiny_yolov2_structure(models: dict[str, nn.Sequential]) -> None:
-    model = models["tiny-yolov2"]
+@pytest.mark.parametrize(("name", "outputs"), [("tiny-yolov2", 75), ("tiny-yolov2-voc", 125)])
+def test_tiny_yolov2_structure(models: dict[str, nn.Sequential], name: str, outputs: int) -> None:
+    model = models[name]
     convs = [module for module in model.modules() if isinstance(module, nn.Conv2d)]
     pools = [module for module in model.modules() if isinstance(module, nn.MaxPool2d)]
     assert len(convs) == 9
     assert len(pools) == 6
     assert [pool.stride for pool in pools] == [2, 2, 2, 2, 2, 1]
-    assert convs[-1].out_channels == 125
+    assert convs[-1].out_channels == outputs
     assert sum(isinstance(module, nn.BatchNorm2d) for module in model.modules()) == 8
 
 
@@ -95,7 +111,7 @@ def test_first_weights_come_from_a_seeded_generator_not_the_global_rng() -> None
 
 
 def test_unknown_model_lists_the_allowed_names() -> None:
-    with pytest.raises(InputError, match=r"unknown model 'resnet'.*nin, tiny-yolov2, vgg16"):
+    with pytest.raises(InputError, match=r"unknown model 'resnet'.*nin, tiny-yolov2, tiny-yolov2-voc, vgg16"):
         build_model("resnet")
     with pytest.raises(InputError, match="allowed"):
         input_shape("resnet")
@@ -105,11 +121,16 @@ def test_unknown_model_lists_the_allowed_names() -> None:
         build_model("nin", seed=-1)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", PROFILE_NAMES)
 def test_bundled_profile_regenerates_identically(models: dict[str, nn.Sequential], name: str) -> None:
+    """Every shipped profile, the precision variants and the CIFAR-size tiny YOLOv2 included, is what profiling
+    the model definition gives."""
     shipped_text = resources.files("nomasplit.zoo").joinpath("profiles", f"{name}.json").read_text("utf-8")
     shipped = json.loads(shipped_text)
-    regenerated = profile_model(models[name], input_shape(name), name=name).model_dump(mode="json")
+    model, input_bits, activation_bits = PROFILE_SPECS[name]
+    regenerated = profile_model(
+        models[model], input_shape(model), name=name, input_bits=input_bits, activation_bits=activation_bits
+    ).model_dump(mode="json")
     # The torch version is recorded, not compared: the numbers must not depend on it.
     shipped_source = dict(shipped.pop("source"))
     regenerated_source = dict(regenerated.pop("source"))
@@ -120,15 +141,29 @@ def test_bundled_profile_regenerates_identically(models: dict[str, nn.Sequential
     assert "hostname" not in json.dumps(shipped_source)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", PROFILE_NAMES)
 def test_load_bundled_profile(name: str) -> None:
     profile = load_bundled_profile(name)
+    model, input_bits, activation_bits = PROFILE_SPECS[name]
     assert isinstance(profile, ModelProfile)
-    assert profile.model == name
-    assert profile.num_layers == PAPER_UNIT_COUNTS[name]
-    assert profile.input_bits == math.prod(input_shape(name)) * 32
-    assert profile.result_bits == math.prod(EXPECTED_OUTPUT[name]) * 32
+    assert profile.model == name == variant_name(model, input_bits, activation_bits)
+    assert profile.num_layers == PAPER_UNIT_COUNTS[model]
+    assert profile.input_bits == math.prod(input_shape(model)) * (input_bits or 32)
+    assert profile.result_bits == math.prod(EXPECTED_OUTPUT[model]) * (activation_bits or 32)
     assert profile.total_flops > 0
+
+
+@pytest.mark.parametrize("model", ["nin", "tiny-yolov2", "vgg16"])
+def test_precision_variants_scale_the_sizes_exactly_and_keep_the_flops(model: str) -> None:
+    full = load_bundled_profile(model)
+    for input_bits, activation_bits in PRECISION_VARIANTS:
+        variant = load_bundled_profile(variant_name(model, input_bits, activation_bits))
+        assert variant.input_element_bits == input_bits and variant.activation_element_bits == activation_bits
+        assert variant.input_bits * 32 == full.input_bits * input_bits
+        assert variant.result_bits * 32 == full.result_bits * activation_bits
+        for mine, theirs in zip(variant.layers, full.layers, strict=True):
+            assert mine.output_bits * 32 == theirs.output_bits * activation_bits
+            assert mine.flops == theirs.flops
 
 
 def _region_decode_loop(raw: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -10,8 +10,10 @@ profile is what the system model needs (spec "Profiles of a model with F layers"
   batch norm, activations, pooling, padding, dropout, reshapes, softmax) counts 0, so a unit made only of
   such operators (a max-pool, a flatten) has 0 FLOPs.
 - ``output_bits`` (``w(s)``): ``numel * bits per element`` of the unit's real output tensor; the input runs in
-  the chosen dtype (float32 by default; float16, bfloat16, float64), so a float output has that dtype's width.
-- ``input_bits`` (``w(0)``) of the input tensor in that dtype, and ``result_bits`` (``m``) of the last output.
+  the chosen dtype (float32 by default; float16, bfloat16, float64), so a float output has that dtype's width,
+  unless ``activation_bits`` says how many bits per element the device sends (8 or 16 when quantised).
+- ``input_bits`` (``w(0)``) of the input tensor in that dtype, or at ``input_bits`` per element (8 for a
+  camera image), and ``result_bits`` (``m``) of the last output (at ``activation_bits`` if given).
 - with ``measure=True``, ``measured_latency_s`` per unit on this host: warm-up runs, then the median of
   repeated runs, under ``torch.inference_mode`` with one intra-op thread.
 
@@ -59,6 +61,9 @@ MAX_INPUT_ELEMENTS = 2**28
 
 #: Seed of the generator that draws the (standard normal) profiling input.
 INPUT_SEED = 0
+
+#: Bits per element a profile may send (``input_bits``, ``activation_bits``).
+ELEMENT_BITS: tuple[int, ...] = (8, 16, 32, 64)
 
 DEFAULT_WARMUP = 3
 DEFAULT_REPEATS = 10
@@ -116,6 +121,15 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
     return validate_input_shape(dims)
 
 
+def check_element_bits(value: int | None, field: str) -> int | None:
+    """``None`` or one of :data:`ELEMENT_BITS`; InputError naming ``field`` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value not in ELEMENT_BITS:
+        raise InputError(f"{field} must be one of {', '.join(map(str, ELEMENT_BITS))}; got {value!r}")
+    return value
+
+
 def _check_count(value: int, field: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InputError(f"{field} must be an integer >= {minimum}; got {value!r}")
@@ -168,6 +182,8 @@ def profile_model(
     measure: bool = False,
     warmup: int = DEFAULT_WARMUP,
     repeats: int = DEFAULT_REPEATS,
+    input_bits: int | None = None,
+    activation_bits: int | None = None,
 ) -> ModelProfile:
     """Profile a chain model unit by unit.
 
@@ -184,6 +200,10 @@ def profile_model(
         measure: also measure each unit's latency on this host (``measured_latency_s``).
         warmup: un-timed runs per unit before timing (``measure`` only), ``>= 0``.
         repeats: timed runs per unit, whose median is reported (``measure`` only), ``>= 1``.
+        input_bits: bits per element of the raw input as sent (8: a camera image); None: the dtype's width.
+        activation_bits: bits per element of every tensor sent at a split and of the result (the device and
+            the edge may quantise differently from the dtype they compute in); None: the dtype's width.
+            Sizes scale exactly: ``output_bits = numel * activation_bits``. FLOPs do not change.
 
     Returns:
         The profile: per unit ``flops`` (2 per multiply-accumulate), ``output_bits``, ``output_shape`` and,
@@ -203,6 +223,11 @@ def profile_model(
     torch_dtype = parse_dtype(dtype)
     _check_count(warmup, "warmup", 0)
     _check_count(repeats, "repeats", 1)
+    check_element_bits(input_bits, "input bits")
+    check_element_bits(activation_bits, "activation bits")
+
+    def sent_bits(tensor: torch.Tensor, element_bits: int | None) -> int:
+        return _bits(tensor) if element_bits is None else tensor.numel() * element_bits
 
     float_tensors = [tensor for tensor in [*module.parameters(), *module.buffers()] if tensor.is_floating_point()]
     if any(tensor.dtype != torch_dtype for tensor in float_tensors):
@@ -234,7 +259,7 @@ def profile_model(
                 {
                     "name": unit_name,
                     "flops": float(counter.get_total_flops()),
-                    "output_bits": float(_bits(output)),
+                    "output_bits": float(sent_bits(output, activation_bits)),
                     "output_shape": list(output.shape),
                 }
             )
@@ -246,6 +271,11 @@ def profile_model(
         "dtype": dtype_name(torch_dtype),
         "input": f"standard normal, torch.Generator seed {INPUT_SEED}",
     }
+    if input_bits is not None or activation_bits is not None:
+        source["sizes"] = (
+            f"numel x {input_bits or 'dtype'} bits for the input, numel x {activation_bits or 'dtype'} bits for "
+            "the tensors sent at a split and the result"
+        )
     if measure:
         with torch.inference_mode(), _one_thread():
             for layer, unit, unit_input in zip(layers, module.children(), unit_inputs, strict=True):
@@ -264,7 +294,9 @@ def profile_model(
         model=name,
         input_shape=list(shape),
         dtype=dtype_name(torch_dtype),
-        input_bits=float(_bits(model_input)),
+        input_element_bits=input_bits,
+        activation_element_bits=activation_bits,
+        input_bits=float(sent_bits(model_input, input_bits)),
         result_bits=layers[-1]["output_bits"],
         layers=[LayerProfile(**layer) for layer in layers],
         source=source,

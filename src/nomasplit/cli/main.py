@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scenario_cmd",
     "runtime_cmd",
     "reproduce_cmd",
+    "fit_cmd",
     "solve_cmd",
     "replay_cmd",
 )

@@ -80,6 +80,14 @@ def register(app: typer.Typer) -> None:
             None, "--units", help="With --measure: time with r = 1,2,... threads and fit lambda(r), e.g. 1,2."
         ),
         timings: Path | None = typer.Option(None, "--timings", help="Where --units writes its measurement JSON."),
+        input_bits: int | None = typer.Option(
+            None, "--input-bits", help="Bits per element of the raw input as sent (8: a camera image). Default: dtype."
+        ),
+        activation_bits: int | None = typer.Option(
+            None,
+            "--activation-bits",
+            help="Bits per element of the tensors sent at a split and of the result (8, 16, 32). Default: dtype.",
+        ),
     ) -> None:
         """Profile a model: FLOPs and output size of each split unit, input and result sizes."""
         if (model_name is None) == (user_model is None):
@@ -89,7 +97,7 @@ def register(app: typer.Typer) -> None:
         from nomasplit.cli.measure_view import check_units_options, measure_with_units
         from nomasplit.data.files import save
         from nomasplit.profiling import load_user_model, parse_dtype, parse_input_shape, profile_model
-        from nomasplit.zoo import build_model, check_model_name, input_shape
+        from nomasplit.zoo import build_model, check_model_name, input_shape, variant_name
 
         torch_dtype = parse_dtype(dtype)
         if model_name is not None:
@@ -98,7 +106,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError("--input-shape and --name go with --model only; a zoo model has a fixed input")
             module = build_model(model_name)
             shape = input_shape(model_name)
-            profile_name = model_name
+            profile_name = variant_name(model_name, input_bits, activation_bits)
         else:
             assert user_model is not None
             if shape_text is None:
@@ -115,6 +123,8 @@ def register(app: typer.Typer) -> None:
             measure=measure and units is None,
             warmup=warmup,
             repeats=repeats,
+            input_bits=input_bits,
+            activation_bits=activation_bits,
         )
         if units is not None:
             assert timings is not None

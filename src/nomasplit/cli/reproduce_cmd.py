@@ -8,6 +8,7 @@ import shlex
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
@@ -15,6 +16,9 @@ import typer
 from nomasplit.cli.common import console, error_console, handle_errors
 from nomasplit.errors import InputError
 from nomasplit.io import check_writable_folder
+
+if TYPE_CHECKING:
+    from nomasplit.experiments import ReproductionSettings
 
 EXIT_TASKS_FAILED = 1
 
@@ -81,6 +85,26 @@ def _estimate(num_tasks: int, scale: str, workers: int | None, scheduler: str | 
     return f"{num_tasks} tasks; estimate: about {human(cpu_s)} of CPU time{wall} (rough, from docs/reproduction.md)"
 
 
+PRESETS = ("paper", "calibrated")
+
+
+def preset_settings(
+    preset: str, *, quick: bool, calibration: Path | None = None
+) -> tuple[ReproductionSettings, ReproductionSettings]:
+    """The settings of ``preset`` and of the other preset, at full or quick scale."""
+    from nomasplit.experiments import paper_settings, quick_settings
+    from nomasplit.experiments.calibration import calibrated_settings, load_parameters
+
+    if preset not in PRESETS:
+        raise InputError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    if calibration is not None and preset != "calibrated":
+        raise InputError("--calibration goes with --preset calibrated")
+    parameters = load_parameters(calibration) if calibration is not None else None
+    paper = quick_settings() if quick else paper_settings()
+    calibrated = calibrated_settings(parameters, quick=quick)
+    return (paper, calibrated) if preset == "paper" else (calibrated, paper)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``reproduce`` command to the app."""
 
@@ -93,10 +117,25 @@ def register(app: typer.Typer) -> None:
             help="comma-separated figure keys: 2..11, extra-device, extra-bandwidth (default: all)",
         ),
         quick: bool = typer.Option(
-            False, "--quick", help="a smaller network, 2 seeds, fewer points (under a minute on 2 cores)"
+            False, "--quick", help="a smaller network, 3 seeds, fewer points (minutes on 2 cores)"
+        ),
+        preset: str = typer.Option(
+            "paper",
+            "--preset",
+            help="paper: Section VI-A with documented defaults; calibrated: the open parameters fitted by "
+            "`nomasplit calibrate` (shipped, or --calibration FILE)",
+        ),
+        calibration: Path | None = typer.Option(
+            None, "--calibration", help="a settings file of `nomasplit calibrate` for --preset calibrated"
+        ),
+        compare: bool = typer.Option(
+            True,
+            "--compare/--no-compare",
+            help="also run the other preset (same scale and seeds) into OUT/<preset>-preset, and set both "
+            "presets' verdicts side by side (default; not with --settings)",
         ),
         seeds: int | None = typer.Option(
-            None, "--seeds", help=f"Monte-Carlo seeds, 1..{MAX_SEEDS} (default: 5, or 2 with --quick)"
+            None, "--seeds", help=f"Monte-Carlo seeds, 1..{MAX_SEEDS} (default: 5, or 3 with --quick)"
         ),
         out: Path = typer.Option(Path("reproduction"), "--out", help="output folder (results, figures, report.md)"),
         scheduler: str | None = typer.Option(
@@ -115,7 +154,8 @@ def register(app: typer.Typer) -> None:
             None, "--settings", help="a YAML/JSON file of ReproductionSettings (own sweeps); replaces --quick"
         ),
     ) -> None:
-        """Reproduce Section VI (Figs. 2-11) and the extra figures: results, PNG/SVG figures and report.md.
+        """Reproduce Section VI (Figs. 2-11) and the extra figures: results, PNG/SVG figures, report.md and
+        report.json, for one preset with the other beside it.
 
         An interrupted run started again with the same options computes only the missing tasks. Every option
         is checked (device, scheduler, figures, seeds, workers, output folder) before anything is written.
@@ -128,7 +168,7 @@ def register(app: typer.Typer) -> None:
             )
         if device not in ("cpu", "cuda"):
             raise InputError(f"--device must be cpu or cuda, got {device!r}")
-        figure_keys = _parse_figures(figures)
+        selected = _parse_figures(figures)
         if device == "cuda":
             import torch
 
@@ -141,20 +181,32 @@ def register(app: typer.Typer) -> None:
             existing = existing.parent
         check_writable_folder(existing, option=f"--out {out}")
 
-        from nomasplit.experiments import paper_settings, quick_settings, reproduce
+        from nomasplit.experiments import reproduce
         from nomasplit.experiments.figures import load_settings
         from nomasplit.experiments.sweep import Failure, build_tasks, dask_client
 
+        other: ReproductionSettings | None = None
         if settings_file is not None:
             settings = load_settings(settings_file)
         else:
-            settings = quick_settings() if quick else paper_settings()
-        if seeds is not None:
-            settings = settings.model_copy(update={"num_seeds": seeds})
-        if device != "cpu":
-            settings = settings.model_copy(update={"device": device})
-        settings = settings.select_figures(figure_keys)
-        num_tasks = len(build_tasks(settings))
+            settings, other = preset_settings(preset, quick=quick, calibration=calibration)
+        if not compare:
+            other = None
+
+        def adjust(item: ReproductionSettings, keys: list[str] | None) -> ReproductionSettings:
+            if seeds is not None:
+                item = item.model_copy(update={"num_seeds": seeds})
+            if device != "cpu":
+                item = item.model_copy(update={"device": device})
+            return item.select_figures(keys)
+
+        settings = adjust(settings, selected)
+        if other is not None:
+            # the preset beside it: the selected figures and regime maps it has (all without --figures)
+            known = {figure.key for figure in other.figures} | {regime.key for regime in other.regime_maps}
+            keys = [key for key in selected if key in known] if selected else None
+            other = adjust(other, keys) if keys is None or keys else None
+        num_tasks = len(build_tasks(settings)) + (len(build_tasks(other)) if other is not None else 0)
         if scheduler:
             check_scheduler(scheduler)
         console.print(_estimate(num_tasks, "quick" if quick and settings_file is None else "full", workers, scheduler))
@@ -171,6 +223,7 @@ def register(app: typer.Typer) -> None:
             outcome = reproduce(
                 settings,
                 out,
+                compare=other,
                 workers=workers,
                 client=client,
                 progress=progress,
@@ -188,7 +241,8 @@ def register(app: typer.Typer) -> None:
         sweep = outcome.sweep
         console.print(
             f"{sweep.num_tasks} tasks: {sweep.num_cached} found on disk, {sweep.num_computed} computed, "
-            f"{sweep.num_failed} failed, in {sweep.wall_time_s:.1f} s; report: {out / 'report.md'}",
+            f"{sweep.num_failed} failed, in {sweep.wall_time_s:.1f} s; report: {out / 'report.md'}"
+            + (f" (the {other.preset} preset beside it: {out / (other.preset + '-preset')})" if other else ""),
             highlight=False,
             soft_wrap=True,
         )

@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from nomasplit.data.limits import PROFILE_LIMITS, check_limits
+
+#: Optional profile fields written only when set (a profile without them has sizes at its dtype's width).
+OPTIONAL_PRECISION_FIELDS = ("input_element_bits", "activation_element_bits")
 
 
 class LayerProfile(BaseModel):
@@ -36,7 +39,21 @@ class ModelProfile(BaseModel):
 
     model: str = Field(min_length=1, description="model name, e.g. 'vgg16'")
     input_shape: list[int] | None = Field(default=None, description="input tensor shape, batch 1")
-    dtype: str = Field(default="float32", description="dtype the sizes in bits refer to")
+    dtype: str = Field(default="float32", description="dtype the model ran in (and of the sizes, unless below)")
+    input_element_bits: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="bits per element of the raw input as the device sends it (e.g. 8 for a camera image); "
+        "null: the dtype's width",
+    )
+    activation_element_bits: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="bits per element of the tensors sent at a split and of the result (e.g. 8 or 16 when "
+        "quantised for the air); null: the dtype's width",
+    )
     input_bits: float = Field(gt=0, allow_inf_nan=False, description="size of the raw input in bits: w(0)")
     result_bits: float = Field(gt=0, allow_inf_nan=False, description="size of the final result sent down: m")
     layers: list[LayerProfile] = Field(min_length=1, description="the F split units in execution order")
@@ -54,6 +71,16 @@ class ModelProfile(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("layer names must be unique within a profile")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_precision(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out the precision fields when absent: a dtype-width profile's file (and the files and hashes of
+        scenarios that embed it) stay as they were."""
+        data: dict[str, Any] = handler(self)
+        for name in OPTIONAL_PRECISION_FIELDS:
+            if name in data and data[name] is None:
+                del data[name]
+        return data
 
     @property
     def num_layers(self) -> int:

@@ -48,12 +48,99 @@ SUBCHANNEL_BANDWIDTH = "subchannel_bandwidth_hz"
 #: ``xi c^2 phi`` (J/FLOP) stays at its default: phones of other speeds, equally efficient.
 DEVICE_SPEED_AT_FIXED_ENERGY = "device_flops_per_s_at_fixed_energy_per_flop"
 
+#: Pseudo-parameter: users per AP per subchannel, U_n / M (the overload of the NOMA clusters; above 1 an OMA
+#: method cannot give every user a subchannel). Sets ``num_subchannels = max(1, round(users_per_ap / value))``
+#: and keeps the bandwidth of one subchannel (B = b M).
+USERS_PER_SUBCHANNEL = "users_per_ap_per_subchannel"
+
+#: Pseudo-parameter: the device's energy per FLOP, xi_i c_i^2 phi_i [J/FLOP]; sets ``device_switched_capacitance``.
+DEVICE_ENERGY_PER_FLOP = "device_energy_per_flop_j"
+
+#: Pseudo-parameter: the edge's energy per FLOP at one unit, xi_e c_min^2 phi_e [J/FLOP]; sets
+#: ``edge_switched_capacitance``.
+EDGE_ENERGY_PER_FLOP = "edge_energy_per_flop_j"
+
+#: Pseudo-parameter: a finite edge server per AP, in compute units per user of the point's cell
+#: (``edge_capacity_units = value * users_per_ap``; 4 = r_max, no limit in practice).
+EDGE_UNITS_PER_USER = "edge_units_per_user"
+
+#: Every pseudo-parameter, in the order they are applied (after the config fields).
+PSEUDO_PARAMETERS: tuple[str, ...] = (
+    DEVICE_ENERGY_PER_FLOP,
+    EDGE_ENERGY_PER_FLOP,
+    DEVICE_SPEED_AT_FIXED_ENERGY,
+    SUBCHANNEL_BANDWIDTH,
+    USERS_PER_SUBCHANNEL,
+    EDGE_UNITS_PER_USER,
+)
+
 SweepValue = float | int | str
 
 
+def resolve_config(changes: dict[str, Any]) -> ScenarioConfig:
+    """:func:`~nomasplit.generate.paper_config` with ``changes``: config fields, then the pseudo-parameters
+    (:data:`PSEUDO_PARAMETERS`, in that order; a value of None leaves one out). InputError names a bad field."""
+    fields = {key: value for key, value in changes.items() if key not in PSEUDO_PARAMETERS}
+    pseudo = {key: changes[key] for key in PSEUDO_PARAMETERS if changes.get(key) is not None}
+    config = paper_config().with_overrides(**fields)
+    for key, raw in pseudo.items():
+        value = float(raw)
+        if not value > 0:
+            raise InputError(f"{key} must be positive, got {raw!r}")
+        update: dict[str, Any] = {}
+        if key == DEVICE_ENERGY_PER_FLOP:
+            update["device_switched_capacitance"] = value / (
+                config.device_flops_per_s**2 * config.device_cycles_per_flop
+            )
+        elif key == EDGE_ENERGY_PER_FLOP:
+            update["edge_switched_capacitance"] = value / (
+                config.edge_unit_flops_per_s**2 * config.edge_cycles_per_flop
+            )
+        elif key == DEVICE_SPEED_AT_FIXED_ENERGY:
+            update["device_flops_per_s"] = value
+            update["device_switched_capacitance"] = (
+                config.device_switched_capacitance * (config.device_flops_per_s / value) ** 2
+            )
+        elif key == SUBCHANNEL_BANDWIDTH:
+            update["uplink_bandwidth_hz"] = value * config.num_subchannels
+            update["downlink_bandwidth_hz"] = value * config.num_subchannels
+        elif key == EDGE_UNITS_PER_USER:
+            update["edge_capacity_units"] = value * config.total_users / config.num_aps
+        else:  # USERS_PER_SUBCHANNEL
+            users_per_ap = config.total_users / config.num_aps
+            num_subchannels = max(1, round(users_per_ap / value))
+            update["num_subchannels"] = num_subchannels
+            update["uplink_bandwidth_hz"] = config.uplink_bandwidth_hz / config.num_subchannels * num_subchannels
+            update["downlink_bandwidth_hz"] = config.downlink_bandwidth_hz / config.num_subchannels * num_subchannels
+        config = config.with_overrides(**update)
+    return config
+
+
+_MODEL_LABELS = {"nin": "NiN", "tiny-yolov2": "tiny YOLOv2", "tiny-yolov2-voc": "tiny YOLOv2 VOC", "vgg16": "VGG16"}
+
+
+def model_family(name: str) -> str:
+    """The zoo model a sweep's model value is about, however it was given: a zoo name (``nin``), a bundled
+    precision variant (``nin-in8-a16``) or a profile file (its ``model`` field, then the same rule)."""
+    from nomasplit.zoo import base_model_of
+
+    text = str(name)
+    if text.endswith((".json", ".json.gz")):
+        try:
+            from nomasplit.data.files import load_profile
+
+            text = load_profile(text).model
+        except (InputError, OSError):
+            text = Path(text).name.removesuffix(".gz").removesuffix(".json")
+    return base_model_of(text)
+
+
 def model_label(name: str) -> str:
-    """Display name of a model."""
-    return {"nin": "NiN", "tiny-yolov2": "tiny YOLOv2", "vgg16": "VGG16"}.get(name, name)
+    """Display name of a model (a precision variant keeps its suffix: ``NiN (in8-a16)``)."""
+    family = model_family(name)
+    label = _MODEL_LABELS.get(family, family)
+    suffix = str(name).removeprefix(family).strip("-")
+    return f"{label} ({suffix})" if suffix and family != str(name) and "/" not in str(name) else label
 
 
 class SweepSpec(BaseModel):
@@ -106,18 +193,85 @@ class FigureSpec(BaseModel):
         return f"{what} over {METHOD_LABELS.get(self.baseline, self.baseline)}{where}"
 
 
-class ReproductionSettings(BaseModel):
-    """Everything that decides the results of a reproduction (and so its settings hash), plus the seeds.
+class RegimeMark(BaseModel):
+    """A point marked on a regime map (an operating point)."""
 
-    ``base`` overrides :func:`~nomasplit.generate.paper_config`; each sweep adds its overrides and its point.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str
+    x: float
+    y: float
+
+
+class RegimeMapSpec(BaseModel):
+    """A heatmap over two parameters (beyond the paper): ECC-NOMA's latency speedup over Device-Only and
+    NOMA's over OMA (ECC-OMA's latency over ECC-NOMA's) at every (x, y).
+
+    Each row (one ``y`` value) is an ordinary sweep over ``x`` named ``<key>-row<i>`` (:meth:`row_sweeps`), so
+    the tasks, hashes and resumable store are the sweeps' own. ``x``/``y`` parameters are config fields or
+    pseudo-parameters (:data:`PSEUDO_PARAMETERS`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    preset: Literal["paper", "quick", "custom"] = "custom"
+    key: str = Field(pattern=r"^regime-[a-z0-9-]+$")
+    title: str
+    x_parameter: str
+    x_values: tuple[float, ...] = Field(min_length=2)
+    x_label: str
+    y_parameter: str
+    y_values: tuple[float, ...] = Field(min_length=2)
+    y_label: str
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    marks: tuple[RegimeMark, ...] = ()
+
+    #: The methods a regime map needs.
+    methods: tuple[str, ...] = ("device-only", "ecc-oma", "ecc-noma")
+
+    @property
+    def filename(self) -> str:
+        return self.key
+
+    def row_name(self, index: int) -> str:
+        return f"{self.key}-row{index}"
+
+    def row_sweeps(self) -> tuple[SweepSpec, ...]:
+        """One sweep over ``x`` per ``y`` value."""
+        return tuple(
+            SweepSpec(
+                name=self.row_name(index),
+                parameter=self.x_parameter,
+                values=self.x_values,
+                methods=self.methods,
+                overrides={**self.overrides, self.y_parameter: y},
+                label=self.x_label,
+                log_x=True,
+            )
+            for index, y in enumerate(self.y_values)
+        )
+
+
+class ReproductionSettings(BaseModel):
+    """Everything that decides the results of a reproduction (and so its settings hash), plus the seeds.
+
+    ``base`` overrides :func:`~nomasplit.generate.paper_config`; each sweep adds its overrides and its point
+    (config fields and the pseudo-parameters of :func:`resolve_config`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    preset: Literal["paper", "calibrated", "custom"] = "custom"
+    quick: bool = Field(default=False, description="the CI-sized network of --quick")
     base: dict[str, Any] = Field(default_factory=dict)
     sweeps: tuple[SweepSpec, ...]
     figures: tuple[FigureSpec, ...]
+    regime_maps: tuple[RegimeMapSpec, ...] = ()
+    fitted: tuple[str, ...] = Field(
+        default=(), description="keys of the quoted numbers a calibration fitted (the rest are held out)"
+    )
+    readings: tuple[tuple[str, str], ...] = Field(
+        default=(), description="(topic, text) of the readings this preset adds to READINGS"
+    )
     num_seeds: int = Field(ge=1, le=10_000)
     first_seed: int = Field(default=0, ge=0)
     algorithm_settings: dict[str, dict[str, Any]] = Field(
@@ -140,6 +294,10 @@ class ReproductionSettings(BaseModel):
                 raise ValueError(f"figure {figure.key} needs methods {missing} that sweep {sweep.name} does not run")
             if figure.baseline_at is not None and figure.baseline_at not in sweep.values:
                 raise ValueError(f"figure {figure.key}: baseline_at {figure.baseline_at} is not a point of the sweep")
+        for regime in self.regime_maps:
+            for row in regime.row_sweeps():
+                if row.name not in sweeps:
+                    raise ValueError(f"regime map {regime.key} needs sweep {row.name!r} (RegimeMapSpec.row_sweeps)")
         return self
 
     @property
@@ -175,30 +333,30 @@ class ReproductionSettings(BaseModel):
         if not keys:
             return self
         known = {figure.key: figure for figure in self.figures}
-        unknown = [key for key in keys if key not in known]
+        maps = {regime.key: regime for regime in self.regime_maps}
+        unknown = [key for key in keys if key not in known and key not in maps]
         if unknown:
-            raise InputError(f"--figures: unknown figure(s) {', '.join(unknown)}; allowed: {', '.join(known)}")
-        figures = tuple(known[key] for key in dict.fromkeys(keys))
-        used = {figure.sweep for figure in figures}
+            raise InputError(
+                f"--figures: unknown figure(s) {', '.join(unknown)}; allowed: {', '.join([*known, *maps])}"
+            )
+        figures = tuple(known[key] for key in dict.fromkeys(keys) if key in known)
+        regime_maps = tuple(maps[key] for key in dict.fromkeys(keys) if key in maps)
+        used = {figure.sweep for figure in figures} | {
+            row.name for regime in regime_maps for row in regime.row_sweeps()
+        }
         sweeps = tuple(sweep for sweep in self.sweeps if sweep.name in used)
-        return self.model_copy(update={"figures": figures, "sweeps": sweeps})
+        return self.model_copy(update={"figures": figures, "sweeps": sweeps, "regime_maps": regime_maps})
+
+    def without_regime_maps(self) -> ReproductionSettings:
+        """A copy without the regime maps and their row sweeps."""
+        rows = {row.name for regime in self.regime_maps for row in regime.row_sweeps()}
+        sweeps = tuple(sweep for sweep in self.sweeps if sweep.name not in rows)
+        return self.model_copy(update={"regime_maps": (), "sweeps": sweeps})
 
     def point_config(self, sweep: SweepSpec, value: SweepValue) -> ScenarioConfig:
         """The scenario configuration of one sweep point (validated; InputError names a bad field)."""
-        changes: dict[str, Any] = {**self.base, **sweep.overrides}
-        if sweep.parameter == SUBCHANNEL_BANDWIDTH:
-            num_subchannels = int(changes.get("num_subchannels", paper_config().num_subchannels))
-            changes["uplink_bandwidth_hz"] = float(value) * num_subchannels
-            changes["downlink_bandwidth_hz"] = float(value) * num_subchannels
-        elif sweep.parameter == DEVICE_SPEED_AT_FIXED_ENERGY:
-            default = paper_config().with_overrides(**changes)
-            changes["device_flops_per_s"] = float(value)
-            changes["device_switched_capacitance"] = (
-                default.device_switched_capacitance * (default.device_flops_per_s / float(value)) ** 2
-            )
-        else:
-            changes[sweep.parameter] = value
-        return paper_config().with_overrides(**changes)
+        changes: dict[str, Any] = {**self.base, **sweep.overrides, sweep.parameter: value}
+        return resolve_config(changes)
 
 
 class _HashPayload(BaseModel):
@@ -340,146 +498,168 @@ DEVICE_SPEEDS: tuple[float, ...] = (1e9, 3e9, 1e10, 3e10, 1e11, 3e11, 1e12)
 SUBCHANNEL_BANDWIDTHS: tuple[float, ...] = (1e4, 4e4, 1e5, 4e5, 1e6, 4e6)
 
 
-def paper_settings(num_seeds: int = 5) -> ReproductionSettings:
-    """Section VI-A's setup for Figs. 2-11, with the readings of :data:`READINGS` where it is inconsistent."""
-    sweeps = (
-        SweepSpec(name="models", parameter="model", values=PAPER_MODELS, methods=ALL_METHODS, label="DNN model"),
+#: Users per AP / M of the overload sweep (extra figure): from every user on its own subchannel to 3 per subchannel.
+OVERLOAD_VALUES: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 3.0)
+#: The methods of the overload sweep.
+OVERLOAD_METHODS: tuple[str, ...] = ("device-only", "edge-only", "neurosurgeon", "ecc-oma", "ecc-noma")
+
+
+def _overload_figures(sweep_model_label: str) -> tuple[FigureSpec, ...]:
+    return (
+        FigureSpec(
+            key="extra-overload",
+            title=f"Extra: latency speedup vs users per subchannel ({sweep_model_label})",
+            sweep="overload",
+            measure="latency",
+            baseline="device-only",
+            methods=("edge-only", "neurosurgeon", "ecc-oma", "ecc-noma"),
+            paper=False,
+        ),
+        FigureSpec(
+            key="extra-overload-noma",
+            title=f"Extra: NOMA over OMA, latency speedup vs users per subchannel ({sweep_model_label})",
+            sweep="overload",
+            measure="latency",
+            baseline="ecc-oma",
+            methods=("ecc-noma",),
+            paper=False,
+        ),
+    )
+
+
+def build_settings(
+    *,
+    preset: Literal["paper", "calibrated", "custom"],
+    quick: bool,
+    num_seeds: int,
+    models: tuple[str, ...] = PAPER_MODELS,
+    sweep_model: str = SWEEP_MODEL,
+    base: dict[str, Any] | None = None,
+    network: dict[str, Any] | None = None,
+    users_network: dict[str, Any] | None = None,
+    regime_maps: tuple[RegimeMapSpec, ...] = (),
+    fitted: tuple[str, ...] = (),
+    readings: tuple[tuple[str, str], ...] = (),
+) -> ReproductionSettings:
+    """The sweeps and figures of both presets, at full (Section VI-A) or ``quick`` scale.
+
+    Args:
+        preset: its name. quick: the CI-sized network of :data:`QUICK_CHANGES`. num_seeds: Monte-Carlo seeds.
+        models: the values of the per-model sweep (Figs. 2-5); sweep_model: the model of Figs. 6-11 and extras.
+        base: changes of every point (config fields and pseudo-parameters).
+        network: changes of the sweeps at a fixed density (models, workload, extras), e.g. an overload reading.
+        users_network: changes of the density sweep (Figs. 6, 9), e.g. a fixed number of subchannels.
+        regime_maps: heatmaps; their row sweeps are added. fitted, readings: see :class:`ReproductionSettings`.
+    """
+    network = dict(network or {})
+    users_network = dict(users_network or {})
+    small = (
+        {"users_per_ap": 20, "num_subchannels": 20, "uplink_bandwidth_hz": 0.8e6, "downlink_bandwidth_hz": 0.8e6}
+        if quick
+        else {}
+    )
+    dense = {"num_subchannels": 60, "uplink_bandwidth_hz": 2.4e6, "downlink_bandwidth_hz": 2.4e6} if quick else {}
+    sweeps = [
+        SweepSpec(
+            name="models",
+            parameter="model",
+            values=models,
+            methods=ALL_METHODS,
+            overrides={**small, **network},
+            label="DNN model",
+        ),
         SweepSpec(
             name="users",
             parameter="users_per_ap",
-            values=(10, 30, 50, 70, 90),
+            values=(10, 30, 50) if quick else (10, 30, 50, 70, 90),
             methods=NETWORK_METHODS,
-            overrides={"model": SWEEP_MODEL},
+            overrides={"model": sweep_model, **dense, **users_network},
             label="users per AP, U",
         ),
         SweepSpec(
             name="subchannels",
             parameter="num_subchannels",
-            values=(2, 3, 4, 5, 6, 8, 10),
+            values=(2, 4, 6, 10) if quick else (2, 3, 4, 5, 6, 8, 10),
             methods=NETWORK_METHODS,
-            overrides={"model": SWEEP_MODEL, "users_per_ap": 10},
+            overrides={"model": sweep_model, "users_per_ap": 10},
             label="number of subchannels, M",
         ),
         SweepSpec(
             name="workload",
             parameter="workload_tasks",
-            values=(100.0, 200.0, 300.0, 400.0, 500.0),
+            values=(100.0, 300.0, 500.0) if quick else (100.0, 200.0, 300.0, 400.0, 500.0),
             methods=NETWORK_METHODS,
-            overrides={"model": SWEEP_MODEL, "users_per_ap": 50},
+            overrides={**small, "model": sweep_model, **({} if quick else {"users_per_ap": 50}), **network},
             label="tasks per user, k",
         ),
         SweepSpec(
             name="device-speed",
             parameter=DEVICE_SPEED_AT_FIXED_ENERGY,
-            values=DEVICE_SPEEDS,
+            values=(1e9, 1e10, 1e11, 1e12) if quick else DEVICE_SPEEDS,
             methods=ALL_METHODS,
-            overrides={"model": SWEEP_MODEL, "users_per_ap": 50},
+            overrides={**small, "model": sweep_model, **({} if quick else {"users_per_ap": 50}), **network},
             label="device speed [FLOP/s]",
             log_x=True,
         ),
         SweepSpec(
             name="bandwidth",
             parameter=SUBCHANNEL_BANDWIDTH,
-            values=SUBCHANNEL_BANDWIDTHS,
+            values=(1e4, 4e4, 4e5, 4e6) if quick else SUBCHANNEL_BANDWIDTHS,
             methods=ALL_METHODS,
-            overrides={"model": SWEEP_MODEL, "users_per_ap": 50},
+            overrides={**small, "model": sweep_model, **({} if quick else {"users_per_ap": 50}), **network},
             label="bandwidth per subchannel, B/M [Hz]",
             log_x=True,
         ),
-    )
+        SweepSpec(
+            name="overload",
+            parameter=USERS_PER_SUBCHANNEL,
+            values=OVERLOAD_VALUES,
+            methods=OVERLOAD_METHODS,
+            overrides={
+                **small,
+                "model": sweep_model,
+                **({} if quick else {"users_per_ap": 50}),
+                **{key: value for key, value in network.items() if key != USERS_PER_SUBCHANNEL},
+            },
+            label="users per AP per subchannel, U_n / M",
+        ),
+    ]
+    for regime in regime_maps:
+        sweeps += regime.row_sweeps()
+    label = model_label(sweep_model)
     return ReproductionSettings(
-        preset="paper",
-        sweeps=sweeps,
-        figures=_figures(model_label(SWEEP_MODEL)),
+        preset=preset,
+        quick=quick,
+        base={**({"num_aps": 3} if quick else {}), **(base or {})},
+        sweeps=tuple(sweeps),
+        figures=_figures(label) + _overload_figures(label),
+        regime_maps=regime_maps,
         num_seeds=num_seeds,
         algorithm_settings=ALGORITHM_SETTINGS,
+        fitted=fitted,
+        readings=readings,
     )
 
 
-#: What ``--quick`` changes relative to :func:`paper_settings` (copied into the report).
+def paper_settings(num_seeds: int = 5) -> ReproductionSettings:
+    """Section VI-A's setup for Figs. 2-11, with the readings of :data:`READINGS` where it is inconsistent."""
+    return build_settings(preset="paper", quick=False, num_seeds=num_seeds)
+
+
+#: What ``--quick`` changes relative to the full setup (copied into the report).
 QUICK_CHANGES = (
     "3 APs instead of 5; 20 users per AP instead of 250 and 20 subchannels instead of 250 over 0.8 MHz "
     "instead of 10 MHz (the same 40 kHz per subchannel and the same users per subchannel as the paper's "
     "setup) for Figs. 2-5, 8, 11 and the extra figures; user densities 10, 30, 50 per AP (not 10-90) over"
     " 60 subchannels of 40 kHz for Figs. 6, 9; subchannels 2, 4, 6, 10 with 10 users per AP (not 2, 3, 4,"
     " 5, 6, 8, 10) for Figs. 7, 10; workloads 100, 300, 500 (not 100-500 in steps of 100); 4 device "
-    "speeds and 4 bandwidths (not 7 and 6) in the extra figures; 2 seeds (not 5)."
+    "speeds and 4 bandwidths (not 7 and 6) in the extra figures; 3 seeds (not 5)."
 )
 
 
-def quick_settings(num_seeds: int = 2) -> ReproductionSettings:
-    """A run of under a minute on 2 cores; :data:`QUICK_CHANGES` says what differs from the paper's setup."""
-    small = {
-        "users_per_ap": 20,
-        "num_subchannels": 20,
-        "uplink_bandwidth_hz": 0.8e6,
-        "downlink_bandwidth_hz": 0.8e6,
-    }
-    sweeps = (
-        SweepSpec(
-            name="models",
-            parameter="model",
-            values=PAPER_MODELS,
-            methods=ALL_METHODS,
-            overrides=small,
-            label="DNN model",
-        ),
-        SweepSpec(
-            name="users",
-            parameter="users_per_ap",
-            values=(10, 30, 50),
-            methods=NETWORK_METHODS,
-            overrides={
-                "model": SWEEP_MODEL,
-                "num_subchannels": 60,
-                "uplink_bandwidth_hz": 2.4e6,
-                "downlink_bandwidth_hz": 2.4e6,
-            },
-            label="users per AP, U",
-        ),
-        SweepSpec(
-            name="subchannels",
-            parameter="num_subchannels",
-            values=(2, 4, 6, 10),
-            methods=NETWORK_METHODS,
-            overrides={"model": SWEEP_MODEL, "users_per_ap": 10},
-            label="number of subchannels, M",
-        ),
-        SweepSpec(
-            name="workload",
-            parameter="workload_tasks",
-            values=(100.0, 300.0, 500.0),
-            methods=NETWORK_METHODS,
-            overrides={**small, "model": SWEEP_MODEL},
-            label="tasks per user, k",
-        ),
-        SweepSpec(
-            name="device-speed",
-            parameter=DEVICE_SPEED_AT_FIXED_ENERGY,
-            values=(1e9, 1e10, 1e11, 1e12),
-            methods=ALL_METHODS,
-            overrides={**small, "model": SWEEP_MODEL},
-            label="device speed [FLOP/s]",
-            log_x=True,
-        ),
-        SweepSpec(
-            name="bandwidth",
-            parameter=SUBCHANNEL_BANDWIDTH,
-            values=(1e4, 4e4, 4e5, 4e6),
-            methods=ALL_METHODS,
-            overrides={**small, "model": SWEEP_MODEL},
-            label="bandwidth per subchannel, B/M [Hz]",
-            log_x=True,
-        ),
-    )
-    return ReproductionSettings(
-        preset="quick",
-        base={"num_aps": 3},
-        sweeps=sweeps,
-        figures=_figures(model_label(SWEEP_MODEL)),
-        num_seeds=num_seeds,
-        algorithm_settings=ALGORITHM_SETTINGS,
-    )
+def quick_settings(num_seeds: int = 3) -> ReproductionSettings:
+    """A run of a few minutes on 2 cores; :data:`QUICK_CHANGES` says what differs from the paper's setup."""
+    return build_settings(preset="paper", quick=True, num_seeds=num_seeds)
 
 
 #: Compute units of each AP's edge server that DNN Surgery's heavy-load mode shares among the AP's users (our

@@ -1,8 +1,10 @@
 """The reported measures (spec, "Reported measures"), per seed, and their mean and 95% interval over seeds.
 
 Per seed s and sweep point x: speedup of A over B = ``mean_i T_i(B) / mean_i T_i(A)``, energy reduction of A
-over B = ``mean_i E_i(B) / mean_i E_i(A)`` (below 1: A spends more). Over seeds: the mean and the Student-t
-95% interval ``mean +- t_{0.975, n-1} * sd / sqrt(n)`` (none with a single seed).
+over B = ``mean_i E_i(B) / mean_i E_i(A)`` (below 1: A spends more). A ratio is summarised over seeds on the
+log scale: the geometric mean ``exp(mean_s log ratio)`` and the Student-t 95% interval of the log ratios,
+``exp(mean +- t_{0.975, n-1} * sd / sqrt(n))`` (none with a single seed), so an interval never goes below 0.
+:func:`mean_ci95` is the plain t-interval of any sample.
 """
 
 from __future__ import annotations
@@ -71,6 +73,21 @@ def mean_ci95(values: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def geometric_mean_ci95(ratios: np.ndarray) -> tuple[float, float, float]:
+    """Geometric mean of positive ratios and the 95% t-interval of their logs, exponentiated (positive ends;
+    NaN ends with fewer than two values). Non-positive or non-finite ratios are left out."""
+    ratios = np.asarray(ratios, dtype=np.float64)
+    ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
+    if ratios.size == 0:
+        return math.nan, math.nan, math.nan
+    mean, low, high = mean_ci95(np.log(ratios))
+    return (
+        math.exp(mean),
+        math.exp(low) if math.isfinite(low) else math.nan,
+        (math.exp(high) if math.isfinite(high) else math.nan),
+    )
+
+
 _COLUMN = {"latency": "mean_latency_s", "energy": "mean_energy_j"}
 
 
@@ -114,7 +131,9 @@ def per_seed_ratios(results: pd.DataFrame, figure: FigureSpec) -> pd.DataFrame:
 
 
 def figure_table(results: pd.DataFrame, figure: FigureSpec, order: list[str] | None = None) -> pd.DataFrame:
-    """Mean ratio and 95% interval over seeds, one row per (point, method).
+    """Geometric-mean ratio and 95% interval over seeds (:func:`geometric_mean_ci95`), one row per (point,
+    method), with the share of users the method offloads there (``offloading``: mean over seeds; NaN when the
+    result rows do not say).
 
     Args:
         results: result rows (see :func:`per_seed_ratios`).
@@ -122,15 +141,23 @@ def figure_table(results: pd.DataFrame, figure: FigureSpec, order: list[str] | N
         order: the sweep's values as strings, in the order to report them (default: as found).
 
     Returns:
-        Columns value, x, algorithm, mean, ci_low, ci_high, num_seeds.
+        Columns value, x, algorithm, mean, ci_low, ci_high, num_seeds, offloading.
     """
     ratios = per_seed_ratios(results, figure)
-    columns = ["value", "x", "algorithm", "mean", "ci_low", "ci_high", "num_seeds"]
+    columns = ["value", "x", "algorithm", "mean", "ci_low", "ci_high", "num_seeds", "offloading"]
+    offloading: dict[tuple[str, str], float] = {}
+    if len(results) and {"num_offloading", "num_users"} <= set(results.columns):
+        sweep_rows = results[results["sweep"] == figure.sweep]
+        for (value, algorithm), group in sweep_rows.groupby(["value", "algorithm"], sort=False):
+            users = group["num_users"].astype(float).sum()
+            offloading[(str(value), str(algorithm))] = (
+                float(group["num_offloading"].astype(float).sum() / users) if users > 0 else math.nan
+            )
     if len(ratios) == 0:
         return pd.DataFrame(columns=columns)
     rows = []
     for (value, algorithm), group in ratios.groupby(["value", "algorithm"], sort=False):
-        mean, low, high = mean_ci95(group["ratio"].to_numpy())
+        mean, low, high = geometric_mean_ci95(group["ratio"].to_numpy())
         rows.append(
             {
                 "value": value,
@@ -140,6 +167,7 @@ def figure_table(results: pd.DataFrame, figure: FigureSpec, order: list[str] | N
                 "ci_low": low,
                 "ci_high": high,
                 "num_seeds": len(group),
+                "offloading": offloading.get((str(value), str(algorithm)), math.nan),
             }
         )
     table = pd.DataFrame(rows, columns=columns)

@@ -31,6 +31,12 @@ class QuotedNumber:
     quote: str
     kind: str = "ratio"
 
+    @property
+    def key(self) -> str:
+        """A stable name: ``fig2-ecc-oma-nin``, ``fig2-ecc-oma-range``, ``fig7-ecc-noma-peak``."""
+        where = "peak" if self.kind == "argmax" else (self.point if self.point is not None else "range")
+        return f"fig{self.figure}-{self.method}-{where}"
+
 
 QUOTED_NUMBERS: tuple[QuotedNumber, ...] = (
     QuotedNumber(

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nomasplit.experiments.figures import METHOD_LABELS, FigureSpec, SweepSpec, model_label
+from nomasplit.experiments.figures import METHOD_LABELS, FigureSpec, RegimeMapSpec, SweepSpec, model_label
 
 _MARKERS = {
     "device-only": "s",
@@ -91,6 +91,77 @@ def plot_figure(table: pd.DataFrame, figure: FigureSpec, sweep: SweepSpec, out_d
     written = []
     for suffix in ("png", "svg"):
         path = out / f"{figure.filename}.{suffix}"
+        tmp = path.with_name(f".{path.name}.tmp")
+        fig.savefig(tmp, format=suffix, dpi=120, metadata={"Date": None} if suffix == "svg" else None)
+        tmp.replace(path)
+        written.append(path)
+    plt.close(fig)
+    return written
+
+
+def _log_position(value: float, grid: list[float]) -> float:
+    """Index position of ``value`` on a log-spaced ``grid``, linear in log between (and beyond) grid points."""
+    logs = np.log(np.asarray(grid, dtype=np.float64))
+    target = float(np.log(value))
+    index = int(np.clip(np.searchsorted(logs, target) - 1, 0, len(logs) - 2))
+    return index + (target - logs[index]) / (logs[index + 1] - logs[index])
+
+
+def plot_regime_map(table: pd.DataFrame, regime: RegimeMapSpec, out_dir: str | Path) -> list[Path]:
+    """Two heatmaps side by side: ECC-NOMA's latency speedup over Device-Only and NOMA's over OMA, on the
+    regime's (x, y) grid, each cell annotated; the regime's marks drawn as labelled points.
+
+    Args:
+        table: :func:`~nomasplit.experiments.report.regime_table` (columns x, y, speedup, noma_over_oma).
+        regime: the map's definition. out_dir: folder of ``<key>.png`` and ``<key>.svg``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+
+    matplotlib.rcParams["svg.hashsalt"] = "nomasplit"
+    xs, ys = list(regime.x_values), list(regime.y_values)
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6))
+    panels = (
+        ("speedup", "ECC-NOMA latency speedup over Device-Only"),
+        ("noma_over_oma", "NOMA over OMA (ECC-OMA latency / ECC-NOMA latency)"),
+    )
+    for axis, (column, title) in zip(axes, panels, strict=True):
+        grid = np.full((len(ys), len(xs)), np.nan)  # [y, x]
+        for row in table.itertuples(index=False):
+            if row.x in xs and row.y in ys:
+                grid[ys.index(row.y), xs.index(row.x)] = getattr(row, column)
+        logs = np.log2(grid)
+        finite = logs[np.isfinite(logs)]
+        span = max(float(np.max(np.abs(finite))) if finite.size else 1.0, 0.1)
+        image = axis.imshow(
+            logs, origin="lower", cmap="RdBu", norm=TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span), aspect="auto"
+        )
+        for j in range(len(ys)):
+            for i in range(len(xs)):
+                if np.isfinite(grid[j, i]):
+                    axis.text(i, j, f"{grid[j, i]:.2g}", ha="center", va="center", fontsize=8)
+        axis.set_xticks(range(len(xs)), [f"{x:g}" for x in xs], rotation=30, fontsize=8)
+        axis.set_yticks(range(len(ys)), [f"{y:g}" for y in ys], fontsize=8)
+        axis.set_xlabel(regime.x_label)
+        axis.set_ylabel(regime.y_label)
+        axis.set_title(title, fontsize=9)
+        colorbar = fig.colorbar(image, ax=axis)
+        colorbar.set_label("log2 of the ratio (blue: > 1)", fontsize=8)
+        for index, mark in enumerate(regime.marks):
+            # marks sit between (or beyond) grid points: their position on the log axes, extrapolated
+            position_x = _log_position(mark.x, xs)
+            position_y = _log_position(mark.y, ys)
+            axis.plot(position_x, position_y, marker="XP"[index % 2], color="black", markersize=11, linestyle="none")
+            axis.annotate(mark.label, (position_x, position_y), textcoords="offset points", xytext=(6, 6), fontsize=7)
+    fig.suptitle(regime.title, fontsize=10)
+    fig.tight_layout()
+    out = Path(out_dir)
+    written = []
+    for suffix in ("png", "svg"):
+        path = out / f"{regime.filename}.{suffix}"
         tmp = path.with_name(f".{path.name}.tmp")
         fig.savefig(tmp, format=suffix, dpi=120, metadata={"Date": None} if suffix == "svg" else None)
         tmp.replace(path)

@@ -6,8 +6,9 @@ Layout of the output folder::
     results/<settings-hash>/failed/<task>.json   one per failed task (retried by the next run)
     results.csv, results.parquet                 the per-seed rows of this run's tasks
     figure_tables.csv                            every figure's mean and 95% interval per point and method
-    fig02.png/.svg ... fig11.png/.svg, fig-extra-*.png/.svg
-    report.md
+    fig02.png/.svg ... fig11.png/.svg, fig-extra-*.png/.svg, regime-*.png/.svg
+    report.md, report.json
+    <other-preset>/                              the same for the preset run beside it (``compare``)
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ import pandas as pd
 
 from nomasplit.errors import InputError
 from nomasplit.experiments.figures import ReproductionSettings
-from nomasplit.experiments.plots import plot_figure
-from nomasplit.experiments.report import compute_tables, render_report
+from nomasplit.experiments.plots import plot_figure, plot_regime_map
+from nomasplit.experiments.report import Analysis, analyse, render_report, report_data
 from nomasplit.experiments.sweep import Failure, SweepOutcome, build_tasks, load_results, run_sweep
-from nomasplit.io import write_atomic
+from nomasplit.io import write_atomic, write_json
 
 
 @dataclass
@@ -36,12 +37,20 @@ class ReproductionOutcome:
     results: pd.DataFrame
     tables: dict[str, pd.DataFrame]
     files: list[Path]
+    analysis: Analysis | None = None
+    compare: Analysis | None = None
+
+
+def compare_dir(out_dir: str | Path, settings: ReproductionSettings) -> Path:
+    """Where the outputs of the preset run beside the main one go: ``<out>/<preset>-preset``."""
+    return Path(out_dir) / f"{settings.preset}-preset"
 
 
 def reproduce(
     settings: ReproductionSettings,
     out_dir: str | Path,
     *,
+    compare: ReproductionSettings | None = None,
     workers: int | None = None,
     client: Any = None,
     progress: bool = True,
@@ -53,6 +62,8 @@ def reproduce(
     Args:
         settings: figures, sweeps, seeds (e.g. :func:`~nomasplit.experiments.figures.paper_settings`).
         out_dir: the output folder (created with its parents if missing).
+        compare: another preset, run in the same sweep (same store) and written into
+            :func:`compare_dir`; both reports set the two presets' verdicts side by side.
         workers: process-pool size (0: in this process; None: all CPUs); ignored with ``client``.
         client: a ``dask.distributed.Client`` to run the tasks on.
         progress: show a progress bar with an ETA.
@@ -67,28 +78,14 @@ def reproduce(
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
     tasks = build_tasks(settings)  # validates every point's configuration before anything is written
+    other_tasks = build_tasks(compare) if compare is not None else []
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out: cannot create the folder {out} ({exc.strerror})") from None
-    outcome = run_sweep(tasks, out, workers=workers, client=client, progress=progress, on_failure=on_failure)
-    results = load_results(tasks, out)
-    files = []
-    if len(results):
-        csv = io.StringIO()
-        results.to_csv(csv, index=False)
-        files.append(write_atomic(out / "results.csv", csv.getvalue()))
-        parquet = io.BytesIO()
-        results.to_parquet(parquet, index=False)
-        files.append(write_atomic(out / "results.parquet", parquet.getvalue()))
-    tables = compute_tables(settings, results)
-    frames = [table.assign(figure=key) for key, table in tables.items() if len(table)]
-    if frames:
-        csv = io.StringIO()
-        pd.concat(frames, ignore_index=True).to_csv(csv, index=False)
-        files.append(write_atomic(out / "figure_tables.csv", csv.getvalue()))
-    for figure in settings.figures:
-        files += plot_figure(tables[figure.key], figure, settings.sweep(figure.sweep), out)
+    outcome = run_sweep(
+        tasks + other_tasks, out, workers=workers, client=client, progress=progress, on_failure=on_failure
+    )
     executor = (
         "a Dask cluster"
         if client is not None
@@ -104,5 +101,38 @@ def reproduce(
         "executor": executor,
         "failures": [f"{failure.task.describe()}: {failure.error}" for failure in outcome.failures],
     }
-    files.append(write_atomic(out / "report.md", render_report(settings, results, tables, run_info)))
-    return ReproductionOutcome(sweep=outcome, results=results, tables=tables, files=files)
+    main = analyse(settings, load_results(tasks, out))
+    other = analyse(compare, load_results(other_tasks, out)) if compare is not None else None
+    files = _write_outputs(main, other, out, run_info)
+    if other is not None and compare is not None:
+        folder = compare_dir(out, compare)
+        folder.mkdir(exist_ok=True)
+        files += _write_outputs(other, main, folder, run_info)
+    return ReproductionOutcome(
+        sweep=outcome, results=main.results, tables=main.tables, files=files, analysis=main, compare=other
+    )
+
+
+def _write_outputs(analysis: Analysis, other: Analysis | None, out: Path, run_info: dict[str, Any]) -> list[Path]:
+    """Results, figure tables, figures, regime maps, report.md and report.json of one preset into ``out``."""
+    settings, results, tables = analysis.settings, analysis.results, analysis.tables
+    files = []
+    if len(results):
+        csv = io.StringIO()
+        results.to_csv(csv, index=False)
+        files.append(write_atomic(out / "results.csv", csv.getvalue()))
+        parquet = io.BytesIO()
+        results.to_parquet(parquet, index=False)
+        files.append(write_atomic(out / "results.parquet", parquet.getvalue()))
+    frames = [table.assign(figure=key) for key, table in tables.items() if len(table)]
+    if frames:
+        csv = io.StringIO()
+        pd.concat(frames, ignore_index=True).to_csv(csv, index=False)
+        files.append(write_atomic(out / "figure_tables.csv", csv.getvalue()))
+    for figure in settings.figures:
+        files += plot_figure(tables[figure.key], figure, settings.sweep(figure.sweep), out)
+    for regime in settings.regime_maps:
+        files += plot_regime_map(analysis.regimes[regime.key], regime, out)
+    files.append(write_atomic(out / "report.md", render_report(analysis, run_info, other)))
+    files.append(write_json(out / "report.json", report_data(analysis, run_info, other)))
+    return files

@@ -41,10 +41,10 @@ def _meta(unit: str, source: str) -> dict[str, Any]:
 
 
 def known_model_names() -> tuple[str, ...]:
-    """Names of the bundled models (``nomasplit.zoo.MODEL_NAMES``)."""
-    from nomasplit.zoo import MODEL_NAMES
+    """Names of the bundled profiles (``nomasplit.zoo.PROFILE_NAMES``: the zoo models and precision variants)."""
+    from nomasplit.zoo import PROFILE_NAMES
 
-    return tuple(MODEL_NAMES)
+    return tuple(PROFILE_NAMES)
 
 
 def is_profile_path(model: str) -> bool:
@@ -70,7 +70,7 @@ class ModelShare(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    model: str = Field(description="bundled model name (nomasplit.zoo.MODEL_NAMES) or path to a profile JSON")
+    model: str = Field(description="bundled profile name (nomasplit.zoo.PROFILE_NAMES) or path to a profile JSON")
     fraction: float = Field(gt=0, le=1, allow_inf_nan=False, description="share of the users running it")
 
     @field_validator("model")
@@ -278,7 +278,8 @@ class ScenarioConfig(BaseModel):
     )
     model: str | list[ModelShare] = Field(
         default="vgg16",
-        description="the users' DNN: a bundled name (nin, tiny-yolov2, vgg16), a profile JSON path, or a mix "
+        description="the users' DNN: a bundled profile name (nin, tiny-yolov2, vgg16, tiny-yolov2-voc, or a "
+        "precision variant such as nin-in8), a profile JSON path, or a mix "
         "[{model, fraction}] with fractions summing to 1",
         json_schema_extra=_meta("-", PAPER + " (VGG16, one of its three models)"),
     )

@@ -7,7 +7,9 @@ after unit ``s`` runs units ``1..s`` on the device and the rest on the edge. The
 ``docs/profiles.md``.
 
 The package ships a profile of each model (``profiles/<name>.json``, generated with ``nomasplit profile``);
-:func:`load_bundled_profile` reads it without needing to run the model.
+:func:`load_bundled_profile` reads it without needing to run the model. Besides the float32 profiles it ships
+the precision variants of :data:`PRECISION_VARIANTS` (an 8-bit camera input, and 8-, 16- or 32-bit activations
+sent over the air), named by :func:`variant_name` (``nin-in8``, ``nin-in8-a16``, ``nin-in8-a8``, ...).
 """
 
 from __future__ import annotations
@@ -25,29 +27,81 @@ from nomasplit.errors import InputError
 from nomasplit.zoo import nin, tiny_yolov2, vgg16
 from nomasplit.zoo._init import initialise_
 
-#: Names of the zoo models, sorted.
-MODEL_NAMES: tuple[str, ...] = ("nin", "tiny-yolov2", "vgg16")
+#: Names of the zoo models, sorted: the paper's three at CIFAR-10 size, and darknet's VOC tiny YOLOv2.
+MODEL_NAMES: tuple[str, ...] = ("nin", "tiny-yolov2", "tiny-yolov2-voc", "vgg16")
+
+#: The models of the paper's evaluation (Section VI-A: NiN, YOLOv2, VGG16 on CIFAR-10).
+PAPER_MODEL_NAMES: tuple[str, ...] = ("nin", "tiny-yolov2", "vgg16")
 
 _BUILDERS: dict[str, Callable[[], nn.Sequential]] = {
     "nin": nin.build,
     "tiny-yolov2": tiny_yolov2.build,
+    "tiny-yolov2-voc": tiny_yolov2.build_voc,
     "vgg16": vgg16.build,
 }
 
 _INPUT_SHAPES: dict[str, tuple[int, ...]] = {
     "nin": nin.INPUT_SHAPE,
     "tiny-yolov2": tiny_yolov2.INPUT_SHAPE,
+    "tiny-yolov2-voc": tiny_yolov2.VOC_INPUT_SHAPE,
     "vgg16": vgg16.INPUT_SHAPE,
 }
 
 #: Split units per model: the paper's split-point counts F.
-NUM_UNITS: dict[str, int] = {"nin": 9, "tiny-yolov2": 17, "vgg16": 24}
+NUM_UNITS: dict[str, int] = {"nin": 9, "tiny-yolov2": 17, "tiny-yolov2-voc": 17, "vgg16": 24}
+
+#: Width in bits of a float32 element: the precision of a profile without a variant suffix.
+FULL_PRECISION_BITS = 32
+
+#: (input bits, activation bits) of the shipped precision variants of each paper model: the input as an 8-bit
+#: camera image or float32, and activations sent as float32, float16 / 16-bit fixed point, or 8-bit.
+PRECISION_VARIANTS: tuple[tuple[int, int], ...] = ((8, 32), (8, 16), (8, 8), (32, 16), (32, 8))
+
+
+def variant_name(model: str, input_bits: int | None = None, activation_bits: int | None = None) -> str:
+    """Name of a profile at a precision: ``model``, then ``-in<b>`` and ``-a<b>`` where not 32 bits.
+
+    ``variant_name("nin", 8, 16) == "nin-in8-a16"``; ``variant_name("nin") == "nin"``.
+    """
+    name = model
+    if input_bits is not None and input_bits != FULL_PRECISION_BITS:
+        name += f"-in{input_bits}"
+    if activation_bits is not None and activation_bits != FULL_PRECISION_BITS:
+        name += f"-a{activation_bits}"
+    return name
+
+
+#: Every bundled profile: name -> (zoo model, input bits, activation bits; None: float32 as computed).
+PROFILE_SPECS: dict[str, tuple[str, int | None, int | None]] = {
+    **{model: (model, None, None) for model in MODEL_NAMES},
+    **{
+        variant_name(model, bits_in, bits_out): (model, bits_in, bits_out)
+        for model in PAPER_MODEL_NAMES
+        for bits_in, bits_out in PRECISION_VARIANTS
+    },
+}
+
+#: Names of the bundled profiles, sorted.
+PROFILE_NAMES: tuple[str, ...] = tuple(sorted(PROFILE_SPECS))
+
+
+def base_model_of(profile_name: str) -> str:
+    """The zoo model of a bundled profile (``nin-in8-a16`` -> ``nin``); any other name is returned as it is."""
+    spec = PROFILE_SPECS.get(profile_name)
+    return spec[0] if spec is not None else profile_name
 
 
 def check_model_name(name: str) -> str:
     """Return ``name`` if it is a zoo model, else raise :class:`InputError` listing the allowed names."""
     if name not in _BUILDERS:
         raise InputError(f"unknown model {name!r}; allowed: {', '.join(MODEL_NAMES)}")
+    return name
+
+
+def check_profile_name(name: str) -> str:
+    """Return ``name`` if it is a bundled profile, else raise :class:`InputError` listing the allowed names."""
+    if name not in PROFILE_NAMES:
+        raise InputError(f"unknown model {name!r}; allowed: {', '.join(PROFILE_NAMES)}")
     return name
 
 
@@ -87,12 +141,13 @@ def input_shape(name: str) -> tuple[int, ...]:
 
 
 def load_bundled_profile(name: str) -> ModelProfile:
-    """The profile of a zoo model shipped with the package (float32 sizes, FLOPs from ``FlopCounterMode``).
+    """A profile shipped with the package: a zoo model (float32 sizes) or a precision variant of one
+    (:data:`PROFILE_NAMES`); FLOPs from ``FlopCounterMode``.
 
     Raises:
         InputError: unknown ``name``.
     """
-    check_model_name(name)
+    check_profile_name(name)
     resource = resources.files("nomasplit.zoo").joinpath("profiles", f"{name}.json")
     data = json.loads(resource.read_text(encoding="utf-8"))
     return validate_as(ModelProfile, data, f"bundled profile {name}.json")
@@ -101,8 +156,15 @@ def load_bundled_profile(name: str) -> ModelProfile:
 __all__ = [
     "MODEL_NAMES",
     "NUM_UNITS",
+    "PAPER_MODEL_NAMES",
+    "PRECISION_VARIANTS",
+    "PROFILE_NAMES",
+    "PROFILE_SPECS",
+    "base_model_of",
     "build_model",
     "check_model_name",
+    "check_profile_name",
     "input_shape",
     "load_bundled_profile",
+    "variant_name",
 ]

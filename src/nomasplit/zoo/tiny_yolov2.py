@@ -1,4 +1,9 @@
-"""Tiny YOLOv2 for PASCAL VOC (darknet ``yolov2-tiny-voc.cfg``), 3x416x416 input: 17 split units.
+"""Tiny YOLOv2 (darknet ``yolov2-tiny-voc.cfg``) at two sizes, 17 split units each.
+
+- ``tiny-yolov2``: the paper's reading (Section VI-A: "We use CIFAR-10 dataset"): 3x32x32 input, 10 classes.
+  The five stride-2 pools take 32x32 to a 1x1 grid; the last convolution has 5 x (5 + 10) = 75 outputs and
+  the region layer decodes 5 boxes. Same layers, same FLOPs per output element, as the VOC model.
+- ``tiny-yolov2-voc``: darknet's own VOC network, 3x416x416 input, 20 classes, 13x13 grid (the table below).
 
 Darknet's network: 9 convolutions (the first 8 are 3x3 with batch normalisation and leaky ReLU, slope 0.1; the
 last is a 1x1 linear convolution with 125 = 5 anchors x (4 box + 1 objectness + 20 classes) outputs), 6
@@ -38,8 +43,12 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-INPUT_SHAPE: tuple[int, ...] = (1, 3, 416, 416)
-NUM_CLASSES = 20
+#: The CIFAR-10-size model (the paper's dataset): input shape and classes.
+INPUT_SHAPE: tuple[int, ...] = (1, 3, 32, 32)
+NUM_CLASSES = 10
+#: darknet's VOC model (``tiny-yolov2-voc``): input shape and classes.
+VOC_INPUT_SHAPE: tuple[int, ...] = (1, 3, 416, 416)
+VOC_NUM_CLASSES = 20
 LEAKY_SLOPE = 0.1
 #: VOC anchors of yolov2-tiny-voc.cfg, (width, height) in grid cells.
 ANCHORS: tuple[tuple[float, float], ...] = (
@@ -93,8 +102,12 @@ def _conv_bn_leaky(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
-def build() -> nn.Sequential:
-    """The tiny YOLOv2 chain with uninitialised weights (call on the ``meta`` device, then initialise)."""
+def build(num_classes: int = NUM_CLASSES) -> nn.Sequential:
+    """The tiny YOLOv2 chain with uninitialised weights (call on the ``meta`` device, then initialise).
+
+    The layers do not depend on the input size; ``num_classes`` sets the last convolution's outputs,
+    ``5 anchors x (5 + num_classes)``: 75 for CIFAR-10 (:func:`build`), 125 for VOC (:func:`build_voc`).
+    """
     units: OrderedDict[str, nn.Module] = OrderedDict()
     channels = (3, 16, 32, 64, 128, 256, 512)
     for index in range(1, 6):
@@ -105,6 +118,11 @@ def build() -> nn.Sequential:
     units["pool6"] = nn.MaxPool2d(2, stride=1)
     units["conv7+bn+leaky"] = _conv_bn_leaky(512, 1024)
     units["conv8+bn+leaky"] = _conv_bn_leaky(1024, 1024)
-    units["conv9"] = nn.Conv2d(1024, len(ANCHORS) * (5 + NUM_CLASSES), 1)
-    units["region"] = RegionDecode(ANCHORS, NUM_CLASSES)
+    units["conv9"] = nn.Conv2d(1024, len(ANCHORS) * (5 + num_classes), 1)
+    units["region"] = RegionDecode(ANCHORS, num_classes)
     return nn.Sequential(units)
+
+
+def build_voc() -> nn.Sequential:
+    """darknet's VOC tiny YOLOv2 (20 classes, for a 3x416x416 input), uninitialised."""
+    return build(VOC_NUM_CLASSES)

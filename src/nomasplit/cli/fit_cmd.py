@@ -1,0 +1,114 @@
+"""``nomasplit calibrate`` (module ``fit_cmd``: ``calibrate_cmd`` is ``nomasplit scenario calibrate``): fit the
+parameters the paper leaves open to a few of its quoted numbers."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from nomasplit.cli.common import console, handle_errors
+from nomasplit.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``calibrate`` command to the app."""
+
+    @app.command("calibrate")
+    @handle_errors
+    def calibrate_command(
+        out: Path = typer.Option(..., "--out", help="settings file to write (JSON; use with --calibration)"),
+        store: Path = typer.Option(Path("calibration"), "--store", help="folder of the resumable evaluation results"),
+        seeds: int = typer.Option(2, "--seeds", help="Monte-Carlo seeds per evaluation"),
+        rounds: int = typer.Option(2, "--rounds", help="at most this many passes over the parameters"),
+        workers: int | None = typer.Option(
+            None, "--workers", help="worker processes (0: run in this process; default: CPUs)"
+        ),
+        progress: bool = typer.Option(False, "--progress/--no-progress", help="a progress bar per batch"),
+        solver_settings: str | None = typer.Option(
+            None,
+            "--solver-settings",
+            help='settings per method as JSON, e.g. \'{"ecc-noma": {"ligd": {"max_iterations": 5}}}\' '
+            "(validated up front)",
+        ),
+        only: str | None = typer.Option(
+            None,
+            "--only",
+            help="comma-separated parameters to search (the others stay at the start point); default: all",
+        ),
+    ) -> None:
+        """Fit device speed and energy, edge energy, lambda's shape, the precision sent, a finite edge server and
+        the users per subchannel, inside a declared box, to Fig. 2's NiN 4.1 / 6.1 and the Fig. 2 and 3 ranges
+        (coordinate search over a grid; docs/reproduction.md). Writes the settings file of
+        `nomasplit reproduce --preset calibrated --calibration FILE`.
+        """
+        from nomasplit.experiments.calibration import CALIBRATION_BOX, FITTED_QUOTES, calibrate, write_parameters
+
+        if seeds < 1:
+            raise InputError(f"--seeds must be at least 1, got {seeds}")
+        if rounds < 1:
+            raise InputError(f"--rounds must be at least 1, got {rounds}")
+        if workers is not None and workers < 0:
+            raise InputError(f"--workers must be 0 or more, got {workers}")
+        if not out.parent.is_dir():
+            raise InputError(f"--out {out}: output folder {out.parent} does not exist")
+        box = CALIBRATION_BOX
+        if only is not None:
+            names = [name.strip() for name in only.split(",") if name.strip()]
+            unknown = [name for name in names if name not in CALIBRATION_BOX]
+            if unknown or not names:
+                raise InputError(
+                    f"--only: unknown parameter(s) {', '.join(unknown) or '(none given)'}; allowed: "
+                    f"{', '.join(CALIBRATION_BOX)}"
+                )
+            box = {name: CALIBRATION_BOX[name] for name in names}
+        algorithm_settings = _parse_solver_settings(solver_settings)
+        started = time.perf_counter()
+        parameters, history = calibrate(
+            store,
+            box=box,
+            algorithm_settings=algorithm_settings,
+            num_seeds=seeds,
+            max_rounds=rounds,
+            workers=workers,
+            progress=progress,
+            log=lambda line: console.print(line, highlight=False),
+        )
+        fit = {**parameters.fit, "command": shlex.join(["nomasplit", *sys.argv[1:]])}
+        write_parameters(out, parameters.model_copy(update={"fit": fit}))
+        console.print(
+            f"fitted {', '.join(FITTED_QUOTES)}: loss {parameters.fit['loss']:.4g} after {len(history)} "
+            f"evaluations in {time.perf_counter() - started:.0f} s; wrote {out}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for name, value in parameters.values().items():
+            console.print(f"  {name} = {value!r}", highlight=False)
+
+
+def _parse_solver_settings(text: str | None) -> dict[str, dict[str, Any]]:
+    """``--solver-settings`` as {method: settings}, each validated by the method's settings type."""
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--solver-settings: not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(data, dict) or not all(isinstance(value, dict) for value in data.values()):
+        raise InputError('--solver-settings: expected {"method": {"setting": value}}')
+    from nomasplit.data.files import validate_as
+    from nomasplit.experiments.calibration import CALIBRATION_METHODS
+    from nomasplit.solvers import ALGORITHMS
+
+    for method, settings in data.items():
+        if method not in CALIBRATION_METHODS:
+            raise InputError(
+                f"--solver-settings: {method!r} is not run by calibrate ({', '.join(CALIBRATION_METHODS)})"
+            )
+        validate_as(ALGORITHMS[method].settings_type, settings, f"--solver-settings {method}")
+    return data
