@@ -668,9 +668,16 @@ def quick_settings(num_seeds: int = 3) -> ReproductionSettings:
 #: see it.
 DNN_SURGERY_SERVER_UNITS = 64.0
 
+#: ECC's ``ligd`` in the sweeps stops its improvement phase on work (rounds per descent), not on the clock: a solve
+#: that hits ``time_limit_s`` depends on the machine's speed and load, and a sweep must give the same numbers for
+#: the same seed anywhere (resumable, hashed tasks). Small instances end at a local optimum well before either cap.
+ECC_LIGD_SETTINGS: dict[str, Any] = {"time_limit_s": 3600.0, "improve_max_rounds": 8}
+
 #: Settings per method of both presets.
 ALGORITHM_SETTINGS: dict[str, dict[str, Any]] = {
     "dnn-surgery": {"mode": "heavy", "server_capacity_units": DNN_SURGERY_SERVER_UNITS},
+    "ecc-oma": {"ligd": ECC_LIGD_SETTINGS},
+    "ecc-noma": {"ligd": ECC_LIGD_SETTINGS},
 }
 
 
