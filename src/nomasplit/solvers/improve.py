@@ -13,19 +13,24 @@ Each round of the search:
    ``A_i(s) + B_i W_i(s)`` at its current uplink cost per bit ``B_i`` (nobody else is affected).
 2. **Pricing** of every candidate move from the current interference, vectorised over users and subchannels:
    a user to another subchannel with a free slot at its AP (its own power and split re-chosen), a swap of two
-   users of one AP between subchannels, a user to Device-Only (its interference leaves both groups), a
-   Device-Only user back onto the best free uplink and downlink slots, and a user's own power on a grid. Each
-   price counts the mover's own change and the change it causes to every member of the groups it leaves and
-   joins (members' splits and powers held).
+   users of one AP between subchannels, a channel swap (all users of a cell on one subchannel trade places with
+   those on another), a user to Device-Only (its interference leaves both groups), a Device-Only user back onto
+   the best free uplink and downlink slots, an exchange (a Device-Only user takes an offloading user's slots),
+   and a user's own power on a grid. Each price counts the mover's own change and the change it causes to every
+   member of the groups it leaves and joins (members' splits and powers held); relocations, power moves and
+   Device-Only switches are priced exactly, swaps and exchanges approximately.
 3. **Exact verification**: the best-priced moves whose touched groups (and users) are disjoint are applied
    together and the plan is evaluated once by the system model; since the groups are disjoint, each move's
    exact change is the change of its own groups. Moves that did not lower ``Gamma`` are undone.
 
-When no priced move improves, the continuous variables are re-optimised at the fixed assignment (the gradient
-"polish" of :mod:`~nomasplit.solvers.polish`, kept only if it lowers ``Gamma``) and the search resumes; on small
-instances every candidate move is also checked exactly one by one before giving up (so pricing errors cannot
-stop the search early). The search stops at a local optimum or at its time budget. ``Gamma`` never increases:
-every accepted step was evaluated exactly. The anytime curve (``Gamma`` against elapsed seconds) is recorded.
+When no priced move improves: on small instances the approximately priced neighbours are evaluated exactly one
+by one (the best :data:`EXHAUSTIVE_POLISHED` polished first); then the continuous variables are re-optimised at
+the fixed assignment (the gradient "polish" of :mod:`~nomasplit.solvers.polish`, kept only if it lowers
+``Gamma``) and the search resumes. A descent stops at a local optimum, when :data:`STALL_ROUNDS` rounds gained
+less than :data:`STALL_GAIN`, at ``max_rounds`` or at the deadline. :meth:`LocalSearch.run` may then try kicks:
+non-improving single moves, each followed by a descent, kept when the descent ends lower. ``Gamma`` never
+increases: every accepted step was evaluated exactly. The anytime curve (``Gamma`` against elapsed seconds) is
+recorded.
 """
 
 from __future__ import annotations
