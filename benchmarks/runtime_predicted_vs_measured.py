@@ -36,6 +36,7 @@ from nomasplit.runtime.device import check_edge_weights, device_part, local_outp
 from nomasplit.runtime.loadtest import LoadTestResult, run_load_test
 from nomasplit.runtime.models import load_zoo_model
 from nomasplit.runtime.prediction import STAGES, calibrate, compare_stages, predict_latency, predict_latency_from_tables
+from nomasplit.runtime.replay import stop_edge
 
 CLI = [sys.executable, "-c", "from nomasplit.cli.main import main; main()"]
 #: Idle time before each run (the measured tables' passes start after the same idle gap).
@@ -73,17 +74,6 @@ def start_edge(token: str) -> tuple[subprocess.Popen[str], str]:
                 return process, line.split(" at ")[1].split()[0]
     process.kill()
     raise RuntimeError("the edge server did not start")
-
-
-def stop_edge(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-    if process.stdout is not None:
-        process.stdout.close()
 
 
 @dataclass(frozen=True)

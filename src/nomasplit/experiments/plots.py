@@ -7,6 +7,7 @@ SVGs are written without a date and with a fixed hash salt, so that the same num
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,16 +88,7 @@ def plot_figure(table: pd.DataFrame, figure: FigureSpec, sweep: SweepSpec, out_d
     axis.grid(True, alpha=0.3)
     axis.legend(fontsize=8)
     fig.tight_layout()
-    out = Path(out_dir)
-    written = []
-    for suffix in ("png", "svg"):
-        path = out / f"{figure.filename}.{suffix}"
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, format=suffix, dpi=120, metadata={"Date": None} if suffix == "svg" else None)
-        tmp.replace(path)
-        written.append(path)
-    plt.close(fig)
-    return written
+    return _save(fig, Path(out_dir), figure.filename)
 
 
 def _log_position(value: float, grid: list[float]) -> float:
@@ -158,10 +150,16 @@ def plot_regime_map(table: pd.DataFrame, regime: RegimeMapSpec, out_dir: str | P
             axis.annotate(mark.label, (position_x, position_y), textcoords="offset points", xytext=(6, 6), fontsize=7)
     fig.suptitle(regime.title, fontsize=10)
     fig.tight_layout()
-    out = Path(out_dir)
+    return _save(fig, Path(out_dir), regime.filename)
+
+
+def _save(fig: Any, out: Path, filename: str) -> list[Path]:
+    """Write ``fig`` as PNG and SVG (each atomically: temporary file, then rename; SVG without a date) and close it."""
+    import matplotlib.pyplot as plt
+
     written = []
     for suffix in ("png", "svg"):
-        path = out / f"{regime.filename}.{suffix}"
+        path = out / f"{filename}.{suffix}"
         tmp = path.with_name(f".{path.name}.tmp")
         fig.savefig(tmp, format=suffix, dpi=120, metadata={"Date": None} if suffix == "svg" else None)
         tmp.replace(path)

@@ -130,11 +130,12 @@ def _start_edge(models: list[str], workers: int, token: str, timeout_s: float) -
             line = process.stdout.readline()
             if " at http" in line:
                 return process, line.split(" at ")[1].split()[0]
-    _stop_edge(process)
+    stop_edge(process)
     raise InputError("the edge server for the replay did not start within 120 s")
 
 
-def _stop_edge(process: subprocess.Popen[str]) -> None:
+def stop_edge(process: subprocess.Popen[str]) -> None:
+    """Stop an edge server process started for a run (terminate, then kill after 20 s) and close its pipe."""
     process.terminate()
     try:
         process.wait(timeout=20)
@@ -198,7 +199,7 @@ def run_replay(
             for client in clients.values():
                 client.close()
     finally:
-        _stop_edge(process)
+        stop_edge(process)
         torch.set_num_threads(previous_threads)
     users = []
     for assignment in chosen:
