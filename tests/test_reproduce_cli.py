@@ -121,6 +121,10 @@ def test_calibrated_quick_preset_writes_report_md_and_json_with_both_presets(tmp
     fitted = {row["key"] for row in data["quotes"] if row["fitted"]}
     assert fitted == set(summary["fitted_quotes"])
     assert all(row["held_out"] for row in data["trends"]) and len(data["trends"]) == 25
+    # the trends this model cannot show under any parameters are named, and the summary says how many can agree
+    limited = {row["key"] for row in data["trends"] if row["model_limit"]}
+    assert limited == {"fig7-t2", "fig8-t3", "fig11-t2"}
+    assert "so at most 22 can agree" in report.splitlines()[5] and "model limit" in report
     # the paper preset beside it has its own report, with the calibrated verdicts as its other column
     other = json.loads((out / "paper-preset" / "report.json").read_text())
     assert other["preset"] == "paper" and other["compare"]["preset"] == "calibrated"
@@ -140,9 +144,27 @@ def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path):
     assert parameters.latency_weight in (0.5, 0.7, 0.9)
     assert parameters.fit["evaluations"] >= 3 and parameters.fit["command"].startswith("nomasplit ")
     assert set(parameters.fit["losses"]) == set(parameters.fit["fitted"])
+    # the fit ran ECC with the reproduction's own settings (the solver the preset runs)
+    from nomasplit.experiments.figures import ALGORITHM_SETTINGS
+
+    assert parameters.fit["algorithm_settings"]["ecc-noma"] == ALGORITHM_SETTINGS["ecc-noma"]
     settings = calibrated_settings(parameters, quick=True)
     assert settings.preset == "calibrated" and settings.fitted == tuple(parameters.fit["fitted"])
     assert settings.sweep("models").values == ("nin-in8", "tiny-yolov2-in8", "vgg16-in8")
+    # --start: a refit begins where a settings file left off (evaluations come from the same store)
+    again = tmp_path / "again.json"
+    args = ["calibrate", "--out", str(again), "--store", str(tmp_path / "store"), "--only", "latency_weight"]
+    result = runner.invoke(app, [*args, "--workers", "0", "--start", str(out), "--min-improvement", "0.99"])
+    assert result.exit_code == 0, result.output
+    refit = load_parameters(again)
+    assert refit.fit["start"] == parameters.values()
+    # no candidate lowers the loss by 99 %: the incumbent stays and the first pass ends the search
+    assert refit.values() == parameters.values() and refit.fit["rounds"] == 1
+    bad = runner.invoke(app, ["calibrate", "--out", str(tmp_path / "x.json"), "--start", str(tmp_path / "none.json")])
+    assert bad.exit_code == 2 and "none.json" in bad.output
+    assert parameters.fit["min_improvement"] == 0.01
+    bad = runner.invoke(app, ["calibrate", "--out", str(tmp_path / "x.json"), "--min-improvement", "1.5"])
+    assert bad.exit_code == 2 and "--min-improvement must be in [0, 1)" in bad.output
     bad = runner.invoke(app, ["calibrate", "--out", str(tmp_path / "x.json"), "--only", "nonsense"])
     assert bad.exit_code == 2 and "unknown parameter(s) nonsense" in bad.output
     bad = runner.invoke(

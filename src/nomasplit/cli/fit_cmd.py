@@ -26,6 +26,11 @@ def register(app: typer.Typer) -> None:
         store: Path = typer.Option(Path("calibration"), "--store", help="folder of the resumable evaluation results"),
         seeds: int = typer.Option(2, "--seeds", help="Monte-Carlo seeds per evaluation"),
         rounds: int = typer.Option(2, "--rounds", help="at most this many passes over the parameters"),
+        min_improvement: float = typer.Option(
+            0.01,
+            "--min-improvement",
+            help="a candidate must lower the loss by more than this fraction to be kept (Monte-Carlo noise)",
+        ),
         workers: int | None = typer.Option(
             None, "--workers", help="worker processes (0: run in this process; default: CPUs)"
         ),
@@ -35,6 +40,12 @@ def register(app: typer.Typer) -> None:
             "--solver-settings",
             help='settings per method as JSON, e.g. \'{"ecc-noma": {"ligd": {"max_iterations": 5}}}\' '
             "(validated up front)",
+        ),
+        start: Path | None = typer.Option(
+            None,
+            "--start",
+            help="start the search from the parameters of this settings file (e.g. the shipped calibration, "
+            "to refit after a solver change); default: the declared start point",
         ),
         only: str | None = typer.Option(
             None,
@@ -47,12 +58,20 @@ def register(app: typer.Typer) -> None:
         (coordinate search over a grid; docs/reproduction.md). Writes the settings file of
         `nomasplit reproduce --preset calibrated --calibration FILE`.
         """
-        from nomasplit.experiments.calibration import CALIBRATION_BOX, FITTED_QUOTES, calibrate, write_parameters
+        from nomasplit.experiments.calibration import (
+            CALIBRATION_BOX,
+            FITTED_QUOTES,
+            calibrate,
+            load_parameters,
+            write_parameters,
+        )
 
         if seeds < 1:
             raise InputError(f"--seeds must be at least 1, got {seeds}")
         if rounds < 1:
             raise InputError(f"--rounds must be at least 1, got {rounds}")
+        if not 0 <= min_improvement < 1:
+            raise InputError(f"--min-improvement must be in [0, 1), got {min_improvement}")
         if workers is not None and workers < 0:
             raise InputError(f"--workers must be 0 or more, got {workers}")
         if not out.parent.is_dir():
@@ -68,13 +87,16 @@ def register(app: typer.Typer) -> None:
                 )
             box = {name: CALIBRATION_BOX[name] for name in names}
         algorithm_settings = _parse_solver_settings(solver_settings)
+        start_values = None if start is None else load_parameters(start).values()
         started = time.perf_counter()
         parameters, history = calibrate(
             store,
             box=box,
+            start=start_values,
             algorithm_settings=algorithm_settings,
             num_seeds=seeds,
             max_rounds=rounds,
+            min_improvement=min_improvement,
             workers=workers,
             progress=progress,
             log=lambda line: console.print(line, highlight=False),
@@ -91,10 +113,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {name} = {value!r}", highlight=False)
 
 
-def _parse_solver_settings(text: str | None) -> dict[str, dict[str, Any]]:
-    """``--solver-settings`` as {method: settings}, each validated by the method's settings type."""
+def _parse_solver_settings(text: str | None) -> dict[str, dict[str, Any]] | None:
+    """``--solver-settings`` as {method: settings}, each validated by the method's settings type; a method not
+    named keeps the reproduction's settings. None when the option is not given (the reproduction's settings)."""
     if text is None:
-        return {}
+        return None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -111,4 +134,6 @@ def _parse_solver_settings(text: str | None) -> dict[str, dict[str, Any]]:
                 f"--solver-settings: {method!r} is not run by calibrate ({', '.join(CALIBRATION_METHODS)})"
             )
         validate_as(ALGORITHMS[method].settings_type, settings, f"--solver-settings {method}")
-    return data
+    from nomasplit.experiments.calibration import calibration_algorithm_settings
+
+    return {**calibration_algorithm_settings(), **data}

@@ -215,6 +215,9 @@ class Trend:
     figure: str
     statement: str
     check: Check
+    #: Why this model cannot show the trend under any parameters (None: it can). Stated in the report beside the
+    #: verdict and counted in the summary, so that a reader sees which misses are the model's and which the fit's.
+    limit: str | None = None
 
     def run(self, table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> tuple[str, str]:
         return self.check(table, ratios)
@@ -373,6 +376,18 @@ def _flat(methods: tuple[str, ...], spread: float) -> Check:
 _OFFLOADERS = ("edge-only", "neurosurgeon", "dnn-surgery", "ecc-noma")
 _BASELINES = ("edge-only", "neurosurgeon", "dnn-surgery")
 
+#: Why Figs. 8/11's "the advantage grows with the workload" cannot hold in this model.
+LIMIT_LINEAR_WORKLOAD = (
+    "every cost of the model scales linearly with the workload k, so every method makes the same choices at "
+    "every k and every ratio between methods is the same at every k"
+)
+#: Why Fig. 7's "Edge-Only, Neurosurgeon and DNN Surgery are not affected by M" cannot hold in this model.
+LIMIT_OMA_BY_M = (
+    "with the bandwidth fixed, each subchannel has B/M Hz and an OMA method serves at most M users per AP, so "
+    "every OMA method's rates and the number it serves change with M"
+)
+
+
 TRENDS: tuple[Trend, ...] = (
     Trend("2", "ECC and Edge-Only are faster than Device-Only", _all_above(("ecc-oma", "edge-only"), 1.0)),
     Trend("2", "ECC (OMA) is faster than Edge-Only", _beats("ecc-oma", ("edge-only",))),
@@ -412,10 +427,20 @@ TRENDS: tuple[Trend, ...] = (
         _gap_changes("ecc-noma", "neurosurgeon", grows=True),
     ),
     Trend("7", "ECC-NOMA's speedup first rises with M, then falls", _interior_peak("ecc-noma")),
-    Trend("7", "Edge-Only, Neurosurgeon and DNN Surgery are not affected by M", _flat(_BASELINES, 0.10)),
+    Trend(
+        "7",
+        "Edge-Only, Neurosurgeon and DNN Surgery are not affected by M",
+        _flat(_BASELINES, 0.10),
+        limit=LIMIT_OMA_BY_M,
+    ),
     Trend("8", "latency grows with the workload for every method (speedup falls)", _decreasing(_OFFLOADERS)),
     Trend("8", "ECC-NOMA has the best speedup at every workload", _beats("ecc-noma", _BASELINES)),
-    Trend("8", "ECC-NOMA's advantage grows with the workload", _gap_changes("ecc-noma", None, grows=True)),
+    Trend(
+        "8",
+        "ECC-NOMA's advantage grows with the workload",
+        _gap_changes("ecc-noma", None, grows=True),
+        limit=LIMIT_LINEAR_WORKLOAD,
+    ),
     Trend(
         "9",
         "the energy reduction of the offloading methods falls as the density grows",
@@ -430,7 +455,12 @@ TRENDS: tuple[Trend, ...] = (
         _all_above(_OFFLOADERS, 1.0, above=False),
     ),
     Trend("11", "ECC-NOMA has the best energy reduction at every workload", _beats("ecc-noma", _BASELINES)),
-    Trend("11", "ECC-NOMA's advantage grows with the workload", _gap_changes("ecc-noma", None, grows=True)),
+    Trend(
+        "11",
+        "ECC-NOMA's advantage grows with the workload",
+        _gap_changes("ecc-noma", None, grows=True),
+        limit=LIMIT_LINEAR_WORKLOAD,
+    ),
 )
 
 
@@ -447,7 +477,12 @@ def check_trends(tables: Tables, ratios: dict[str, pd.DataFrame] | None = None) 
     rows = []
     for index, trend in enumerate(TRENDS):
         table = tables.get(trend.figure)
-        row: dict[str, Any] = {"key": trend_key(index), "figure": trend.figure, "statement": trend.statement}
+        row: dict[str, Any] = {
+            "key": trend_key(index),
+            "figure": trend.figure,
+            "statement": trend.statement,
+            "model_limit": trend.limit,
+        }
         if table is None or len(table) == 0:
             rows.append({**row, "verdict": "not run", "evidence": ""})
             continue
@@ -725,11 +760,15 @@ def summary_lines(analysis: Analysis, compare: Analysis | None) -> list[str]:
         if holds
         else "3. **What holds:** no figure has all its trends agreeing."
     )
-    lines.append(
-        f"4. **What does not:** Figs. {', '.join(fails) or '(none)'} have trends that disagree. Figs. 8 and 11 "
-        "cannot show an advantage that grows with the workload: every cost scales linearly with k "
-        "(readings)."
-    )
+    limited = [row["key"] for row in analysis.trends if row.get("model_limit")]
+    line = f"4. **What does not:** Figs. {', '.join(fails) or '(none)'} have trends that disagree."
+    if limited:
+        line += (
+            f" {len(limited)} of the {len(analysis.trends)} trends cannot hold in this model under any parameters "
+            f"({', '.join(limited)}: costs linear in the workload k; OMA methods depend on M when the bandwidth "
+            f"is fixed; column 'model limit'), so at most {len(analysis.trends) - len(limited)} can agree."
+        )
+    lines.append(line)
     share = _offloading_share(analysis, "models", "ecc-noma")
     why = f"5. **Why:** ECC-NOMA offloads {_fmt(100 * share)} % of the users in Figs. 2-5"
     if compare is not None:
@@ -895,11 +934,13 @@ def render_report(
     trend_headers = ["Fig.", "trend the paper states", f"{analysis.name}", "evidence"]
     if compare is not None:
         trend_headers += [f"{other_name}"]
+    trend_headers.append("model limit")
     trend_rows = []
     for row in analysis.trends:
         cells = [row["figure"], row["statement"], row["verdict"], row["evidence"]]
         if compare is not None:
             cells.append(str(other_trends.get(row["key"], {}).get("verdict", "-")))
+        cells.append(row.get("model_limit") or "-")
         trend_rows.append(cells)
     lines += _table_md(trend_headers, trend_rows)
     failures = run_info.get("failures", [])
