@@ -1060,3 +1060,29 @@ def test_loadtest_command_names_the_setting_that_limits_it() -> None:
     assert result.exit_code == 0, output
     assert "answers were 503 busy" in output
     assert "--max-inflight = 1" in output and "--max-inflight 16 or more" in output
+
+
+def test_a_port_that_is_not_a_dask_scheduler_fails_fast_with_a_clear_error() -> None:
+    """A TCP port that accepts connections but never speaks Dask's protocol: InputError after the timeout,
+    not Dask's 30 s wait and a traceback."""
+    pytest.importorskip("dask.distributed")
+    import socket
+    import threading
+
+    from nomasplit.errors import InputError
+    from nomasplit.experiments.sweep import dask_client
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True)
+    thread.start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        with pytest.raises(InputError, match=r"no Dask scheduler answered within 1 s"):
+            dask_client(address, timeout_s=1.0)
+    finally:
+        for connection in accepted:
+            connection.close()
+        server.close()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -334,14 +335,16 @@ def test_a_sweep_killed_with_sigkill_and_resumed_equals_an_uninterrupted_one(tmp
 
 def test_dask_local_cluster_gives_the_same_results(tmp_path):
     pytest.importorskip("dask.distributed")
-    from dask.distributed import Client
-
-    from nomasplit.experiments.sweep import local_dask_cluster
+    from nomasplit.experiments.sweep import dask_client, local_dask_cluster
 
     settings = tiny_settings(methods=("device-only", "edge-only"), num_seeds=1)
     tasks = build_tasks(settings)
-    with local_dask_cluster(n_workers=1, processes=False) as cluster, Client(cluster) as client:
-        outcome = run_sweep(tasks, tmp_path / "dask", client=client, progress=False)
+    # connected by address, as `--scheduler` does (dask_client's handshake thread and worker check)
+    with local_dask_cluster(n_workers=1, processes=False) as cluster, warnings.catch_warnings():
+        # in-process workers share this process's environment: dask_client may warn about the trim threshold
+        warnings.filterwarnings("ignore", message=".*MALLOC_TRIM_THRESHOLD_")
+        with dask_client(cluster.scheduler_address) as client:
+            outcome = run_sweep(tasks, tmp_path / "dask", client=client, progress=False)
     assert outcome.num_computed == len(tasks) and outcome.num_failed == 0
     run_sweep(tasks, tmp_path / "local", workers=0, progress=False)
     pd.testing.assert_frame_equal(_table(tasks, tmp_path / "dask"), _table(tasks, tmp_path / "local"))

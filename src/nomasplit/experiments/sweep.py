@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +32,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from nomasplit.errors import InputError
 from nomasplit.experiments.figures import RESULT_SCHEMA, ReproductionSettings, SweepValue
 from nomasplit.experiments.fingerprint import code_fingerprint
 from nomasplit.io import read_json, write_json
@@ -418,15 +420,41 @@ class _progress_bar:
             self._progress.stop()
 
 
-def dask_client(address: str) -> Any:
+#: Seconds to wait for a Dask scheduler's handshake (Dask's own default is 30 s): a port that accepts TCP but
+#: does not speak Dask's protocol fails after this long.
+DASK_CONNECT_TIMEOUT_S = 10.0
+
+
+def dask_client(address: str, timeout_s: float = DASK_CONNECT_TIMEOUT_S) -> Any:
     """Connect to a Dask scheduler (``tcp://host:8786``) and check the workers' malloc trim threshold.
 
     Workers started by hand should be started with ``MALLOC_TRIM_THRESHOLD_=65536`` in their environment
     (it cannot be changed after a process starts); workers that lack it are reported with a warning.
+    Raises :class:`~nomasplit.errors.InputError` when no scheduler answers within ``timeout_s``.
     """
     from dask.distributed import Client
 
-    client = Client(address)
+    # Dask's own timeout bounds the TCP connect, not the handshake: a port that accepts and stays silent would
+    # block for ever. The client is made in a daemon thread and abandoned if it has not answered in time.
+    made: list[Any] = []
+    failed: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            made.append(Client(address, timeout=timeout_s))
+        except BaseException as exc:  # reported below, in the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=connect, name="nomasplit-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 1.0)
+    if not made:
+        reason = failed[0].__class__.__name__ if failed else "no handshake"
+        raise InputError(
+            f"--scheduler {address}: no Dask scheduler answered within {timeout_s:g} s ({reason}); "
+            "is this the address of a running `dask scheduler`?"
+        )
+    client = made[0]
     values = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
     unset = [worker for worker, value in values.items() if value is None]
     if unset:
