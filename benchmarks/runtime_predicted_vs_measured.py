@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -36,7 +35,7 @@ from nomasplit.runtime.device import check_edge_weights, device_part, local_outp
 from nomasplit.runtime.loadtest import LoadTestResult, run_load_test
 from nomasplit.runtime.models import load_zoo_model
 from nomasplit.runtime.prediction import STAGES, calibrate, compare_stages, predict_latency, predict_latency_from_tables
-from nomasplit.runtime.replay import stop_edge
+from nomasplit.runtime.replay import MeasuredStages, stop_edge
 
 CLI = [sys.executable, "-c", "from nomasplit.cli.main import main; main()"]
 #: Idle time before each run (the measured tables' passes start after the same idle gap).
@@ -74,19 +73,6 @@ def start_edge(token: str) -> tuple[subprocess.Popen[str], str]:
                 return process, line.split(" at ")[1].split()[0]
     process.kill()
     raise RuntimeError("the edge server did not start")
-
-
-@dataclass(frozen=True)
-class MedianStages:
-    """Per-stage medians of a split's repeated runs [s]."""
-
-    device_compute_s: float
-    uplink_s: float
-    edge_queue_s: float
-    edge_compute_s: float
-    downlink_s: float
-    other_s: float
-    total_s: float
 
 
 def _median_abs(values: list[float]) -> float:
@@ -160,11 +146,10 @@ def benchmark_model(
                 reports.append(report)
         # Each stage and the total: its own median over the repeats (a stage of the median-total run carries
         # that run's noise).
-        measured = MedianStages(
+        measured = MeasuredStages(
             **{
                 key: statistics.median(getattr(report, key) for report in reports)
-                for key in ("device_compute_s", "uplink_s", "edge_queue_s", "edge_compute_s", "downlink_s",
-                            "other_s", "total_s")
+                for key in MeasuredStages.model_fields
             }
         )  # fmt: skip
         flop_model = predict_latency(

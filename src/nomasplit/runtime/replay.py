@@ -41,13 +41,11 @@ MAX_USERS = 16
 MAX_SECONDS = 600.0
 
 
-class ReplayUser(BaseModel):
-    """One user of the replay: the plan's assignment and the median round's stages against the prediction."""
+class MeasuredStages(BaseModel):
+    """Measured stages of one split inference [s] (what :func:`compare_stages` reads)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    assignment: PlanAssignment
-    rounds: int
     device_compute_s: float
     uplink_s: float
     edge_queue_s: float
@@ -55,6 +53,13 @@ class ReplayUser(BaseModel):
     downlink_s: float
     other_s: float
     total_s: float
+
+
+class ReplayUser(MeasuredStages):
+    """One user of the replay: the plan's assignment and the median round's stages against the prediction."""
+
+    assignment: PlanAssignment
+    rounds: int
     comparison: list[StageComparison]
     matches: bool = Field(description="every round's output equal to the full local model (rtol = atol = 1e-4)")
 
@@ -74,18 +79,6 @@ class ReplayResult(BaseModel):
     load_average_before: list[float]
     load_average_after: list[float]
     wall_s: float
-
-
-class _Stages(BaseModel):
-    """Measured stages of one user's median round [s] (what :func:`compare_stages` reads)."""
-
-    device_compute_s: float
-    uplink_s: float
-    edge_queue_s: float
-    edge_compute_s: float
-    downlink_s: float
-    other_s: float
-    total_s: float
 
 
 def select_users(scenario: Scenario, plan: Plan, num_users: int, ap: int | None) -> tuple[int, list[PlanAssignment]]:
@@ -207,7 +200,7 @@ def run_replay(
         median = sorted(user_runs, key=lambda run: run["total_s"])[len(user_runs) // 2]
         measured = {key: value for key, value in median.items() if key != "matches"}
         assert assignment.predicted is not None
-        comparison = compare_stages(assignment.predicted, _Stages(**measured))
+        comparison = compare_stages(assignment.predicted, MeasuredStages(**measured))
         users.append(
             ReplayUser(
                 assignment=assignment,
