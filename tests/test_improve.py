@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -147,3 +148,25 @@ def test_ecc_noma_records_the_oma_start() -> None:
     info = solve(scenario, "ecc-noma").solver
     assert info is not None and "ecc-oma" in info.extra["starts"]
     assert np.isfinite(info.extra["starts"]["ecc-oma"])
+
+
+@pytest.mark.parametrize("max_rounds", [0, 1])
+def test_a_round_capped_search_still_reoptimises_compute_units(max_rounds) -> None:
+    """A search stopped by its round cap polishes the plan it reached: a start whose offloading users hold
+    r_max units, above the optimal r_i* of bounds.optimal_compute_units, ends with its units near r_i*."""
+    scenario = random_scenario(6, num_users=8, num_subchannels=4, access="oma")
+    model = SystemModel(scenario)
+    decision = _edge_only_decision(model)
+    best_units = optimal_compute_units(model)
+    offloading = model.offloads(decision.split)
+    assert bool(offloading.any())
+    assert bool((best_units[offloading] < scenario.compute_units_max - 0.1).all())  # r_max is off the optimum
+    decision = dataclasses.replace(decision, compute_units=torch.full_like(decision.compute_units, scenario.compute_units_max))
+    with torch.no_grad():
+        before = float(model.objective(decision))
+    result = _search(model).run(decision, best_units, deadline=math.inf, max_rounds=max_rounds, max_kicks=0)
+    assert result.stop_reason == "max_rounds"
+    assert result.objective < before * (1 - 1e-6)
+    active = model.offloads(result.decision.split)
+    gap = (result.decision.compute_units[active] - best_units[active]).abs().max()
+    assert float(gap) < 0.05 * (scenario.compute_units_max - scenario.compute_units_min)

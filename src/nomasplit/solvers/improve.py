@@ -905,6 +905,10 @@ class LocalSearch:
             if time.perf_counter() > deadline:
                 return state, ev, "time limit"
             if rounds >= max_rounds:
+                # Capped before a local optimum: still re-optimise the continuous variables of the plan reached
+                # (the moves leave powers and compute units where the start had them).
+                if polished_at is None or polished_at > ev.objective:
+                    state, ev = self._polished(state, ev)
                 return state, ev, "max_rounds"
             rounds += 1
             (record.muted_parent or record).rounds += 1
@@ -930,9 +934,7 @@ class LocalSearch:
                 if polished_at is not None and polished_at <= ev.objective:
                     return state, ev, "local optimum"
                 polished_at = ev.objective
-                polished, _, _ = polish(self.model, self.decision_of(state), self.method, self.polish_stopping)
-                polished_state = self.state_of(polished)
-                polished_ev = self.evaluate(polished_state)
+                polished_state, polished_ev = self._polished(state, ev)
                 if not polished_ev.objective < ev.objective - tolerance:
                     return state, ev, "local optimum"
                 state, ev = polished_state, polished_ev
@@ -942,6 +944,14 @@ class LocalSearch:
             history.append(ev.objective)
             if len(history) > STALL_ROUNDS and history[-1] > history[-1 - STALL_ROUNDS] * (1 - STALL_GAIN):
                 return state, ev, "local optimum"  # the last rounds gained almost nothing: take it as one
+
+    def _polished(self, state: PlanState, ev: Evaluation) -> tuple[PlanState, Evaluation]:
+        """The plan with its continuous variables re-optimised at its assignment, or the plan itself if that
+        is not lower."""
+        polished, _, _ = polish(self.model, self.decision_of(state), self.method, self.polish_stopping)
+        polished_state = self.state_of(polished)
+        polished_ev = self.evaluate(polished_state)
+        return (polished_state, polished_ev) if polished_ev.objective < ev.objective else (state, ev)
 
     def kicks(self, state: PlanState, ev: Evaluation, limit: int) -> list[PlanState]:
         """Plans one priced move away, improving or not (best price first): starts of a further descent."""
