@@ -161,7 +161,9 @@ def test_a_round_capped_search_still_reoptimises_compute_units(max_rounds) -> No
     offloading = model.offloads(decision.split)
     assert bool(offloading.any())
     assert bool((best_units[offloading] < scenario.compute_units_max - 0.1).all())  # r_max is off the optimum
-    decision = dataclasses.replace(decision, compute_units=torch.full_like(decision.compute_units, scenario.compute_units_max))
+    decision = dataclasses.replace(
+        decision, compute_units=torch.full_like(decision.compute_units, scenario.compute_units_max)
+    )
     with torch.no_grad():
         before = float(model.objective(decision))
     result = _search(model).run(decision, best_units, deadline=math.inf, max_rounds=max_rounds, max_kicks=0)
