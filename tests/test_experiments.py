@@ -415,6 +415,37 @@ def test_an_ordering_agrees_only_when_the_intervals_separate():
     assert verdict(fig2((1.9, 1.8, 2.0))) == "disagrees"
 
 
+def test_the_paired_verdict_tests_each_ordering_seed_by_seed():
+    """Seeds (topologies) that move both methods together make the separate intervals overlap; per seed the
+    order holds, so 'paired' agrees while the verdict stays inconclusive. An order that flips between seeds
+    agrees in neither."""
+    from nomasplit.experiments.measures import geometric_mean_ci95
+    from nomasplit.experiments.report import check_trends
+
+    def run(noma_over_oma: list[float]) -> dict:
+        oma = [2.0, 3.0, 4.5, 2.5, 3.5]  # per-seed speedups of ECC-OMA: a wide spread between seeds
+        per_seed = {"ecc-oma": oma, "ecc-noma": [o * g for o, g in zip(oma, noma_over_oma, strict=True)]}
+        per_seed["edge-only"] = [o / 1.5 for o in oma]
+        rows, ratio_rows = [], []
+        for method, values in per_seed.items():
+            rows.append(("nin", method, *geometric_mean_ci95(np.array(values))))
+            ratio_rows += [
+                dict(value="nin", x=math.nan, algorithm=method, seed=s, ratio=v) for s, v in enumerate(values)
+            ]
+        tables, ratios = {"2": _verdict_table(rows)}, {"2": pd.DataFrame(ratio_rows)}
+        return next(
+            row for row in check_trends(tables, ratios) if row["statement"] == "ECC-NOMA is faster than ECC (OMA)"
+        )
+
+    steady = run([1.10, 1.12, 1.09, 1.11, 1.10])
+    assert (steady["verdict"], steady["paired_verdict"]) == ("inconclusive", "agrees")
+    flipping = run([1.4, 0.9, 1.3, 0.85, 1.2])
+    assert flipping["verdict"] == "inconclusive" and flipping["paired_verdict"] == "inconclusive"
+    behind = run([0.95, 0.97, 0.96, 0.94, 0.95])
+    assert (behind["verdict"], behind["paired_verdict"]) == ("disagrees", "disagrees")
+    assert run([1.1] * 5)["paired_verdict"] == "agrees"  # zero spread: the interval is the point
+
+
 def test_quoted_points_match_however_the_model_was_given(tmp_path):
     from nomasplit.experiments.report import compare_quoted, matches_point
     from nomasplit.zoo import load_bundled_profile

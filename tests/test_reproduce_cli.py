@@ -125,6 +125,10 @@ def test_calibrated_quick_preset_writes_report_md_and_json_with_both_presets(tmp
     limited = {row["key"] for row in data["trends"] if row["model_limit"]}
     assert limited == {"fig7-t2", "fig8-t3", "fig11-t2"}
     assert "so at most 22 can agree" in report.splitlines()[5] and "model limit" in report
+    # the seed-by-seed verdict is beside each trend (one seed: no paired test, so the verdict itself counts)
+    assert all("paired_verdict" in row for row in data["trends"])
+    assert all(row["paired_verdict"] is None for row in data["trends"] if row["verdict"] != "not run")
+    assert f"column 'paired'), {summary['trends_agree_paired']} agree" in report.splitlines()[2]
     # the paper preset beside it has its own report, with the calibrated verdicts as its other column
     other = json.loads((out / "paper-preset" / "report.json").read_text())
     assert other["preset"] == "paper" and other["compare"]["preset"] == "calibrated"

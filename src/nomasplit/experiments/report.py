@@ -143,7 +143,8 @@ def _compare_one(quoted: QuotedNumber, table: pd.DataFrame) -> dict[str, Any]:
     tolerance = AGREEMENT_TOLERANCE
     label = _label(quoted.method)
     if quoted.kind == "argmax":
-        status, evidence = _interior_peak(quoted.method)(table)
+        outcome = _interior_peak(quoted.method)(table)
+        status, evidence = outcome.verdict, outcome.evidence
         best_value, best = max(series, key=lambda item: item[1])
         inside = quoted.low <= float(best_value) <= quoted.high
         if _never_offloads(table, quoted.method):
@@ -192,7 +193,22 @@ def _compare_one(quoted: QuotedNumber, table: pd.DataFrame) -> dict[str, Any]:
 #: "inconclusive" when the means are in the stated order but the intervals overlap; else "disagrees".
 TREND_VERDICTS = ("agrees", "inconclusive", "disagrees", "not run")
 
-Check = Callable[..., tuple[str, str]]
+
+@dataclass(frozen=True)
+class Outcome:
+    """A trend check's verdict and evidence, and the verdict of the same comparisons tested seed by seed.
+
+    ``paired``: every method of a (point, seed) runs on the same scenario, so "A above B" can also be tested on
+    the per-seed ratio A / B (the 95% t-interval over seeds of its log excludes 0). It is reported beside the
+    verdict, which needs separate intervals; None where the check compares no two points (flatness).
+    """
+
+    verdict: str
+    evidence: str
+    paired: str | None = None
+
+
+Check = Callable[..., Outcome]
 
 
 def _combine(statuses: list[str]) -> str:
@@ -208,6 +224,38 @@ def _greater(first: tuple[float, float, float], second: tuple[float, float, floa
     return "agrees" if first[1] > second[2] else "inconclusive"
 
 
+def _per_seed(ratios: pd.DataFrame, value: str, method: str) -> pd.Series:
+    """One method's per-seed ratios at one point, indexed by seed."""
+    rows = ratios[(ratios["value"].astype(str) == value) & (ratios["algorithm"] == method)]
+    return rows.set_index("seed")["ratio"]
+
+
+def _greater_paired(ratios: pd.DataFrame | None, first: tuple[str, str], second: tuple[str, str]) -> str | None:
+    """Whether ``method`` at ``value`` (``first``) exceeds ``second`` seed by seed: the per-seed ratio of the two
+    exceeds 1 + MARGIN in its geometric mean, and the 95% t-interval of its log excludes 0. None without at
+    least two common seeds."""
+    if ratios is None or len(ratios) == 0:
+        return None
+    mine, theirs = _per_seed(ratios, first[1], first[0]), _per_seed(ratios, second[1], second[0])
+    logs = np.log((mine / theirs).dropna().to_numpy(dtype=np.float64))
+    logs = logs[np.isfinite(logs)]
+    if logs.size < 2:
+        return None
+    mean, low, _ = mean_ci95(logs)
+    if not mean > math.log(1 + MARGIN):
+        return "disagrees"
+    return "agrees" if low > 0 else "inconclusive"
+
+
+def _seeded(ratios: pd.DataFrame | None) -> bool:
+    """Whether there are per-seed ratios of at least two seeds (else no test seed by seed)."""
+    return ratios is not None and len(ratios) > 0 and ratios["seed"].nunique() >= 2
+
+
+def _combine_paired(statuses: list[str | None]) -> str | None:
+    return None if not statuses or any(status is None for status in statuses) else _combine(statuses)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class Trend:
     """One sentence of the paper about a figure, and the check of it on our table (and per-seed ratios)."""
@@ -219,12 +267,15 @@ class Trend:
     #: verdict and counted in the summary, so that a reader sees which misses are the model's and which the fit's.
     limit: str | None = None
 
-    def run(self, table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> tuple[str, str]:
+    def run(self, table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> Outcome:
         return self.check(table, ratios)
 
 
 def _all_above(methods: tuple[str, ...], threshold: float, above: bool = True) -> Check:
-    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> tuple[str, str]:
+    """Every point of ``methods`` above (below) ``threshold``. Each point's interval is already over the
+    per-seed ratio to the figure's baseline, so the seed-by-seed verdict is the same."""
+
+    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> Outcome:
         statuses, values = [], []
         line = (threshold, threshold, threshold)
         for method in methods:
@@ -234,16 +285,21 @@ def _all_above(methods: tuple[str, ...], threshold: float, above: bool = True) -
                 statuses.append(_greater(found, line) if above else _greater(line, found))
                 values.append((method, value, mean))
         if not values:
-            return "disagrees", "missing points"
+            return Outcome("disagrees", "missing points")
         worst = min(values, key=lambda i: i[2]) if above else max(values, key=lambda i: i[2])
-        return _combine(statuses), f"{'min' if above else 'max'}: {_label(worst[0])} at {worst[1]} = {_fmt(worst[2])}"
+        verdict = _combine(statuses)
+        return Outcome(
+            verdict,
+            f"{'min' if above else 'max'}: {_label(worst[0])} at {worst[1]} = {_fmt(worst[2])}",
+            verdict if _seeded(ratios) else None,
+        )
 
     return check
 
 
 def _beats(better: str, others: tuple[str, ...]) -> Check:
-    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> tuple[str, str]:
-        statuses, lost, overlap = [], [], []
+    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> Outcome:
+        statuses, paired, lost, overlap = [], [], [], []
         for other in others:
             for value, mean in _series(table, other):
                 mine, theirs = _row(table, value, better), _row(table, value, other)
@@ -251,23 +307,26 @@ def _beats(better: str, others: tuple[str, ...]) -> Check:
                     continue
                 status = _greater(mine, theirs)
                 statuses.append(status)
+                paired.append(_greater_paired(ratios, (better, value), (other, value)))
                 if status == "disagrees":
                     lost.append(f"{_label(other)} at {value}: {_fmt(mean)} vs {_fmt(mine[0])}")
                 elif status == "inconclusive":
                     overlap.append(f"{_label(other)} at {value}")
-        verdict = _combine(statuses)
+        verdict, by_seed = _combine(statuses), _combine_paired(paired)
         if lost:
-            return verdict, f"{_label(better)} not ahead of " + "; ".join(lost[:3]) + ("; ..." if len(lost) > 3 else "")
-        if overlap:
-            return verdict, f"{_label(better)} ahead in the means, intervals overlap: " + ", ".join(overlap[:3])
-        return verdict, f"{_label(better)} ahead at every point, intervals separate"
+            text = f"{_label(better)} not ahead of " + "; ".join(lost[:3]) + ("; ..." if len(lost) > 3 else "")
+        elif overlap:
+            text = f"{_label(better)} ahead in the means, intervals overlap: " + ", ".join(overlap[:3])
+        else:
+            text = f"{_label(better)} ahead at every point, intervals separate"
+        return Outcome(verdict, text, by_seed)
 
     return check
 
 
 def _decreasing(methods: tuple[str, ...]) -> Check:
-    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> tuple[str, str]:
-        parts, statuses = [], []
+    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> Outcome:
+        parts, statuses, paired = [], [], []
         for method in methods:
             series = _series(table, method)
             if len(series) < 2:
@@ -275,17 +334,18 @@ def _decreasing(methods: tuple[str, ...]) -> Check:
             first, last = _row(table, series[0][0], method), _row(table, series[-1][0], method)
             assert first is not None and last is not None
             statuses.append(_greater(first, last))
+            paired.append(_greater_paired(ratios, (method, series[0][0]), (method, series[-1][0])))
             parts.append(f"{_label(method)} {_fmt(first[0])} -> {_fmt(last[0])}")
-        return _combine(statuses), "; ".join(parts)
+        return Outcome(_combine(statuses), "; ".join(parts), _combine_paired(paired))
 
     return check
 
 
 def _gap_per_seed(ratios: pd.DataFrame, value: str, method: str, other: str | None) -> dict[int, float]:
     rows = ratios[ratios["value"].astype(str) == value]
-    mine = rows[rows["algorithm"] == method].set_index("seed")["ratio"]
+    mine = _per_seed(ratios, value, method)
     if other:
-        rest = rows[rows["algorithm"] == other].set_index("seed")["ratio"]
+        rest = _per_seed(ratios, value, other)
     else:
         others = rows[(rows["algorithm"] != method) & (rows["algorithm"] != "device-only")]
         rest = others.groupby("seed")["ratio"].max()
@@ -297,11 +357,11 @@ def _gap_changes(method: str, other: str | None, grows: bool) -> Check:
     """The ratio of ``method`` to ``other`` (None: the best other offloading method) grows (or shrinks) from
     the first to the last point: per seed, the change of the log ratio, with a 95% t-interval over seeds."""
 
-    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> tuple[str, str]:
+    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> Outcome:
         values = list(dict.fromkeys(table["value"].astype(str)))
         name = _label(other) if other else "the best other offloading method"
         if len(values) < 2:
-            return "disagrees", "missing points"
+            return Outcome("disagrees", "missing points")
         if ratios is None or len(ratios) == 0:
             means = []
             for value in (values[0], values[-1]):
@@ -313,7 +373,7 @@ def _gap_changes(method: str, other: str | None, grows: bool) -> Check:
                     else rows[(rows["algorithm"] != method) & (rows["algorithm"] != "device-only")]["mean"]
                 )
                 if len(mine) == 0 or len(rest) == 0:
-                    return "disagrees", "missing points"
+                    return Outcome("disagrees", "missing points")
                 means.append(float(mine.iloc[0]) / float(rest.max()))
             changes = np.array([math.log(means[1] / means[0])])
         else:
@@ -321,7 +381,7 @@ def _gap_changes(method: str, other: str | None, grows: bool) -> Check:
             last = _gap_per_seed(ratios, values[-1], method, other)
             seeds = sorted(set(first) & set(last))
             if not seeds:
-                return "disagrees", "missing points"
+                return Outcome("disagrees", "missing points")
             changes = np.array([math.log(last[seed] / first[seed]) for seed in seeds])
         mean, low, high = mean_ci95(changes)
         if not math.isfinite(low):
@@ -334,13 +394,13 @@ def _gap_changes(method: str, other: str | None, grows: bool) -> Check:
             f"{_label(method)} / {name} changes x{_fmt(factor)} from {values[0]} to {values[-1]} "
             f"(geometric mean over seeds)"
         )
-        return status, text
+        return Outcome(status, text, status if _seeded(ratios) else None)
 
     return check
 
 
 def _interior_peak(method: str) -> Check:
-    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> tuple[str, str]:
+    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> Outcome:
         series = _series(table, method)
         means = [mean for _, mean in series]
         index = int(np.argmax(means))
@@ -349,17 +409,22 @@ def _interior_peak(method: str) -> Check:
             f"{_fmt(means[-1])} at {series[-1][0]}"
         )
         if not 0 < index < len(series) - 1:
-            return "disagrees", text
+            return Outcome("disagrees", text, "disagrees")
         peak = _row(table, series[index][0], method)
         first, last = _row(table, series[0][0], method), _row(table, series[-1][0], method)
         assert peak is not None and first is not None and last is not None
-        return _combine([_greater(peak, first), _greater(peak, last)]), text
+        top = (method, series[index][0])
+        paired = [
+            _greater_paired(ratios, top, (method, series[0][0])),
+            _greater_paired(ratios, top, (method, series[-1][0])),
+        ]
+        return Outcome(_combine([_greater(peak, first), _greater(peak, last)]), text, _combine_paired(paired))
 
     return check
 
 
 def _flat(methods: tuple[str, ...], spread: float) -> Check:
-    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> tuple[str, str]:
+    def check(table: pd.DataFrame, ratios: pd.DataFrame | None = None) -> Outcome:
         parts, ok = [], True
         for method in methods:
             means = [mean for _, mean in _series(table, method)]
@@ -368,7 +433,7 @@ def _flat(methods: tuple[str, ...], spread: float) -> Check:
             relative = max(means) / min(means) - 1 if min(means) > 0 else math.inf
             ok &= relative <= spread
             parts.append(f"{_label(method)} varies {relative:.0%}")
-        return ("agrees" if ok else "disagrees"), "; ".join(parts) + f" (flat: at most {spread:.0%})"
+        return Outcome("agrees" if ok else "disagrees", "; ".join(parts) + f" (flat: at most {spread:.0%})")
 
     return check
 
@@ -472,8 +537,9 @@ def trend_key(index: int) -> str:
 
 
 def check_trends(tables: Tables, ratios: dict[str, pd.DataFrame] | None = None) -> list[dict[str, Any]]:
-    """One row per trend: key, figure, statement, verdict (:data:`TREND_VERDICTS`), evidence. Every trend is
-    held out of any calibration (only quoted numbers are fitted)."""
+    """One row per trend: key, figure, statement, verdict (:data:`TREND_VERDICTS`), evidence, paired_verdict (the
+    same comparisons seed by seed, :class:`Outcome`). Every trend is held out of any calibration (only quoted
+    numbers are fitted)."""
     rows = []
     for index, trend in enumerate(TRENDS):
         table = tables.get(trend.figure)
@@ -484,13 +550,13 @@ def check_trends(tables: Tables, ratios: dict[str, pd.DataFrame] | None = None) 
             "model_limit": trend.limit,
         }
         if table is None or len(table) == 0:
-            rows.append({**row, "verdict": "not run", "evidence": ""})
+            rows.append({**row, "verdict": "not run", "evidence": "", "paired_verdict": None})
             continue
         try:
-            verdict, evidence = trend.run(table, (ratios or {}).get(trend.figure))
+            outcome = trend.run(table, (ratios or {}).get(trend.figure))
         except (ValueError, KeyError, IndexError, AssertionError) as exc:  # a method missing from a reduced run
-            verdict, evidence = "disagrees", f"cannot check: {exc}"
-        rows.append({**row, "verdict": verdict, "evidence": evidence})
+            outcome = Outcome("disagrees", f"cannot check: {exc}")
+        rows.append({**row, "verdict": outcome.verdict, "evidence": outcome.evidence, "paired_verdict": outcome.paired})
     return rows
 
 
@@ -707,6 +773,7 @@ def _counts(analysis: Analysis) -> dict[str, Any]:
         "trends_agree": sum(row["verdict"] == "agrees" for row in trends),
         "trends_inconclusive": sum(row["verdict"] == "inconclusive" for row in trends),
         "held_out_trends_agree": sum(row["verdict"] == "agrees" for row in trends),
+        "trends_agree_paired": sum((row.get("paired_verdict") or row["verdict"]) == "agrees" for row in trends),
         "quotes_total": len(QUOTED_NUMBERS),
         "quotes_checked": len(quotes),
         "quotes_agree": sum(row["verdict"] == "agrees" for row in quotes),
@@ -739,6 +806,8 @@ def summary_lines(analysis: Analysis, compare: Analysis | None) -> list[str]:
         f"1. **Trends: {mine['trends_agree']} of {mine['trends_total']} of the paper's trends agree** in this "
         f"{analysis.name} run (another {mine['trends_inconclusive']} in the stated order, but within the 95% "
         f"intervals){versus}. No trend is fitted: all {mine['held_out_trends_agree']} agreeing trends are held out."
+        f" Tested seed by seed instead (every method of a point and seed runs on the same scenario; column "
+        f"'paired'), {mine['trends_agree_paired']} agree."
     ]
     fitted = mine["fitted_quotes"]
     quote_line = f"2. **Quoted numbers: {mine['quotes_agree']} of {mine['quotes_total']} agree**" + (
@@ -928,16 +997,20 @@ def render_report(
         f"A trend agrees only when the differences it needs exceed {MARGIN:.0%} in the means and the 95% "
         "intervals separate (for a change of a ratio between two points: the 95% t-interval over seeds of the "
         "per-seed change of its log excludes 0); 'inconclusive': the means are in the stated order but the "
-        "intervals overlap. No trend is fitted.",
+        "intervals overlap. No trend is fitted. 'paired': the same comparisons seed by seed (every method of a "
+        "point and seed runs on the same scenario): A is above B when the 95% t-interval over seeds of "
+        "log(A / B) excludes 0 and the geometric mean of A / B exceeds 1 + the margin; this removes the spread "
+        "between seeds (topologies) that both share, which the separate intervals keep. The counts of the summary "
+        "use the verdict; '-': not a comparison of two points (flatness).",
         "",
     ]
-    trend_headers = ["Fig.", "trend the paper states", f"{analysis.name}", "evidence"]
+    trend_headers = ["Fig.", "trend the paper states", f"{analysis.name}", "paired", "evidence"]
     if compare is not None:
         trend_headers += [f"{other_name}"]
     trend_headers.append("model limit")
     trend_rows = []
     for row in analysis.trends:
-        cells = [row["figure"], row["statement"], row["verdict"], row["evidence"]]
+        cells = [row["figure"], row["statement"], row["verdict"], row.get("paired_verdict") or "-", row["evidence"]]
         if compare is not None:
             cells.append(str(other_trends.get(row["key"], {}).get("verdict", "-")))
         cells.append(row.get("model_limit") or "-")
