@@ -253,7 +253,9 @@ def _seeded(ratios: pd.DataFrame | None) -> bool:
 
 
 def _combine_paired(statuses: list[str | None]) -> str | None:
-    return None if not statuses or any(status is None for status in statuses) else _combine(statuses)  # type: ignore[arg-type]
+    """:func:`_combine` of paired statuses; None if any comparison had no paired test."""
+    known = [status for status in statuses if status is not None]
+    return _combine(known) if statuses and len(known) == len(statuses) else None
 
 
 @dataclass(frozen=True)
