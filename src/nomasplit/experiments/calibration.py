@@ -476,6 +476,7 @@ def calibrate(
 
     started = time.perf_counter()
     box = CALIBRATION_BOX if box is None else box
+    algorithm_settings = calibration_algorithm_settings() if algorithm_settings is None else algorithm_settings
     current = {**CALIBRATION_START, **(start or {})}
     quotes = tuple(quoted for quoted in QUOTED_NUMBERS if quoted.key in fitted)
     unknown = set(fitted) - {quoted.key for quoted in quotes}
@@ -533,7 +534,7 @@ def calibrate(
         "min_improvement": min_improvement,
         "evaluations": len(history),
         "num_seeds": num_seeds,
-        "algorithm_settings": calibration_algorithm_settings() if algorithm_settings is None else algorithm_settings,
+        "algorithm_settings": algorithm_settings,
         "network": network if network is not None else CALIBRATION_NETWORK,
         "box": {name: list(parameter_range.values) for name, parameter_range in box.items()},
         "start": {**CALIBRATION_START, **(start or {})},
