@@ -7,7 +7,9 @@ Each instance is drawn from a seed and covers, at random, the regimes an indepen
 - **gains**: a per-user offset uniform in ±15 dB on top of path loss and Rayleigh fading (over 30 dB spread),
   and APs 100-400 m apart so that cells interfere;
 - **bandwidth per subchannel** from 40 kHz to 1 MHz (log-uniform);
-- **latency weight** 0.1-0.9, drawn per user;
+- **latency weight** 0.1-0.9, drawn per user; or, on about a quarter of the instances, latency only (``wT = 1``
+  for every user; the powers of a group then form a hierarchy that gradient polishing does not find) and on
+  about a tenth energy only (``wT = 0``);
 - **workload** 1-4 tasks per user; **device speed** 1-10 GFLOP/s (log-uniform), so that offloading is in play;
 - **model**: NiN (9 split units) or a generic chain of 4-9 units with random FLOPs and shrinking outputs.
 
@@ -74,6 +76,11 @@ def hard_instance(seed: int, *, max_users: int = 6, max_subchannels: int = 3) ->
     if rng.random() < 0.5:
         changes["profiles"] = [chain_profile(rng, int(rng.integers(4, 10)))]
         changes["user_profile"] = [0] * num_users
+    extreme = rng.random()  # drawn last, so that the other fields of an instance do not depend on it
+    if extreme < 0.25:
+        changes["latency_weight"] = np.ones(num_users)
+    elif extreme < 0.35:
+        changes["latency_weight"] = np.zeros(num_users)
     return scenario.replace(**changes)
 
 
@@ -87,6 +94,14 @@ def regime(scenario: Scenario) -> dict[str, str]:
         "access": scenario.access,
         "load": "overloaded" if per_ap > slots else ("full" if per_ap == slots else "spare slots"),
         "bandwidth": "narrow (< 200 kHz)" if bandwidth < 2e5 else "wide (>= 200 kHz)",
-        "weight": "latency-leaning (mean wT > 0.5)" if weight > 0.5 else "energy-leaning (mean wT <= 0.5)",
+        "weight": (
+            "latency only (wT = 1)"
+            if weight == 1.0
+            else "energy only (wT = 0)"
+            if weight == 0.0
+            else "latency-leaning (mean wT > 0.5)"
+            if weight > 0.5
+            else "energy-leaning (mean wT <= 0.5)"
+        ),
         "model": "nin" if scenario.profiles[0].model == "nin" else "generic chain",
     }

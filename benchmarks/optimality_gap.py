@@ -154,7 +154,8 @@ def markdown(result: dict, command: str) -> str:
         "",
         (
             "Instances: `benchmarks/hard_instances.py` (load below, at and above K·M; NOMA K 2-3 and OMA; per-user "
-            "gain offsets over 30 dB; 40 kHz-1 MHz per subchannel; latency weight 0.1-0.9 per user; workloads 1-4; "
+            "gain offsets over 30 dB; 40 kHz-1 MHz per subchannel; latency weight 0.1-0.9 per user, or latency only "
+            "(wT = 1) on about a quarter of the instances and energy only (wT = 0) on about a tenth; workloads 1-4; "
             "devices 1-10 GFLOP/s; NiN or generic chains of 4-9 units), seeds "
             f"{result['config']['first_seed']}..{result['config']['first_seed'] + result['instances'] - 1}."
             if result["family"] == "hard"

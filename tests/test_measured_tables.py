@@ -17,7 +17,7 @@ from nomasplit.model.system import SystemModel
 from nomasplit.solvers import solve
 from nomasplit.solvers.baselines.common import estimated_split_costs, user_tables
 from nomasplit.solvers.bounds import utility_lower_bound
-from nomasplit.solvers.exact import _tables as exact_tables
+from nomasplit.solvers.exact_groups import cost_tables as exact_tables
 from nomasplit.solvers.peruser import split_utility_table
 
 from .factories import random_scenario

@@ -27,19 +27,22 @@ numpy on the CPU (the ``device`` argument only sets where the model checks the f
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from pydantic import Field
 
 from nomasplit.errors import SolverError
-from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.exact_groups import Group, GroupSearch, per_bit_cost
+from nomasplit.model.system import SystemModel
+from nomasplit.solvers.exact_groups import (
+    DOWNLINK,
+    UPLINK,
+    CostTables,
+    GroupCache,
+    cost_tables,
+    decision_from_groups,
+)
 from nomasplit.solvers.registry import Algorithm, AlgorithmSettings, SolveContext, SolveOutcome, register
-
-UPLINK, DOWNLINK = 0, 1
-DIRECTIONS = ("uplink", "downlink")
 
 #: Hard ceiling on ``max_users``: the subset DP costs ``M * 3^U`` and the tables ``2^U`` per subchannel.
 USERS_CEILING = 10
@@ -63,162 +66,6 @@ class ExactSettings(AlgorithmSettings):
     nodes_per_round: int = Field(
         default=512, ge=2, le=1_000_000, description="boxes a group may split before the subset DP is re-run"
     )
-
-
-@dataclass(frozen=True)
-class _Tables:
-    """What ``exact`` needs from the scenario, as numpy arrays (``U`` users, ``S`` offloading splits)."""
-
-    num_users: int
-    num_subchannels: int
-    association: np.ndarray  # [U]
-    num_layers: np.ndarray  # [U]
-    latency_weight: np.ndarray  # [U]
-    device_only_cost: np.ndarray  # [U] utility of Device-Only
-    split_offset: np.ndarray  # [U, S] A_i(s): device + edge cost of offloading split s (inf if s >= F_i)
-    split_bits: np.ndarray  # [U, S] W_i(s): bits sent up at split s (1 where padded)
-    result_bits: np.ndarray  # [U]
-    compute_units: np.ndarray  # [U] r_i*
-
-
-def _inverse_compensation(model: SystemModel, speed_ratio: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``r`` with ``lambda(r) = speed_ratio`` by bisection (``lambda`` increasing) on ``[low, high]``."""
-    left = np.full_like(speed_ratio, low)
-    right = np.full_like(speed_ratio, high)
-    for _ in range(200):
-        middle = 0.5 * (left + right)
-        value = model.compensation(torch.as_tensor(middle, dtype=torch.float64)).numpy()
-        below = value < speed_ratio
-        left = np.where(below, middle, left)
-        right = np.where(below, right, middle)
-    return right
-
-
-def _tables(model: SystemModel) -> _Tables:
-    scenario = model.scenario
-
-    def cpu(tensor: torch.Tensor) -> np.ndarray:
-        return tensor.detach().cpu().numpy().astype(np.float64)
-
-    num_layers = model.num_layers.cpu().numpy()
-    latency_weight = cpu(model.latency_weight)
-    energy_weight = 1.0 - latency_weight
-    device_latency = cpu(model.device_latency_table)  # [U, F_max+1]
-    device_energy = cpu(model.device_energy_table)  # [U, F_max+1]
-    edge_work = cpu(model.edge_work_table)  # [U, F_max+1]
-    upload_bits = cpu(model.upload_bits_table)
-    # Device cost at each split: w_T T_dev + w_E E_dev (eq. 1, 13).
-    device_cost = latency_weight[:, None] * device_latency + energy_weight[:, None] * device_energy  # [U, F_max+1]
-    # Edge speed x = lambda(r) c_min; cost per edge FLOP k(x) = wT / x + wE kappa x^2 is convex in x.
-    unit_speed = model.edge_unit_flops_per_s
-    kappa = model.edge_energy_coefficient
-    r_min, r_max = scenario.compute_units_min, scenario.compute_units_max
-
-    def lam(units: float) -> float:
-        return float(model.compensation(torch.tensor(units, dtype=torch.float64)))
-
-    speed_low, speed_high = lam(r_min) * unit_speed, lam(r_max) * unit_speed
-    quadratic = energy_weight * kappa
-    with np.errstate(divide="ignore"):
-        free_optimum = np.where(quadratic > 0, np.cbrt(latency_weight / (2.0 * np.maximum(quadratic, 1e-300))), np.inf)
-    best_speed = np.clip(free_optimum, speed_low, speed_high)
-    units = np.clip(_inverse_compensation(model, best_speed / unit_speed, r_min, r_max), r_min, r_max)
-    units = np.where(best_speed >= speed_high, r_max, np.where(best_speed <= speed_low, r_min, units))
-    speed = np.array([lam(value) for value in units]) * unit_speed  # what the model will compute
-    per_edge_flop = latency_weight / speed + quadratic * speed**2  # [U]
-
-    max_layers = int(num_layers.max())
-    splits = np.arange(max_layers)  # offloading splits 0..F_max-1
-    offloading = splits[None, :] < num_layers[:, None]  # [U, S]
-    offset = device_cost[:, :max_layers] + per_edge_flop[:, None] * edge_work[:, :max_layers]
-    return _Tables(
-        num_users=model.num_users,
-        num_subchannels=model.num_subchannels,
-        association=model.association.cpu().numpy(),
-        num_layers=num_layers,
-        latency_weight=latency_weight,
-        device_only_cost=device_cost[np.arange(model.num_users), num_layers],
-        split_offset=np.where(offloading, offset, np.inf),
-        split_bits=np.where(offloading, upload_bits[:, :max_layers], 1.0),
-        result_bits=cpu(model.result_bits),
-        compute_units=units,
-    )
-
-
-def _decoded_after(gains: np.ndarray, later: int, earlier: int, strongest_first: bool) -> bool:
-    """True if user ``later`` is decoded after user ``earlier`` (ties: lower index first)."""
-    if gains[later] != gains[earlier]:
-        return gains[later] < gains[earlier] if strongest_first else gains[later] > gains[earlier]
-    return later > earlier
-
-
-class _Groups:
-    """Builds, solves and caches the subchannel groups of one scenario."""
-
-    def __init__(self, model: SystemModel, tables: _Tables) -> None:
-        self.scenario = model.scenario
-        self.tables = tables
-        self.noma = model.noma
-        self.cache: dict[tuple[int, int, int], GroupSearch] = {}
-
-    def build(self, direction: int, subchannel: int, mask: int) -> Group:
-        tables, scenario = self.tables, self.scenario
-        users = [user for user in range(tables.num_users) if mask >> user & 1]
-        assoc = tables.association
-        size = len(users)
-        coupling = np.zeros((size, size))
-        if direction == UPLINK:
-            gain_tensor = scenario.uplink_gain
-            own = gain_tensor[assoc, np.arange(tables.num_users), subchannel]  # [U]
-            for row, user in enumerate(users):
-                for col, other in enumerate(users):
-                    if other == user:
-                        continue
-                    other_cell = assoc[other] != assoc[user]
-                    if other_cell or (self.noma and _decoded_after(own, other, user, strongest_first=True)):
-                        coupling[row, col] = gain_tensor[assoc[user], other, subchannel]
-            bandwidth = scenario.uplink_bandwidth_hz / tables.num_subchannels
-            low, high = scenario.uplink_power_min_w, scenario.uplink_power_max_w
-            offset = tables.split_offset[users]
-            slope = tables.split_bits[users]
-        else:
-            gain_tensor = scenario.downlink_gain
-            own = gain_tensor[assoc, np.arange(tables.num_users), subchannel]
-            for row, user in enumerate(users):
-                for col, other in enumerate(users):
-                    if other == user:
-                        continue
-                    if assoc[other] != assoc[user]:
-                        coupling[row, col] = gain_tensor[assoc[other], user, subchannel]
-                    elif self.noma and _decoded_after(own, other, user, strongest_first=False):
-                        coupling[row, col] = own[user]
-            bandwidth = scenario.downlink_bandwidth_hz / tables.num_subchannels
-            low, high = scenario.downlink_power_min_w, scenario.downlink_power_max_w
-            offset = np.zeros((size, 1))
-            slope = tables.result_bits[users][:, None]
-        return Group(
-            users=tuple(users),
-            gain=own[users].astype(np.float64),
-            coupling=coupling,
-            noise_w=scenario.noise_psd_w_per_hz * bandwidth,
-            bandwidth_hz=bandwidth,
-            latency_weight=tables.latency_weight[users],
-            offset=offset,
-            slope=slope,
-            low_w=low,
-            high_w=high,
-        )
-
-    def search(self, direction: int, subchannel: int, mask: int) -> GroupSearch:
-        """The (cached) search of a group; a new one has evaluated its root box."""
-        key = (direction, subchannel, mask)
-        if key not in self.cache:
-            self.cache[key] = GroupSearch(self.build(direction, subchannel, mask))
-        return self.cache[key]
-
-    @property
-    def nodes(self) -> int:
-        return sum(search.nodes for search in self.cache.values())
 
 
 class _SubsetDP:
@@ -279,7 +126,7 @@ def _check_size(model: SystemModel, settings: ExactSettings) -> None:
         )
 
 
-def _capacity_filter(model: SystemModel, tables: _Tables, bits: np.ndarray) -> np.ndarray:
+def _capacity_filter(model: SystemModel, tables: CostTables, bits: np.ndarray) -> np.ndarray:
     """``[2^U]`` bool: offloading sets that fit every AP's edge capacity with minimum units.
 
     Raises SolverError when the capacity would also cut into the optimal units ``r_i*`` of a set that fits,
@@ -311,7 +158,7 @@ def run_exact(context: SolveContext, settings: ExactSettings) -> SolveOutcome:
     model = context.model
     _check_size(model, settings)
     deadline = start + settings.time_limit_s
-    tables = _tables(model)
+    tables = cost_tables(model)
     num_users, num_subchannels = tables.num_users, tables.num_subchannels
     num_masks = 1 << num_users
     masks = np.arange(num_masks)
@@ -320,7 +167,7 @@ def run_exact(context: SolveContext, settings: ExactSettings) -> SolveOutcome:
 
     ap_onehot = np.eye(model.num_aps)[tables.association]  # [U, N]
     fits_cluster = np.all(bits @ ap_onehot <= model.cluster_size, axis=1)  # [2^U] at most K per AP
-    groups = _Groups(model, tables)
+    groups = GroupCache(model, tables)
     lower = np.zeros((2, num_subchannels, num_masks))  # proven lower bounds of the group costs G(m, S)
     upper = np.full((2, num_subchannels, num_masks), np.inf)  # costs of the best powers found (inf: none yet)
     upper[:, :, 0] = 0.0
@@ -378,7 +225,7 @@ def run_exact(context: SolveContext, settings: ExactSettings) -> SolveOutcome:
             upper[direction, subchannel, mask] = search.upper_bound
     bound, _, _ = best(lower)
     objective_internal, active, chosen = best(upper)
-    decision = _decision(model, tables, groups, active, chosen)
+    decision = decision_from_groups(model, tables, groups, active, chosen)
     with torch.no_grad():
         objective = float(model.objective(decision).item())
     bound = min(bound, objective)  # the two sums differ in the last bits when the gap is closed
@@ -409,49 +256,6 @@ def run_exact(context: SolveContext, settings: ExactSettings) -> SolveOutcome:
             "offloading_users": [user for user in range(num_users) if active >> user & 1],
             "solve_time_s": time.perf_counter() - start,
         },
-    )
-
-
-def _decision(model: SystemModel, tables: _Tables, groups: _Groups, active: int, chosen: list[list[int]]) -> Decision:
-    """The discrete decision of the best structure, with the powers its groups found."""
-    scenario = model.scenario
-    num_users, num_subchannels = tables.num_users, tables.num_subchannels
-    split = tables.num_layers.copy()
-    beta = np.zeros((2, num_users, num_subchannels))
-    power = np.array(
-        [
-            np.full(num_users, scenario.uplink_power_min_w),
-            np.full(num_users, scenario.downlink_power_min_w),
-        ]
-    )
-    units = np.where(
-        [(active >> user) & 1 for user in range(num_users)], tables.compute_units, scenario.compute_units_min
-    )
-    for direction in (UPLINK, DOWNLINK):
-        for subchannel, mask in enumerate(chosen[direction]):
-            if not mask:
-                continue
-            search = groups.cache[(direction, subchannel, mask)]
-            group = search.group
-            users = list(group.users)
-            beta[direction, users, subchannel] = 1.0
-            power[direction, users] = search.power_w
-            if direction == UPLINK:
-                per_bit = per_bit_cost(group, search.power_w)  # [k]
-                choice = np.argmin(group.offset + per_bit[:, None] * group.slope, axis=1)
-                split[users] = choice
-    device = model.device
-
-    def tensor(values: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(values, dtype=model.dtype, device=device)
-
-    return Decision(
-        split=torch.as_tensor(split, dtype=torch.long, device=device),
-        beta_up=tensor(beta[UPLINK]),
-        beta_dn=tensor(beta[DOWNLINK]),
-        uplink_power_w=tensor(power[UPLINK]),
-        downlink_power_w=tensor(power[DOWNLINK]),
-        compute_units=tensor(units),
     )
 
 

@@ -41,7 +41,9 @@ from nomasplit.solvers.gradient import (
     flush_denormals,
     minimize,
 )
-from nomasplit.solvers.improve import EXHAUSTIVE_PAIRS, KICKS, LocalSearch
+from nomasplit.solvers.group_search import GroupSearch
+from nomasplit.solvers.group_search import applies as group_search_applies
+from nomasplit.solvers.improve import EXHAUSTIVE_PAIRS, KICKS, LocalSearch, SearchResult
 from nomasplit.solvers.polish import fall_back_to_device, polish
 from nomasplit.solvers.registry import (
     Algorithm,
@@ -126,6 +128,12 @@ class LigdSettings(AlgorithmSettings):
         le=1000,
         description="kicks (a non-improving move, then a descent) tried from the best local optimum (None: 16 on "
         "small instances as for improve_starts, 0 otherwise)",
+    )
+    group_search: bool | None = Field(
+        default=None,
+        description="run the group search (nomasplit.solvers.group_search: moves priced at every subchannel group's "
+        "globally optimal powers) from the best local optimum, before the kicks (None: on small instances as for "
+        "improve_starts, when no edge capacity is set)",
     )
     baseline_starts: bool = Field(
         default=True,
@@ -456,6 +464,8 @@ def improve_and_choose(
         units = optimal_compute_units(working)
         seen: list[float] = []
         results = []
+        group_search = settings.group_search if settings.group_search is not None else small
+        group_search = group_search and group_search_applies(model)
         for index in order:
             if len(seen) >= improve_starts:
                 break
@@ -467,6 +477,13 @@ def improve_and_choose(
             offset = time.perf_counter() - started
             result = search.run(decision, units, deadline=deadline, max_rounds=settings.improve_max_rounds, max_kicks=0)
             results.append((name, offset, result))
+            if group_search and len(results) == 1:
+                # The group search right after the first descent (from the best start), so that the budget spent
+                # on the other starts' descents never starves it.
+                offset = time.perf_counter() - started
+                grouped = group_search_result(working, model, result, deadline=deadline)
+                if grouped is not None:
+                    results.append((f"{name} + group search", offset, grouped))
         if results and kicks > 0:
             # Kicks (non-improving moves followed by a descent) only from the best local optimum found.
             name, _, best_result = min(results, key=lambda item: item[2].objective)
@@ -495,6 +512,31 @@ def improve_and_choose(
         "improvement": improvement,
     }
     return candidates[best], evidence
+
+
+def group_search_result(
+    working: SystemModel, model: SystemModel, best: SearchResult, *, deadline: float
+) -> SearchResult | None:
+    """The group search (:mod:`~nomasplit.solvers.group_search`) from ``best``'s plan, as a result of the
+    improvement phase (``None`` when it does not apply to that plan)."""
+    begun = time.perf_counter()
+    found = GroupSearch(model, deadline=deadline).run(convert_decision(model, best.decision)[0])
+    if found.decision is None:
+        return None
+    decision = convert_decision(working, found.decision)[0]
+    with torch.no_grad():
+        objective = float(working.objective(decision).item())
+    accepted = dict(found.accepted)
+    accepted["groups priced"] = found.groups_priced
+    return SearchResult(
+        decision=decision,
+        objective=objective,
+        start_objective=best.objective,
+        rounds=found.rounds,
+        accepted=accepted,
+        anytime=[(0.0, best.objective), (time.perf_counter() - begun, objective)],
+        stop_reason=found.stop_reason,
+    )
 
 
 def common_split_of(model: SystemModel, decision: Decision) -> int | None:

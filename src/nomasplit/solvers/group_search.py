@@ -1,0 +1,304 @@
+"""Group search: a local search over the discrete plan that prices every move with globally optimal powers.
+
+For a fixed set of offloading users and fixed subchannels, ``Gamma`` is the Device-Only cost of the other users
+plus a sum of group costs ``G(d, m, S)``, one per direction ``d`` and subchannel ``m`` (users ``S`` on it, over
+every AP), each minimised over the group's powers (and, uplink, its users' splits) by the certified branch and
+bound of :mod:`exact_groups`, with each offloading user at its optimal compute units ``r_i*``.
+
+Why: the power problem of a group is not convex. When latency weighs most, the best powers of a NOMA cluster or
+of two cells sharing a subchannel are often a hierarchy: one user at full power, another near its minimum so
+that the first gets through. Gradient polishing from the current powers stays in the local optimum it starts
+in, so a move priced that way can look bad while it is good at the group's best powers (measured: ``ligd`` 1.5-
+13 % above the proven optimum on such instances before this search; docs/solvers.md).
+
+Moves, in each direction: relocation (one user to another subchannel), swap (two users exchange subchannels),
+cluster swap (the users of one AP on two subchannels exchange them); and Device-Only switch, activation (a
+Device-Only user offloads on any pair of subchannels) and exchange (a Device-Only user takes an offloading
+user's two slots). Every move must keep at most ``K`` users of an AP per subchannel and at most
+:data:`MAX_GROUP_USERS` users per group. Best improvement per round, until no move improves, ``max_rounds``
+or the deadline; then up to :data:`KICKS` kicks (a non-improving move followed by a descent, kept when it ends
+lower). Group costs are cached, so a round prices only the groups it has not seen.
+
+It applies to scenarios without an edge capacity (with one, the units ``r_i*`` could exceed it) and is used by
+the improvement phase on small instances (``nomasplit.solvers.ligd``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nomasplit.model.system import Decision, SystemModel
+from nomasplit.solvers.exact_groups import DOWNLINK, UPLINK, GroupCache, cost_tables, decision_from_groups
+
+#: Largest group (users on one subchannel in one direction, over all APs) whose powers are searched.
+MAX_GROUP_USERS = 6
+
+#: Relative tolerance to which each group's branch and bound is closed, and its node budget per group.
+GROUP_TOLERANCE = 1e-6
+GROUP_NODES = 2048
+
+#: A move must lower the estimate by more than this fraction to be taken.
+MIN_GAIN = 1e-9
+
+#: Kicks (a non-improving move, then a descent) tried at local optima, and the gain a kick must reach.
+KICKS = 16
+KICK_GAIN = 1e-6
+
+
+@dataclass
+class GroupSearchResult:
+    """The plan the search ended at (``None`` when it did not apply) and its evidence."""
+
+    decision: Decision | None
+    start_estimate: float
+    estimate: float
+    rounds: int = 0
+    accepted: dict[str, int] = field(default_factory=dict)
+    groups_priced: int = 0
+    stop_reason: str = ""
+
+
+def applies(model: SystemModel) -> bool:
+    """Whether the decomposition holds: no edge capacity couples the users' compute units."""
+    return model.scenario.edge_capacity_units is None
+
+
+def _popcount(mask: int) -> int:
+    return bin(mask).count("1")
+
+
+class GroupSearch:
+    """The search on one model (module docstring)."""
+
+    def __init__(self, model: SystemModel, *, deadline: float) -> None:
+        self.model = model
+        self.deadline = deadline
+        self.tables = cost_tables(model)
+        self.groups = GroupCache(model, self.tables)
+        self.num_users = model.num_users
+        self.num_subchannels = model.num_subchannels
+        self.cluster = model.cluster_size
+        association = self.tables.association
+        self.association = association
+        self.cell_masks = [
+            sum(1 << user for user in np.flatnonzero(association == ap).tolist()) for ap in range(model.num_aps)
+        ]
+        self.device_only_cost = self.tables.device_only_cost
+        self.costs: dict[tuple[int, int, int], float] = {}
+
+    # --- prices -------------------------------------------------------------------------------------------
+    def group_cost(self, direction: int, subchannel: int, mask: int) -> float:
+        """``G(d, m, S)`` at the group's best powers found (``inf`` for a group too large to search)."""
+        if mask == 0:
+            return 0.0
+        key = (direction, subchannel, mask)
+        cost = self.costs.get(key)
+        if cost is None:
+            if _popcount(mask) > MAX_GROUP_USERS:
+                cost = math.inf
+            else:
+                search = self.groups.search(direction, subchannel, mask)
+                search.refine(GROUP_TOLERANCE * abs(search.upper_bound), max_nodes=GROUP_NODES, deadline=self.deadline)
+                cost = search.upper_bound
+            self.costs[key] = cost
+        return cost
+
+    def _fits(self, mask: int) -> bool:
+        return all(_popcount(mask & cell) <= self.cluster for cell in self.cell_masks)
+
+    def _change(self, channels: list[list[int]], masks: list[list[int]], moves: dict[tuple[int, int], int]) -> float:
+        """Change of the estimate if ``moves`` ((direction, user) -> subchannel, -1: none) were applied."""
+        new_masks: dict[tuple[int, int], int] = {}
+        change = 0.0
+        toggled: dict[int, bool] = {}
+        for (direction, user), target in moves.items():
+            source = channels[direction][user]
+            if source == target:
+                continue
+            if source >= 0:
+                key = (direction, source)
+                new_masks[key] = new_masks.get(key, masks[direction][source]) & ~(1 << user)
+            if target >= 0:
+                key = (direction, target)
+                new_masks[key] = new_masks.get(key, masks[direction][target]) | (1 << user)
+            if direction == UPLINK and (source < 0) != (target < 0):
+                toggled[user] = target >= 0
+        if not all(self._fits(mask) for mask in new_masks.values()):
+            return math.inf
+        for (direction, subchannel), mask in new_masks.items():
+            old = self.group_cost(direction, subchannel, masks[direction][subchannel])
+            new = self.group_cost(direction, subchannel, mask)
+            if math.isinf(new):
+                return math.inf
+            change += new - old
+        for user, offloads in toggled.items():
+            change += -self.device_only_cost[user] if offloads else self.device_only_cost[user]
+        return change
+
+    def estimate(self, channels: list[list[int]]) -> float:
+        """The plan's cost at every group's best powers found."""
+        masks = self._masks(channels)
+        total = float(sum(self.device_only_cost[user] for user in range(self.num_users) if channels[UPLINK][user] < 0))
+        for direction in (UPLINK, DOWNLINK):
+            for subchannel in range(self.num_subchannels):
+                total += self.group_cost(direction, subchannel, masks[direction][subchannel])
+        return total
+
+    def _masks(self, channels: list[list[int]]) -> list[list[int]]:
+        masks = [[0] * self.num_subchannels for _ in (UPLINK, DOWNLINK)]
+        for direction in (UPLINK, DOWNLINK):
+            for user, subchannel in enumerate(channels[direction]):
+                if subchannel >= 0:
+                    masks[direction][subchannel] |= 1 << user
+        return masks
+
+    # --- moves --------------------------------------------------------------------------------------------
+    def _moves(self, channels: list[list[int]]) -> list[tuple[str, dict[tuple[int, int], int]]]:
+        users, subchannels = range(self.num_users), range(self.num_subchannels)
+        active = [channels[UPLINK][user] >= 0 for user in users]
+        moves: list[tuple[str, dict[tuple[int, int], int]]] = []
+        for direction in (UPLINK, DOWNLINK):
+            here = channels[direction]
+            for user in users:
+                if not active[user]:
+                    continue
+                for subchannel in subchannels:
+                    if subchannel != here[user]:
+                        moves.append(("relocation", {(direction, user): subchannel}))
+                for other in range(user + 1, self.num_users):
+                    if active[other] and here[other] != here[user]:
+                        moves.append(("swap", {(direction, user): here[other], (direction, other): here[user]}))
+            for cell in range(len(self.cell_masks)):
+                members = [user for user in users if active[user] and self.association[user] == cell]
+                for first in subchannels:
+                    for second in range(first + 1, self.num_subchannels):
+                        swap = {
+                            (direction, user): second if here[user] == first else first
+                            for user in members
+                            if here[user] in (first, second)
+                        }
+                        if swap:
+                            moves.append(("cluster swap", swap))
+        for user in users:
+            if active[user]:
+                moves.append(("device-only", {(UPLINK, user): -1, (DOWNLINK, user): -1}))
+                continue
+            for up in subchannels:
+                for down in subchannels:
+                    moves.append(("activation", {(UPLINK, user): up, (DOWNLINK, user): down}))
+            for other in users:
+                if active[other]:
+                    moves.append(
+                        (
+                            "exchange",
+                            {
+                                (UPLINK, user): channels[UPLINK][other],
+                                (DOWNLINK, user): channels[DOWNLINK][other],
+                                (UPLINK, other): -1,
+                                (DOWNLINK, other): -1,
+                            },
+                        )
+                    )
+        return moves
+
+    # --- the search ---------------------------------------------------------------------------------------
+    def _descend(
+        self, channels: list[list[int]], estimate: float, result: GroupSearchResult, max_rounds: int, record: bool
+    ) -> tuple[float, str]:
+        """Best-improvement moves on ``channels`` (in place) until a local optimum, ``max_rounds`` or the
+        deadline. Returns the estimate reached and why it stopped."""
+        rounds = 0
+        while True:
+            if rounds >= max_rounds:
+                return estimate, "max_rounds"
+            if time.perf_counter() > self.deadline:
+                return estimate, "time limit"
+            rounds += 1
+            result.rounds += 1
+            masks = self._masks(channels)
+            best: tuple[float, str, dict[tuple[int, int], int]] | None = None
+            for kind, moves in self._moves(channels):
+                change = self._change(channels, masks, moves)
+                if change < -MIN_GAIN * abs(estimate) and (best is None or change < best[0]):
+                    best = (change, kind, moves)
+                if time.perf_counter() > self.deadline:
+                    break
+            if best is None:
+                return estimate, "local optimum"
+            _, kind, moves = best
+            for (direction, user), target in moves.items():
+                channels[direction][user] = target
+            estimate = self.estimate(channels)
+            if record:
+                result.accepted[kind] = result.accepted.get(kind, 0) + 1
+
+    def _kicks(self, channels: list[list[int]], limit: int) -> list[list[list[int]]]:
+        """Plans one non-improving move away (smallest increase first): starts of a further descent."""
+        masks = self._masks(channels)
+        priced = []
+        for _, moves in self._moves(channels):
+            change = self._change(channels, masks, moves)
+            if math.isfinite(change):
+                priced.append((change, moves))
+        priced.sort(key=lambda item: item[0])
+        plans = []
+        for _, moves in priced[:limit]:
+            trial = [list(row) for row in channels]
+            for (direction, user), target in moves.items():
+                trial[direction][user] = target
+            plans.append(trial)
+        return plans
+
+    def run(self, decision: Decision, *, max_rounds: int = 50, kicks: int = KICKS) -> GroupSearchResult:
+        """Search from ``decision``'s offloading users and subchannels (its powers and splits are not used):
+        descend, then try up to ``kicks`` single non-improving moves, each followed by a descent, and keep one
+        whose descent ends lower (then descend and kick again from there)."""
+        if not applies(self.model):
+            return GroupSearchResult(None, math.nan, math.nan, stop_reason="edge capacity: not applicable")
+        model = self.model
+        offloads = (decision.split < model.num_layers).cpu().numpy()
+        channels = [
+            np.where(offloads, beta.argmax(dim=1).cpu().numpy(), -1).astype(int).tolist()
+            for beta in (decision.beta_up, decision.beta_dn)
+        ]
+        start = self.estimate(channels)
+        result = GroupSearchResult(None, start, start)
+        if math.isinf(start):
+            result.stop_reason = f"a group of more than {MAX_GROUP_USERS} users: not applicable"
+            return result
+        estimate, stop = self._descend(channels, start, result, max_rounds, record=True)
+        kicks_left = kicks
+        while stop == "local optimum" and kicks_left > 0:
+            improved = False
+            for trial in self._kicks(channels, kicks_left):
+                kicks_left -= 1
+                value, trial_stop = self._descend(trial, self.estimate(trial), result, max_rounds, record=False)
+                if value < estimate * (1 - KICK_GAIN):
+                    channels, estimate = trial, value
+                    result.accepted["kick"] = result.accepted.get("kick", 0) + 1
+                    improved = True
+                    break
+                if trial_stop == "time limit":
+                    break
+            if not improved:
+                break
+            estimate, stop = self._descend(channels, estimate, result, max_rounds, record=True)
+        if stop == "local optimum" and time.perf_counter() > self.deadline:
+            stop = "time limit"
+        result.estimate = estimate
+        result.stop_reason = stop
+        result.groups_priced = len(self.costs)
+        masks = self._masks(channels)
+        active = sum(1 << user for user in range(self.num_users) if channels[UPLINK][user] >= 0)
+        for direction in (UPLINK, DOWNLINK):  # make sure every chosen group has been searched
+            for subchannel in range(self.num_subchannels):
+                self.group_cost(direction, subchannel, masks[direction][subchannel])
+        result.decision = decision_from_groups(model, self.tables, self.groups, active, masks)
+        return result
+
+
+__all__ = ["MAX_GROUP_USERS", "GroupSearch", "GroupSearchResult", "applies"]
