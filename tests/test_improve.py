@@ -103,7 +103,7 @@ def test_a_device_only_user_can_take_an_offloading_users_slot() -> None:
     num_users=st.integers(2, 7),
     num_subchannels=st.integers(1, 3),
 )
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_guarantees_hold_on_random_scenarios(seed, access, num_users, num_subchannels) -> None:
     """Gamma(ligd) <= every baseline, Gamma(ligd-peruser) <= Gamma(ligd), Gamma(ecc-noma) <= Gamma(ecc-oma)."""
     scenario = random_scenario(seed, num_users=num_users, num_subchannels=num_subchannels, access=access)

@@ -62,12 +62,15 @@ def test_ligd_histories_never_increase() -> None:
 
 
 def test_peruser_is_never_worse_than_ligd() -> None:
-    for seed in range(3):
+    for seed in range(2):
         scenario = random_scenario(seed, num_users=10, mixed_models=True)
         # Both stop on work, not on the 8 s default budget: the guarantee holds for solves that finish, and under
         # load the budget cut ligd-peruser's improvement phase before it reached ligd's plan (seen once).
-        ligd = solve(scenario, "ligd", settings=NO_TIME_LIMIT).solver
-        peruser = solve(scenario, "ligd-peruser", settings=NO_TIME_LIMIT).solver
+        # The group search is off: the guarantee comes from ligd's plan being a start of ligd-peruser, whatever
+        # the improvement phase does, and with it these 10-user solves take 25-30 s each.
+        settings = NO_TIME_LIMIT | {"group_search": False}
+        ligd = solve(scenario, "ligd", settings=settings).solver
+        peruser = solve(scenario, "ligd-peruser", settings=settings).solver
         assert ligd is not None and peruser is not None
         assert peruser.objective is not None and ligd.objective is not None
         assert peruser.objective <= ligd.objective * (1 + 1e-9)
@@ -143,12 +146,13 @@ def test_split_utility_table_matches_the_model_user_by_user() -> None:
 # variants) on random_scenario(seed, num_users=10, num_subchannels=3) at commit time of this test, float64
 # evaluation of the final plan; a change here means the algorithms' results changed.
 GOLDEN: dict[tuple[str, int], float] = {
-    # ligd and ligd-peruser re-pinned when the discrete improvement phase came (was 0.4798, 0.4824, 0.4798).
-    ("ligd", 0): 0.47306241583863606,
-    ("ligd", 1): 0.44840022876105784,
+    # ligd and ligd-peruser re-pinned when the discrete improvement phase came (was 0.4798, 0.4824, 0.4798), and
+    # again when the group search came (was 0.47306, 0.44840, 0.47306: 1.7 % and 0.25 % lower now).
+    ("ligd", 0): 0.4652312424437217,
+    ("ligd", 1): 0.4472821866834701,
     ("ligd-paper", 0): 0.7032106461584198,
     ("gd-paper", 0): 0.7032106461584198,
-    ("ligd-peruser", 0): 0.47306241583863606,
+    ("ligd-peruser", 0): 0.4652312424437217,
 }
 
 #: The improvement phase stops at a local optimum, not at its time budget, in the golden runs (deterministic).

@@ -8,8 +8,8 @@ bound of :mod:`exact_groups`, with each offloading user at its optimal compute u
 Why: the power problem of a group is not convex. When latency weighs most, the best powers of a NOMA cluster or
 of two cells sharing a subchannel are often a hierarchy: one user at full power, another near its minimum so
 that the first gets through. Gradient polishing from the current powers stays in the local optimum it starts
-in, so a move priced that way can look bad while it is good at the group's best powers (measured: ``ligd`` 1.5-
-13 % above the proven optimum on such instances before this search; docs/solvers.md).
+in, so a move priced that way can look bad while it is good at the group's best powers (measured: ``ligd`` up to
+5.4 % above the proven optimum on latency-only instances before this search; docs/benchmarks.md).
 
 Moves, in each direction: relocation (one user to another subchannel), swap (two users exchange subchannels),
 cluster swap (the users of one AP on two subchannels exchange them); and Device-Only switch, activation (a
@@ -17,10 +17,12 @@ Device-Only user offloads on any pair of subchannels) and exchange (a Device-Onl
 user's two slots). Every move must keep at most ``K`` users of an AP per subchannel and at most
 :data:`MAX_GROUP_USERS` users per group. Best improvement per round, until no move improves, ``max_rounds``
 or the deadline; then up to :data:`KICKS` kicks (a non-improving move followed by a descent, kept when it ends
-lower). Group costs are cached, so a round prices only the groups it has not seen.
+lower). Group costs are cached, so a round prices only the groups it has not seen, and a move whose new groups'
+lower bounds (each group's root box, no branching) already show that it cannot beat the best move of the round
+is not priced further.
 
 It applies to scenarios without an edge capacity (with one, the units ``r_i*`` could exceed it) and is used by
-the improvement phase on small instances (``nomasplit.solvers.ligd``).
+the improvement phase on small instances, after each descent (``nomasplit.solvers.ligd``).
 """
 
 from __future__ import annotations
@@ -107,11 +109,31 @@ class GroupSearch:
             self.costs[key] = cost
         return cost
 
+    def group_bound(self, direction: int, subchannel: int, mask: int) -> float:
+        """A lower bound on ``G(d, m, S)``: its cost when already searched, else the bound of the root box (the
+        members' costs with every interferer at its lowest power), which needs no branching."""
+        if mask == 0:
+            return 0.0
+        cost = self.costs.get((direction, subchannel, mask))
+        if cost is not None:
+            return cost
+        if _popcount(mask) > MAX_GROUP_USERS:
+            return math.inf
+        return self.groups.search(direction, subchannel, mask).lower_bound
+
     def _fits(self, mask: int) -> bool:
         return all(_popcount(mask & cell) <= self.cluster for cell in self.cell_masks)
 
-    def _change(self, channels: list[list[int]], masks: list[list[int]], moves: dict[tuple[int, int], int]) -> float:
-        """Change of the estimate if ``moves`` ((direction, user) -> subchannel, -1: none) were applied."""
+    def _change(
+        self,
+        channels: list[list[int]],
+        masks: list[list[int]],
+        moves: dict[tuple[int, int], int],
+        cutoff: float = math.inf,
+    ) -> float:
+        """Change of the estimate if ``moves`` ((direction, user) -> subchannel, -1: none) were applied. When even
+        the new groups' lower bounds give a change of at least ``cutoff``, that bound is returned instead and no
+        new group is searched (the move cannot beat ``cutoff``)."""
         new_masks: dict[tuple[int, int], int] = {}
         change = 0.0
         toggled: dict[int, bool] = {}
@@ -129,15 +151,25 @@ class GroupSearch:
                 toggled[user] = target >= 0
         if not all(self._fits(mask) for mask in new_masks.values()):
             return math.inf
+        toggle_change = sum(
+            -self.device_only_cost[user] if offloads else self.device_only_cost[user]
+            for user, offloads in toggled.items()
+        )
+        if cutoff < math.inf:
+            optimistic = toggle_change + sum(
+                self.group_bound(direction, subchannel, mask)
+                - self.group_cost(direction, subchannel, masks[direction][subchannel])
+                for (direction, subchannel), mask in new_masks.items()
+            )
+            if optimistic >= cutoff:
+                return optimistic
         for (direction, subchannel), mask in new_masks.items():
             old = self.group_cost(direction, subchannel, masks[direction][subchannel])
             new = self.group_cost(direction, subchannel, mask)
             if math.isinf(new):
                 return math.inf
             change += new - old
-        for user, offloads in toggled.items():
-            change += -self.device_only_cost[user] if offloads else self.device_only_cost[user]
-        return change
+        return change + toggle_change
 
     def estimate(self, channels: list[list[int]]) -> float:
         """The plan's cost at every group's best powers found."""
@@ -221,9 +253,10 @@ class GroupSearch:
             result.rounds += 1
             masks = self._masks(channels)
             best: tuple[float, str, dict[tuple[int, int], int]] | None = None
+            threshold = -MIN_GAIN * abs(estimate)
             for kind, moves in self._moves(channels):
-                change = self._change(channels, masks, moves)
-                if change < -MIN_GAIN * abs(estimate) and (best is None or change < best[0]):
+                change = self._change(channels, masks, moves, cutoff=threshold if best is None else best[0])
+                if change < threshold and (best is None or change < best[0]):
                     best = (change, kind, moves)
                 if time.perf_counter() > self.deadline:
                     break

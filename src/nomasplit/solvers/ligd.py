@@ -465,7 +465,7 @@ def improve_and_choose(
         seen: list[float] = []
         results = []
         group_search = settings.group_search if settings.group_search is not None else small
-        group_search = group_search and group_search_applies(model)
+        grouper = GroupSearch(model, deadline=deadline) if group_search and group_search_applies(model) else None
         for index in order:
             if len(seen) >= improve_starts:
                 break
@@ -477,11 +477,11 @@ def improve_and_choose(
             offset = time.perf_counter() - started
             result = search.run(decision, units, deadline=deadline, max_rounds=settings.improve_max_rounds, max_kicks=0)
             results.append((name, offset, result))
-            if group_search and len(results) == 1:
-                # The group search right after the first descent (from the best start), so that the budget spent
-                # on the other starts' descents never starves it.
+            if grouper is not None:
+                # The group search from each descent's plan, right after it (its group costs are cached across
+                # these runs, so the later ones mostly reuse them).
                 offset = time.perf_counter() - started
-                grouped = group_search_result(working, model, result, deadline=deadline)
+                grouped = group_search_result(working, grouper, result, deadline=deadline)
                 if grouped is not None:
                     results.append((f"{name} + group search", offset, grouped))
         if results and kicks > 0:
@@ -514,13 +514,19 @@ def improve_and_choose(
     return candidates[best], evidence
 
 
+#: Share of the time left that one run of the group search may take (the rest stays for the other starts).
+GROUP_SEARCH_SHARE = 0.5
+
+
 def group_search_result(
-    working: SystemModel, model: SystemModel, best: SearchResult, *, deadline: float
+    working: SystemModel, grouper: GroupSearch, best: SearchResult, *, deadline: float
 ) -> SearchResult | None:
     """The group search (:mod:`~nomasplit.solvers.group_search`) from ``best``'s plan, as a result of the
-    improvement phase (``None`` when it does not apply to that plan)."""
+    improvement phase (``None`` when it does not apply to that plan). It may use :data:`GROUP_SEARCH_SHARE` of
+    the time left before ``deadline``."""
     begun = time.perf_counter()
-    found = GroupSearch(model, deadline=deadline).run(convert_decision(model, best.decision)[0])
+    grouper.deadline = min(deadline, begun + GROUP_SEARCH_SHARE * (deadline - begun))
+    found = grouper.run(convert_decision(grouper.model, best.decision)[0])
     if found.decision is None:
         return None
     decision = convert_decision(working, found.decision)[0]
