@@ -132,8 +132,8 @@ class LigdSettings(AlgorithmSettings):
     group_search: bool | None = Field(
         default=None,
         description="run the group search (nomasplit.solvers.group_search: moves priced at every subchannel group's "
-        "globally optimal powers) from the best local optimum, before the kicks (None: on small instances as for "
-        "improve_starts, when no edge capacity is set)",
+        "globally optimal powers) after each descent, from its plan, before the kicks (None: on small instances as "
+        "for improve_starts, when no edge capacity is set)",
     )
     baseline_starts: bool = Field(
         default=True,
