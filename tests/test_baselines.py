@@ -337,6 +337,24 @@ def test_heavy_load_without_any_capacity_is_light_load() -> None:
     assert [d.split for d in plenty.users] == [d.split for d in heavy.users]
 
 
+def test_a_server_sized_per_user_equals_the_same_capacity_given_per_ap() -> None:
+    scenario = random_scenario(6, num_aps=2, num_users=10, num_subchannels=6)
+    served = np.bincount(np.asarray(scenario.association), minlength=scenario.num_aps)
+    per_user = solve(scenario, "dnn-surgery", settings={"server_units_per_user": 0.5})
+    assert per_user.solver.extra["capacity_source"] == "settings per user"
+    as_scenario = solve(scenario.replace(edge_capacity_units=(0.5 * served).tolist()), "dnn-surgery")
+    assert [(d.split, d.compute_units) for d in per_user.users] == [
+        (d.split, d.compute_units) for d in as_scenario.users
+    ]
+    # At most floor(C / r_min) users of an AP may offload.
+    offloading = np.bincount(
+        [scenario.association[d.user] for d in per_user.users if d.uplink_subchannel is not None],
+        minlength=scenario.num_aps,
+    )
+    assert np.all(offloading <= np.floor(0.5 * served / scenario.compute_units_min))
+    assert find_violations(scenario, per_user) == []
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_heavy_load_settled_splits_are_min_cuts_at_the_actual_share(seed: int) -> None:
     scenario = random_scenario(seed, num_aps=2, num_users=10, num_subchannels=4)
@@ -418,6 +436,8 @@ def test_baselines_are_registered_with_citations() -> None:
         ("neurosurgeon", {"speed": 1}),
         ("dnn-surgery", {"server_capacity_units": -1.0}),
         ("dnn-surgery", {"max_iterations": 0}),
+        ("dnn-surgery", {"server_units_per_user": 0.0}),
+        ("dnn-surgery", {"server_units_per_user": 1.0, "server_capacity_units": 8.0}),
         ("device-only", {"anything": 1}),
     ],
 )

@@ -113,9 +113,13 @@ def test_calibrated_quick_preset_writes_report_md_and_json_with_both_presets(tmp
     assert data["compare"]["preset"] == "paper"
     summary = data["summary"]
     assert summary["trends_total"] == 25 and summary["quotes_total"] == 11
-    assert summary["fitted_quotes"] and summary["held_out_quotes"] == summary["quotes_checked"] - 4
+    from nomasplit.experiments.calibration import FITTED_QUOTES
+
+    assert summary["fitted_quotes"] and summary["held_out_quotes"] == summary["quotes_checked"] - len(FITTED_QUOTES)
     assert f"**Trends: {summary['trends_agree']} of 25" in report.splitlines()[2]
     assert "the paper (quick) preset run beside it" in report
+    # the calibrated preset's reading of DNN Surgery replaces the common one (one line per topic)
+    assert report.count("- **DNN Surgery.**") == 1 and "Users per AP (calibrated)" in report
     for row in data["quotes"]:
         assert {"figure", "paper", "ours", "verdict", "fitted", "other_preset"} <= set(row)
     fitted = {row["key"] for row in data["quotes"] if row["fitted"]}
@@ -152,9 +156,15 @@ def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path):
     from nomasplit.experiments.figures import ALGORITHM_SETTINGS
 
     assert parameters.fit["algorithm_settings"]["ecc-noma"] == ALGORITHM_SETTINGS["ecc-noma"]
+    # DNN Surgery assumed the server of the candidate (the declared start: one unit per user of the cell)
+    assert parameters.fit["algorithm_settings"]["dnn-surgery"] == {"mode": "heavy", "server_units_per_user": 1.0}
     settings = calibrated_settings(parameters, quick=True)
     assert settings.preset == "calibrated" and settings.fitted == tuple(parameters.fit["fitted"])
     assert settings.sweep("models").values == ("nin-in8", "tiny-yolov2-in8", "vgg16-in8")
+    # the preset runs DNN Surgery with the fitted server, and says so in its readings; users are per cell
+    assert settings.algorithm_settings["dnn-surgery"]["server_units_per_user"] == parameters.dnn_surgery_units_per_user
+    assert "1 compute units per user" in dict(settings.readings)["DNN Surgery"]
+    assert settings.base["user_placement"] == "per_cell"
     # --start: a refit begins where a settings file left off (evaluations come from the same store)
     again = tmp_path / "again.json"
     args = ["calibrate", "--out", str(again), "--store", str(tmp_path / "store"), "--only", "latency_weight"]
@@ -164,6 +174,15 @@ def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path):
     assert refit.fit["start"] == parameters.values()
     # no candidate lowers the loss by 99 %: the incumbent stays and the first pass ends the search
     assert refit.values() == parameters.values() and refit.fit["rounds"] == 1
+    # several starts: the search runs from each (one store) and keeps the lowest loss
+    both = tmp_path / "both.json"
+    args = ["calibrate", "--out", str(both), "--store", str(tmp_path / "store"), "--only", "latency_weight"]
+    result = runner.invoke(app, [*args, "--workers", "0", "--rounds", "1", "--start", "declared", "--start", str(out)])
+    assert result.exit_code == 0, result.output
+    multi = load_parameters(both)
+    assert [item["start"] for item in multi.fit["starts"]][1] == parameters.values()
+    assert multi.fit["loss"] == min(item["loss"] for item in multi.fit["starts"])
+    assert multi.fit["start"] == min(multi.fit["starts"], key=lambda item: item["loss"])["start"]
     bad = runner.invoke(app, ["calibrate", "--out", str(tmp_path / "x.json"), "--start", str(tmp_path / "none.json")])
     assert bad.exit_code == 2 and "none.json" in bad.output
     assert parameters.fit["min_improvement"] == 0.01

@@ -41,11 +41,12 @@ def register(app: typer.Typer) -> None:
             help='settings per method as JSON, e.g. \'{"ecc-noma": {"ligd": {"max_iterations": 5}}}\' '
             "(validated up front)",
         ),
-        start: Path | None = typer.Option(
-            None,
+        start: list[str] = typer.Option(
+            [],
             "--start",
             help="start the search from the parameters of this settings file (e.g. the shipped calibration, "
-            "to refit after a solver change); default: the declared start point",
+            "to refit after a solver change), or 'declared' for the declared start point; repeat to search from "
+            "several starts and keep the lowest loss; default: the declared start point",
         ),
         only: str | None = typer.Option(
             None,
@@ -53,10 +54,10 @@ def register(app: typer.Typer) -> None:
             help="comma-separated parameters to search (the others stay at the start point); default: all",
         ),
     ) -> None:
-        """Fit device speed and energy, edge energy, lambda's shape, the precision sent, a finite edge server and
-        the users per subchannel, inside a declared box, to Fig. 2's NiN 4.1 / 6.1 and the Fig. 2 and 3 ranges
-        (coordinate search over a grid; docs/reproduction.md). Writes the settings file of
-        `nomasplit reproduce --preset calibrated --calibration FILE`.
+        """Fit device speed and energy, edge energy, lambda's shape, the precision sent, a finite edge server,
+        DNN Surgery's server, the latency weight and the users per subchannel, inside a declared box, to Fig. 2's
+        NiN 4.1 / 6.1 and the Fig. 2, 3 and 5 ranges (coordinate search over a grid; docs/reproduction.md).
+        Writes the settings file of `nomasplit reproduce --preset calibrated --calibration FILE`.
         """
         from nomasplit.experiments.calibration import (
             CALIBRATION_BOX,
@@ -87,7 +88,9 @@ def register(app: typer.Typer) -> None:
                 )
             box = {name: CALIBRATION_BOX[name] for name in names}
         algorithm_settings = _parse_solver_settings(solver_settings)
-        start_values = None if start is None else load_parameters(start).values()
+        start_values: list[dict[str, Any] | None] = [
+            None if item == "declared" else load_parameters(item).values() for item in start
+        ] or [None]
         started = time.perf_counter()
         parameters, history = calibrate(
             store,
@@ -114,8 +117,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _parse_solver_settings(text: str | None) -> dict[str, dict[str, Any]] | None:
-    """``--solver-settings`` as {method: settings}, each validated by the method's settings type; a method not
-    named keeps the reproduction's settings. None when the option is not given (the reproduction's settings)."""
+    """``--solver-settings`` as {method: settings}, each validated by the method's settings type; they replace the
+    preset's settings of the methods named (the others keep the reproduction's). None when the option is not
+    given."""
     if text is None:
         return None
     try:
@@ -134,6 +138,4 @@ def _parse_solver_settings(text: str | None) -> dict[str, dict[str, Any]] | None
                 f"--solver-settings: {method!r} is not run by calibrate ({', '.join(CALIBRATION_METHODS)})"
             )
         validate_as(ALGORITHMS[method].settings_type, settings, f"--solver-settings {method}")
-    from nomasplit.experiments.calibration import calibration_algorithm_settings
-
-    return {**calibration_algorithm_settings(), **data}
+    return data

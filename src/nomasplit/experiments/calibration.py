@@ -4,10 +4,12 @@ declared box of physically plausible values to a declared few of its quoted numb
 - :data:`CALIBRATION_BOX`: each open parameter, its candidate values (a grid inside its plausible range) and
   the source of the range (docs/reproduction.md repeats them).
 - :data:`FITTED_QUOTES`: the quoted numbers the fit sees (Fig. 2 NiN ECC-OMA 4.1 and ECC-NOMA 6.1, the Fig. 2
-  ECC range 3.1-8 and the Fig. 3 ECC range 0.85-0.97). Every other quoted number and all 25 trends are held out.
+  ECC range 3.1-8, the Fig. 3 ECC range 0.85-0.97 and the two Fig. 5 ranges over Neurosurgeon, ECC 1.5-1.7 and
+  DNN Surgery 1.3-1.49). Every other quoted number (Figs. 6 and 7) and all 25 trends are held out.
 - :func:`calibrate`: coordinate search over the grid (one parameter at a time, every candidate value, keep the
-  best; rounds until nothing improves or ``max_rounds``), from a declared start. Each evaluation is an ordinary
-  resumable sweep (Figs. 2-3's per-model sweep on the quick network), so a calibration interrupted and started
+  best; rounds until nothing improves or ``max_rounds``), from one or more starts (the declared one by default),
+  keeping the lowest loss over the starts. Each evaluation is an ordinary
+  resumable sweep (Figs. 2, 3 and 5's per-model sweep on the quick network), so a calibration interrupted and started
   again computes only what is missing. The loss is the sum over the fitted quotes of squared log distances
   (:func:`calibration_loss`).
 - :class:`CalibratedParameters` is the settings file ``calibrate`` writes; :func:`calibrated_settings` turns it
@@ -32,6 +34,7 @@ from nomasplit.experiments.figures import (
     ALGORITHM_SETTINGS,
     DEVICE_ENERGY_PER_FLOP,
     DEVICE_SPEED_AT_FIXED_ENERGY,
+    DNN_SURGERY_SERVER_UNITS,
     EDGE_ENERGY_PER_FLOP,
     EDGE_UNITS_PER_USER,
     PAPER_MODELS,
@@ -57,7 +60,15 @@ FITTED_QUOTES: tuple[str, ...] = (
     "fig2-ecc-noma-nin",
     "fig2-ecc-oma-range",
     "fig3-ecc-oma-range",
+    "fig5-ecc-oma-range",
+    "fig5-dnn-surgery-range",
 )
+
+#: Where the calibrated preset puts users: exactly ``users_per_ap`` users uniform in each AP's cell. The paper's
+#: "user density" (Figs. 6, 9) and our overload reading (users per AP per subchannel) are per AP; with users
+#: uniform over the whole area the number an AP serves is random (about +-sqrt(U_n)), so an AP's overload, and
+#: with it who gets a subchannel, would vary from seed to seed around the stated value.
+CALIBRATED_USER_PLACEMENT = "per_cell"
 
 
 class ParameterRange(BaseModel):
@@ -91,10 +102,12 @@ CALIBRATION_BOX: dict[str, ParameterRange] = {
         "the paper's 50 dBm (100 W) circuit power at 50-100 GFLOP/s (1-2 nJ/FLOP)",
     ),
     "amdahl_parallel_fraction": ParameterRange(
-        values=(None, 0.95, 0.9, 0.75, 0.5),
+        values=(None, 0.95, 0.9, 0.75, 0.5, 0.25),
         unit="-",
         source="lambda(r) of eq. (3): linear (None; perfect scaling) or Amdahl's law with parallel fraction "
-        "0.5-0.95 (multi-core CNN inference scales sub-linearly)",
+        "0.25-0.95 (multi-core CNN inference scales sub-linearly; batch-1 CIFAR-size inference scales "
+        "worst: `nomasplit profile MODEL --measure --units 1,2` on our 2-core machine fits parallel fractions "
+        "of 0.34 for NiN, 0.06 for VGG16 and 0 for tiny YOLOv2, docs/reproduction.md)",
     ),
     "input_bits": ParameterRange(
         values=(8, 32),
@@ -112,6 +125,14 @@ CALIBRATION_BOX: dict[str, ParameterRange] = {
         unit="units per user of the cell",
         source="a finite edge server per AP: None = every user may take r_max = 4 units; 0.5 = a server with "
         "half a unit per user, so at most half the users offload (DNN Surgery's 'resource limitation')",
+    ),
+    "dnn_surgery_units_per_user": ParameterRange(
+        values=(0.5, 1.0, 2.0, 4.0),
+        unit="units per user of the cell",
+        source="the server DNN Surgery's heavy-load mode assumes when the system sets no edge limit (the "
+        "paper: DNN Surgery 'considers the resource limitation of edge server', so it is given 'a little' less "
+        "compute than Neurosurgeon): from half a unit per user (at most half the users offload) to r_max = 4 "
+        "(no limit: Neurosurgeon's r_max)",
     ),
     "latency_weight": ParameterRange(
         values=(0.5, 0.7, 0.9),
@@ -141,6 +162,12 @@ class CalibratedParameters(BaseModel):
     activation_bits: Literal[8, 16, 32] = 32
     edge_units_per_user: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     users_per_subchannel: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    dnn_surgery_units_per_user: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="DNN Surgery's assumed server per user of the cell (None: DNN_SURGERY_SERVER_UNITS per AP)",
+    )
     latency_weight: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     fit: dict[str, Any] = Field(
         default_factory=dict, description="how it was fitted: targets, loss, evaluations, time, command, code"
@@ -170,7 +197,15 @@ class CalibratedParameters(BaseModel):
             "compensation": compensation,
             "latency_weight": self.latency_weight,
             EDGE_UNITS_PER_USER: self.edge_units_per_user,
+            "user_placement": CALIBRATED_USER_PLACEMENT,
         }
+
+    def algorithm_settings(self) -> dict[str, dict[str, Any]]:
+        """The reproduction's settings per method, with DNN Surgery's server sized per user when fitted."""
+        settings = dict(ALGORITHM_SETTINGS)
+        if self.dnn_surgery_units_per_user is not None:
+            settings["dnn-surgery"] = {"mode": "heavy", "server_units_per_user": self.dnn_surgery_units_per_user}
+        return settings
 
 
 def shipped_parameters() -> CalibratedParameters:
@@ -198,10 +233,27 @@ def calibrated_readings(parameters: CalibratedParameters, quick: bool) -> tuple[
     """The readings the calibrated preset adds (copied into its report)."""
     subchannels = DENSITY_SUBCHANNELS_QUICK if quick else DENSITY_SUBCHANNELS
     capacity = (
-        "no finite edge server (every offloading user may take r_max units)"
+        "no finite edge server (as in the paper's problem P0, which bounds only each user's r_i: Edge-Only and "
+        "Neurosurgeon take r_max units, ECC chooses r_i, DNN Surgery limits itself as below)"
         if parameters.edge_units_per_user is None
         else f"a finite edge server per AP of {parameters.edge_units_per_user:g} compute units per user of its cell "
-        "(edge_capacity_units; the ECC methods and DNN Surgery share it)"
+        "(edge_capacity_units; every method's offloading users share it)"
+    )
+    surgery_units = parameters.dnn_surgery_units_per_user
+    surgery = (
+        "Run in its heavy-load mode. "
+        + (
+            "The system's finite edge server (above) is the one it shares."
+            if parameters.edge_units_per_user is not None
+            else (
+                f"It assumes a server of {surgery_units:g} compute units per user of the AP's cell, shared by the "
+                "AP's offloading users (fitted; the paper says only that DNN Surgery considers the edge "
+                "server's resource limit and so gets a little less compute than Neurosurgeon)."
+                if surgery_units is not None
+                else f"It assumes a server of {DNN_SURGERY_SERVER_UNITS:g} compute units per AP."
+            )
+        )
+        + " On chain models its light-load mode makes exactly Neurosurgeon's splits."
     )
     return (
         (
@@ -216,8 +268,20 @@ def calibrated_readings(parameters: CalibratedParameters, quick: bool) -> tuple[
             )
             + f"; {parameters.input_bits}-bit input, {parameters.activation_bits}-bit activations; {capacity}; "
             f"latency weight w_T = {parameters.latency_weight:g}; "
-            f"{parameters.users_per_subchannel:g} users per AP per subchannel in the fixed-density sweeps. Fitted "
-            f"by `nomasplit calibrate` to {', '.join(FITTED_QUOTES)}; everything else is held out.",
+            f"{parameters.users_per_subchannel:g} users per AP per subchannel in the fixed-density sweeps"
+            + (
+                f"; DNN Surgery's server {surgery_units:g} units per user"
+                if surgery_units is not None and parameters.edge_units_per_user is None
+                else ""
+            )
+            + f". Fitted by `nomasplit calibrate` to {', '.join(FITTED_QUOTES)}; everything else is held out.",
+        ),
+        ("DNN Surgery", surgery),
+        (
+            "Users per AP (calibrated)",
+            "Exactly U_n users in each AP's cell, uniform inside it (user_placement 'per_cell'): the paper's user "
+            "density and the overload reading are per AP. With users uniform over the whole area an AP's count "
+            "varies by about sqrt(U_n) from seed to seed, and so would its overload.",
         ),
         (
             "Overload (calibrated)",
@@ -309,6 +373,7 @@ def calibrated_settings(
         regime_maps=regime_maps(parameters, quick),
         fitted=FITTED_QUOTES,
         readings=calibrated_readings(parameters, quick),
+        algorithm_settings=parameters.algorithm_settings(),
     )
 
 
@@ -325,7 +390,8 @@ CALIBRATION_NETWORK: dict[str, Any] = {
 }
 
 #: Where the search starts: the hand search of issue 9 (1 GFLOP/s, 1 nJ/FLOP device, 1.1 nJ/FLOP edge, Amdahl
-#: lambda, 8-bit camera input), with one user per subchannel and no edge limit.
+#: lambda, 8-bit camera input), with one user per subchannel, no edge limit and DNN Surgery assuming one unit per
+#: user.
 CALIBRATION_START: dict[str, Any] = {
     "device_flops_per_s": 1e9,
     "device_energy_per_flop_j": 1e-9,
@@ -335,11 +401,12 @@ CALIBRATION_START: dict[str, Any] = {
     "activation_bits": 32,
     "edge_units_per_user": None,
     "users_per_subchannel": 1.0,
+    "dnn_surgery_units_per_user": 1.0,
     "latency_weight": 0.5,
 }
 
 #: The methods a calibration evaluation runs (what the fitted quotes need).
-CALIBRATION_METHODS: tuple[str, ...] = ("device-only", "ecc-oma", "ecc-noma")
+CALIBRATION_METHODS: tuple[str, ...] = ("device-only", "neurosurgeon", "dnn-surgery", "ecc-oma", "ecc-noma")
 
 
 def evaluation_settings(
@@ -349,7 +416,10 @@ def evaluation_settings(
     network: dict[str, Any] | None = None,
     algorithm_settings: dict[str, dict[str, Any]] | None = None,
 ) -> ReproductionSettings:
-    """The sweep of one calibration evaluation: Figs. 2-3's per-model sweep with these parameter values."""
+    """The sweep of one calibration evaluation: Figs. 2-3's and 5's per-model sweep with these parameter values.
+
+    ``algorithm_settings`` replace, per method, the settings the preset would run with these values
+    (:meth:`CalibratedParameters.algorithm_settings`)."""
     parameters = CalibratedParameters(**values)
     sweep = SweepSpec(
         name="models",
@@ -372,21 +442,28 @@ def evaluation_settings(
             methods=("ecc-oma", "ecc-noma"),
         ),
         FigureSpec(key="3", title="3", sweep="models", measure="energy", baseline="device-only", methods=("ecc-oma",)),
+        FigureSpec(
+            key="5",
+            title="5",
+            sweep="models",
+            measure="energy",
+            baseline="neurosurgeon",
+            methods=("dnn-surgery", "ecc-oma"),
+        ),
     )
+    run_with = {
+        method: settings
+        for method, settings in parameters.algorithm_settings().items()
+        if method in CALIBRATION_METHODS
+    }
     return ReproductionSettings(
         preset="custom",
         base=parameters.base(),
         sweeps=(sweep,),
         figures=figures,
         num_seeds=num_seeds,
-        algorithm_settings=calibration_algorithm_settings() if algorithm_settings is None else algorithm_settings,
+        algorithm_settings={**run_with, **(algorithm_settings or {})},
     )
-
-
-def calibration_algorithm_settings() -> dict[str, dict[str, Any]]:
-    """The settings the fit gives each of :data:`CALIBRATION_METHODS` by default: the reproduction's own
-    (:data:`~nomasplit.experiments.figures.ALGORITHM_SETTINGS`), so that the fit sees the solver the preset runs."""
-    return {method: ALGORITHM_SETTINGS[method] for method in CALIBRATION_METHODS if method in ALGORITHM_SETTINGS}
 
 
 def _matches(value: str, point: str) -> bool:
@@ -440,7 +517,7 @@ def calibrate(
     out_dir: str | Path,
     *,
     box: dict[str, ParameterRange] | None = None,
-    start: dict[str, Any] | None = None,
+    start: dict[str, Any] | list[dict[str, Any] | None] | None = None,
     fitted: tuple[str, ...] = FITTED_QUOTES,
     num_seeds: int = 1,
     max_rounds: int = 2,
@@ -457,15 +534,21 @@ def calibrate(
         out_dir: the resumable store of the evaluations (``results/<hash>/``, as for ``reproduce``).
         box: parameter -> candidate values (default :data:`CALIBRATION_BOX`); parameters outside it keep
             ``start``'s value.
-        start: the first point (default :data:`CALIBRATION_START`); each value must be one of the box's.
+        start: the first point (default :data:`CALIBRATION_START`; None in a list is that point too), or a list of
+            them: the search runs from each in turn (sharing evaluations) and keeps the lowest loss (the first
+            start on a tie). Coordinate search is local: a second start catches a better point that needs two
+            parameters to move together (a refit from the previous fit kept a finite edge server that the
+            declared start, with lambda changed first, did without).
         fitted: keys of the quoted numbers to fit (default :data:`FITTED_QUOTES`).
         num_seeds: Monte-Carlo seeds per evaluation.
         max_rounds: at most this many passes over the parameters; a pass that improves nothing ends the search.
         min_improvement: a candidate replaces the incumbent only when it lowers the loss by more than this
             fraction (default :data:`MIN_IMPROVEMENT`): the loss is a Monte-Carlo estimate over a few seeds.
         network: the evaluation network (default :data:`CALIBRATION_NETWORK`).
-        algorithm_settings: settings per method (e.g. a solver's time budget), as in ``reproduce``; default
-            :func:`calibration_algorithm_settings` (the reproduction's own).
+        algorithm_settings: settings per method (e.g. a solver's time budget) that replace those the preset
+            would run with each candidate (:meth:`CalibratedParameters.algorithm_settings`: the reproduction's
+            own, DNN Surgery's server sized by the candidate), so that by default the fit sees the solvers the
+            preset runs.
         workers: process-pool size of each batch (0: this process).
         progress: progress bars. log: called with one line per parameter pass.
 
@@ -476,8 +559,7 @@ def calibrate(
 
     started = time.perf_counter()
     box = CALIBRATION_BOX if box is None else box
-    algorithm_settings = calibration_algorithm_settings() if algorithm_settings is None else algorithm_settings
-    current = {**CALIBRATION_START, **(start or {})}
+    starts = [{**CALIBRATION_START, **(item or {})} for item in (start if isinstance(start, list) else [start])]
     quotes = tuple(quoted for quoted in QUOTED_NUMBERS if quoted.key in fitted)
     unknown = set(fitted) - {quoted.key for quoted in quotes}
     if unknown:
@@ -509,23 +591,33 @@ def calibrate(
             history.append(evaluation)
         return [cache[key_of(values)] for values in candidates]
 
-    best = evaluate_batch([current])[0]
-    rounds = 0
-    for rounds in range(1, max_rounds + 1):
-        improved = False
-        for name, parameter_range in box.items():
-            candidates = [{**best.values, name: value} for value in parameter_range.values]
-            for evaluation in evaluate_batch(candidates):
-                if evaluation.loss < best.loss * (1 - min_improvement) - 1e-12:
-                    best, improved = evaluation, True
-            if log is not None:
-                log(f"round {rounds}, {name}: best {best.values[name]!r}, loss {best.loss:.4g}")
-        if not improved:
-            break
+    def search(first: dict[str, Any]) -> tuple[Evaluation, int]:
+        best = evaluate_batch([first])[0]
+        rounds = 0
+        for rounds in range(1, max_rounds + 1):
+            improved = False
+            for name, parameter_range in box.items():
+                candidates = [{**best.values, name: value} for value in parameter_range.values]
+                for evaluation in evaluate_batch(candidates):
+                    if evaluation.loss < best.loss * (1 - min_improvement) - 1e-12:
+                        best, improved = evaluation, True
+                if log is not None:
+                    log(f"round {rounds}, {name}: best {best.values[name]!r}, loss {best.loss:.4g}")
+            if not improved:
+                break
+        return best, rounds
+
+    outcomes = []
+    for index, first in enumerate(starts):
+        if log is not None and len(starts) > 1:
+            log(f"start {index + 1} of {len(starts)}")
+        outcomes.append(search(first))
+    chosen = min(range(len(starts)), key=lambda index: (outcomes[index][0].loss, index))
+    best, rounds = outcomes[chosen]
     fit = {
         "method": "coordinate search over the grid of CALIBRATION_BOX (every candidate of one parameter with "
         "the others fixed, keep the best if it lowers the loss by more than min_improvement; passes until none "
-        "improves)",
+        "improves), from each of 'starts'; the lowest loss is kept",
         "fitted": list(fitted),
         "targets": {quoted.key: [quoted.low, quoted.high] for quoted in quotes},
         "losses": best.losses,
@@ -534,10 +626,17 @@ def calibrate(
         "min_improvement": min_improvement,
         "evaluations": len(history),
         "num_seeds": num_seeds,
-        "algorithm_settings": algorithm_settings,
+        "algorithm_settings": evaluation_settings(
+            best.values, network=network, algorithm_settings=algorithm_settings
+        ).algorithm_settings,
+        "solver_settings_replaced": algorithm_settings or {},
         "network": network if network is not None else CALIBRATION_NETWORK,
         "box": {name: list(parameter_range.values) for name, parameter_range in box.items()},
-        "start": {**CALIBRATION_START, **(start or {})},
+        "start": starts[chosen],
+        "starts": [
+            {"start": first, "loss": outcome.loss, "values": outcome.values, "rounds": outcome_rounds}
+            for first, (outcome, outcome_rounds) in zip(starts, outcomes, strict=True)
+        ],
         "code": code_fingerprint(),
         "wall_time_s": time.perf_counter() - started,
     }

@@ -540,6 +540,7 @@ def build_settings(
     regime_maps: tuple[RegimeMapSpec, ...] = (),
     fitted: tuple[str, ...] = (),
     readings: tuple[tuple[str, str], ...] = (),
+    algorithm_settings: dict[str, dict[str, Any]] | None = None,
 ) -> ReproductionSettings:
     """The sweeps and figures of both presets, at full (Section VI-A) or ``quick`` scale.
 
@@ -550,6 +551,7 @@ def build_settings(
         network: changes of the sweeps at a fixed density (models, workload, extras), e.g. an overload reading.
         users_network: changes of the density sweep (Figs. 6, 9), e.g. a fixed number of subchannels.
         regime_maps: heatmaps; their row sweeps are added. fitted, readings: see :class:`ReproductionSettings`.
+        algorithm_settings: settings per method (default :data:`ALGORITHM_SETTINGS`).
     """
     network = dict(network or {})
     users_network = dict(users_network or {})
@@ -635,7 +637,7 @@ def build_settings(
         figures=_figures(label) + _overload_figures(label),
         regime_maps=regime_maps,
         num_seeds=num_seeds,
-        algorithm_settings=ALGORITHM_SETTINGS,
+        algorithm_settings=ALGORITHM_SETTINGS if algorithm_settings is None else algorithm_settings,
         fitted=fitted,
         readings=readings,
     )

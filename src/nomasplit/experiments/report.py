@@ -956,7 +956,9 @@ def render_report(
         ),
         "",
     ]
-    lines += [f"- **{topic}.** {text}" for topic, text in (*READINGS, *settings.readings)]
+    # a preset's reading of a topic replaces the common one (the calibrated preset sizes DNN Surgery's server)
+    readings = {**dict(READINGS), **dict(settings.readings)}
+    lines += [f"- **{topic}.** {text}" for topic, text in readings.items()]
     lines += ["", "## Offloading in this setup: device class and bandwidth per user", ""]
     lines += reasoning_lines(settings, results)
     other_name = compare.name if compare is not None else None

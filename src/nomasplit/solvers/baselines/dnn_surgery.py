@@ -13,7 +13,9 @@ equally, ``clip(C / n_off, r_min, r_max)`` each, and at most ``floor(C / r_min)`
 user partitions its model with the speed of the share it expects; the number of offloading users changes the
 share, so users take turns choosing their best cut given the others' current choices (best response) until a
 whole sweep changes nothing. ``C`` is the scenario's ``edge_capacity_units``, else the
-``server_capacity_units`` setting; with neither, the server is not shared and heavy-load is light-load.
+``server_capacity_units`` setting (the same at every AP), else ``server_units_per_user`` times the number of
+users the AP serves (a server sized to its cell); with none of them, the server is not shared and heavy-load is
+light-load.
 (DADS's own heavy-load case maximises the throughput of a stream of frames, which the paper's
 one-inference-per-user model does not have; see docs/baselines.md.)
 """
@@ -23,7 +25,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from nomasplit.data.scenario import Scenario
 from nomasplit.model.system import SystemModel
@@ -55,9 +57,22 @@ class DnnSurgerySettings(AlgorithmSettings):
         allow_inf_nan=False,
         description="compute units of each AP's server in heavy mode when the scenario sets no edge capacity",
     )
+    server_units_per_user: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="heavy mode, when the scenario sets no edge capacity and server_capacity_units is not "
+        "given: each AP's server has this many compute units per user it serves",
+    )
     max_iterations: int = Field(
         default=50, ge=1, le=10_000, description="heavy mode: most best-response sweeps over all users"
     )
+
+    @model_validator(mode="after")
+    def _one_server_size(self) -> DnnSurgerySettings:
+        if self.server_capacity_units is not None and self.server_units_per_user is not None:
+            raise ValueError("give server_capacity_units or server_units_per_user, not both")
+        return self
 
 
 def latency_graph(
@@ -92,6 +107,9 @@ def _heavy_capacity(scenario: Scenario, settings: DnnSurgerySettings) -> tuple[n
         return scenario_capacity, "scenario"
     if settings.server_capacity_units is not None:
         return np.full(scenario.num_aps, settings.server_capacity_units), "settings"
+    if settings.server_units_per_user is not None:
+        served = np.bincount(np.asarray(scenario.association), minlength=scenario.num_aps)
+        return settings.server_units_per_user * served.astype(np.float64), "settings per user"
     return None, "none"
 
 
