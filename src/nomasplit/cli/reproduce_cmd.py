@@ -116,9 +116,7 @@ def register(app: typer.Typer) -> None:
             "--figures",
             help="comma-separated figure keys: 2..11, extra-device, extra-bandwidth (default: all)",
         ),
-        quick: bool = typer.Option(
-            False, "--quick", help="a smaller network, 3 seeds, fewer points (minutes on 2 cores)"
-        ),
+        quick: bool = typer.Option(False, "--quick", help="a smaller network, fewer points (minutes on 2 cores)"),
         preset: str = typer.Option(
             "paper",
             "--preset",
@@ -134,9 +132,7 @@ def register(app: typer.Typer) -> None:
             help="also run the other preset (same scale and seeds) into OUT/<preset>-preset, and set both "
             "presets' verdicts side by side (default; not with --settings)",
         ),
-        seeds: int | None = typer.Option(
-            None, "--seeds", help=f"Monte-Carlo seeds, 1..{MAX_SEEDS} (default: 5, or 3 with --quick)"
-        ),
+        seeds: int | None = typer.Option(None, "--seeds", help=f"Monte-Carlo seeds, 1..{MAX_SEEDS} (default: 5)"),
         out: Path = typer.Option(Path("reproduction"), "--out", help="output folder (results, figures, report.md)"),
         scheduler: str | None = typer.Option(
             None,

@@ -38,6 +38,7 @@ from nomasplit.experiments.figures import (
     EDGE_ENERGY_PER_FLOP,
     EDGE_UNITS_PER_USER,
     PAPER_MODELS,
+    QUICK_SEEDS,
     SUBCHANNEL_BANDWIDTH,
     SWEEP_MODEL,
     USERS_PER_SUBCHANNEL,
@@ -360,7 +361,7 @@ def calibrated_settings(
     return build_settings(
         preset="calibrated",
         quick=quick,
-        num_seeds=num_seeds or (3 if quick else 5),
+        num_seeds=num_seeds or (QUICK_SEEDS if quick else 5),
         models=tuple(parameters.model_name(model) for model in PAPER_MODELS),
         sweep_model=parameters.model_name(SWEEP_MODEL),
         base=parameters.base(),
