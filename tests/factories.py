@@ -76,3 +76,20 @@ def random_scenario(
         edge_switched_capacitance=1.1e-31,
         edge_cycles_per_flop=1.0,
     )
+
+
+def assert_json_close(actual: object, expected: object, rel: float = 1e-12, where: str = "$") -> None:
+    """Same JSON structure and strings; numbers equal to ``rel`` (numpy's vectorised power and exp may differ in
+    the last bit between CPUs, so a file regenerated on another machine is not byte-identical)."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and actual.keys() == expected.keys(), where
+        for key, value in expected.items():
+            assert_json_close(actual[key], value, rel, f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), where
+        for index, (left, right) in enumerate(zip(actual, expected, strict=True)):
+            assert_json_close(left, right, rel, f"{where}[{index}]")
+    elif isinstance(expected, float) and not isinstance(expected, bool):
+        assert isinstance(actual, (int, float)) and abs(actual - expected) <= rel * abs(expected), where
+    else:
+        assert actual == expected and type(actual) is type(expected), where

@@ -115,7 +115,11 @@ def test_calibrated_quick_preset_writes_report_md_and_json_with_both_presets(tmp
     assert summary["trends_total"] == 25 and summary["quotes_total"] == 11
     from nomasplit.experiments.calibration import FITTED_QUOTES
 
-    assert summary["fitted_quotes"] and summary["held_out_quotes"] == summary["quotes_checked"] - len(FITTED_QUOTES)
+    assert set(summary["fitted_quotes"]) == set(FITTED_QUOTES)
+    checked = [row for row in data["quotes"] if row["verdict"] != "not run"]
+    assert len(checked) == summary["quotes_checked"] == 4  # Figs. 2 and 3 only
+    fitted_checked = sum(row["key"] in FITTED_QUOTES for row in checked)
+    assert summary["held_out_quotes"] == summary["quotes_checked"] - fitted_checked
     assert f"**Trends: {summary['trends_agree']} of 25" in report.splitlines()[2]
     assert "the paper (quick) preset run beside it" in report
     # the calibrated preset's reading of DNN Surgery replaces the common one (one line per topic)

@@ -433,24 +433,14 @@ def evaluation_settings(
         },
         label="DNN model",
     )
+
+    def models_figure(key: str, measure: Literal["latency", "energy"], baseline: str, *methods: str) -> FigureSpec:
+        return FigureSpec(key=key, title=key, sweep="models", measure=measure, baseline=baseline, methods=methods)
+
     figures = (
-        FigureSpec(
-            key="2",
-            title="2",
-            sweep="models",
-            measure="latency",
-            baseline="device-only",
-            methods=("ecc-oma", "ecc-noma"),
-        ),
-        FigureSpec(key="3", title="3", sweep="models", measure="energy", baseline="device-only", methods=("ecc-oma",)),
-        FigureSpec(
-            key="5",
-            title="5",
-            sweep="models",
-            measure="energy",
-            baseline="neurosurgeon",
-            methods=("dnn-surgery", "ecc-oma"),
-        ),
+        models_figure("2", "latency", "device-only", "ecc-oma", "ecc-noma"),
+        models_figure("3", "energy", "device-only", "ecc-oma"),
+        models_figure("5", "energy", "neurosurgeon", "dnn-surgery", "ecc-oma"),
     )
     run_with = {
         method: settings
