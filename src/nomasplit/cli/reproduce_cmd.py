@@ -29,7 +29,7 @@ MAX_SEEDS = 1000
 #: Seconds a scheduler has to accept a TCP connection before reproduce refuses to start.
 SCHEDULER_CONNECT_TIMEOUT_S = 3.0
 #: CPU seconds per task measured on the committed runs (docs/reproduction.md): quick and Section VI-A scale.
-SECONDS_PER_TASK = {"quick": 0.26, "full": 1.5}
+SECONDS_PER_TASK = {"quick": 0.26, "full": 1.1}
 
 
 def max_workers() -> int:
@@ -202,7 +202,8 @@ def register(app: typer.Typer) -> None:
             known = {figure.key for figure in other.figures} | {regime.key for regime in other.regime_maps}
             keys = [key for key in selected if key in known] if selected else None
             other = adjust(other, keys) if keys is None or keys else None
-        num_tasks = len(build_tasks(settings)) + (len(build_tasks(other)) if other is not None else 0)
+        listed = build_tasks(settings) + (build_tasks(other) if other is not None else [])
+        num_tasks = len({task.task_hash for task in listed})  # a task two sweeps share runs once
         if scheduler:
             check_scheduler(scheduler)
         console.print(_estimate(num_tasks, "quick" if quick and settings_file is None else "full", workers, scheduler))
