@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 from typer.testing import CliRunner
@@ -101,6 +102,16 @@ def test_bad_options_exit_2_without_output(tmp_path):
     assert runner.invoke(app, ["reproduce", "--quick", "--seeds", "0", "--out", str(out)]).exit_code == 2
 
 
+def test_the_estimate_counts_a_task_two_sweeps_share_once(tmp_path):
+    # Fig. 2's models sweep and the device-speed sweep share the tasks at the preset's own device speed
+    args = ["reproduce", "--quick", "--figures", "2,extra-device", "--seeds", "1", "--no-compare", "--workers", "0"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    estimated = re.search(r"(\d+) tasks; estimate", result.output)
+    ran = re.search(r"(\d+) tasks: 0 found on disk, (\d+) computed", result.output)
+    assert estimated and ran and estimated.group(1) == ran.group(1) == ran.group(2) == "36"
+
+
 def test_calibrated_quick_preset_writes_report_md_and_json_with_both_presets(tmp_path):
     out = tmp_path / "cal"
     runner = CliRunner()
@@ -143,18 +154,23 @@ def test_calibrated_quick_preset_writes_report_md_and_json_with_both_presets(tmp
     assert (out / "fig02.png").exists() and (out / "paper-preset" / "fig02.png").exists()
 
 
-def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path):
+def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path, monkeypatch):
+    import shlex
+    import sys
+
     from nomasplit.experiments.calibration import CalibratedParameters, calibrated_settings, load_parameters
 
     out = tmp_path / "fit.json"
     runner = CliRunner()
     args = ["calibrate", "--out", str(out), "--store", str(tmp_path / "store"), "--only", "latency_weight"]
-    result = runner.invoke(app, [*args, "--rounds", "1", "--workers", "0"])
+    args += ["--rounds", "1", "--workers", "0"]
+    monkeypatch.setattr(sys, "argv", ["nomasplit", *args])  # what the console script sees
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     parameters = load_parameters(out)
     assert isinstance(parameters, CalibratedParameters)
     assert parameters.latency_weight in (0.5, 0.7, 0.9)
-    assert parameters.fit["evaluations"] >= 3 and parameters.fit["command"].startswith("nomasplit ")
+    assert parameters.fit["evaluations"] >= 3 and parameters.fit["command"] == shlex.join(["nomasplit", *args])
     assert set(parameters.fit["losses"]) == set(parameters.fit["fitted"])
     # the fit ran ECC with the reproduction's own settings (the solver the preset runs)
     from nomasplit.experiments.figures import ALGORITHM_SETTINGS
