@@ -89,7 +89,7 @@ def assert_json_close(actual: object, expected: object, rel: float = 1e-12, wher
         assert isinstance(actual, list) and len(actual) == len(expected), where
         for index, (left, right) in enumerate(zip(actual, expected, strict=True)):
             assert_json_close(left, right, rel, f"{where}[{index}]")
-    elif isinstance(expected, float) and not isinstance(expected, bool):
+    elif isinstance(expected, float):
         assert isinstance(actual, (int, float)) and abs(actual - expected) <= rel * abs(expected), where
     else:
         assert actual == expected and type(actual) is type(expected), where

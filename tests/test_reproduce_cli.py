@@ -135,6 +135,8 @@ def test_calibrated_quick_preset_writes_report_md_and_json_with_both_presets(tmp
     assert "the paper (quick) preset run beside it" in report
     # the calibrated preset's reading of DNN Surgery replaces the common one (one line per topic)
     assert report.count("- **DNN Surgery.**") == 1 and "Users per AP (calibrated)" in report
+    density = [line for line in report.splitlines() if line.startswith("- **Figs. 6, 9 (user density).**")]
+    assert len(density) == 1 and "U = 10, 30, 50 users per AP" in density[0] and "M = 20 subchannels" in density[0]
     for row in data["quotes"]:
         assert {"figure", "paper", "ours", "verdict", "fitted", "other_preset"} <= set(row)
     fitted = {row["key"] for row in data["quotes"] if row["fitted"]}

@@ -41,6 +41,8 @@ from nomasplit.experiments.figures import (
     QUICK_SEEDS,
     SUBCHANNEL_BANDWIDTH,
     SWEEP_MODEL,
+    USER_DENSITIES,
+    USER_DENSITIES_QUICK,
     USERS_PER_SUBCHANNEL,
     FigureSpec,
     RegimeMapSpec,
@@ -291,9 +293,11 @@ def calibrated_readings(parameters: CalibratedParameters, quick: bool) -> tuple[
             "users without a subchannel (they run Device-Only) while NOMA clusters up to K = 3.",
         ),
         (
-            "Figs. 6, 9 density (calibrated)",
-            f"The density sweep uses M = {subchannels} subchannels of 40 kHz, so that the users per AP span "
-            "fewer and more users than subchannels: density then decides who gets a subchannel.",
+            "Figs. 6, 9 (user density)",  # replaces the common reading: not the paper's 250 subchannels
+            f"U = {', '.join(map(str, USER_DENSITIES_QUICK if quick else USER_DENSITIES))} users per AP (the paper "
+            f"quotes U = 10 and U = 90) on M = {subchannels} subchannels of 40 kHz instead of the paper's 250, so "
+            "that the users per AP span fewer and more users than subchannels: density then decides who gets a "
+            "subchannel.",
         ),
         (
             "Figs. 8, 11 workload",

@@ -573,7 +573,7 @@ def build_settings(
         SweepSpec(
             name="users",
             parameter="users_per_ap",
-            values=(10, 30, 50) if quick else (10, 30, 50, 70, 90),
+            values=USER_DENSITIES_QUICK if quick else USER_DENSITIES,
             methods=NETWORK_METHODS,
             overrides={"model": sweep_model, **dense, **users_network},
             label="users per AP, U",
@@ -662,6 +662,9 @@ QUICK_CHANGES = (
 #: against 2.78 with 5) the intervals of the 60-user network were about twice as wide, and 6 of the calibrated
 #: preset's trends were in the stated order but inconclusive; with 5, none (docs/reproduction.md, "--quick").
 QUICK_SEEDS = 5
+#: User densities U (users per AP) of the Figs. 6/9 sweep, full and quick.
+USER_DENSITIES = (10, 30, 50, 70, 90)
+USER_DENSITIES_QUICK = (10, 30, 50)
 
 
 def quick_settings(num_seeds: int = QUICK_SEEDS) -> ReproductionSettings:
