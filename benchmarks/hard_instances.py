@@ -42,14 +42,22 @@ def chain_profile(rng: np.random.Generator, num_layers: int) -> ModelProfile:
     )
 
 
-def hard_instance(seed: int, *, max_users: int = 6, max_subchannels: int = 3) -> Scenario:
-    """One hard instance (module docstring); at most ``max_users`` users and ``max_subchannels`` subchannels."""
+def hard_instance(
+    seed: int, *, max_users: int = 6, max_subchannels: int = 3, min_users: int = 1, min_subchannels: int = 1
+) -> Scenario:
+    """One hard instance (module docstring); at most ``max_users`` users and ``max_subchannels`` subchannels.
+
+    ``min_users`` / ``min_subchannels`` raise the low end of the draws (users per AP at least
+    ``ceil(min_users / N)``, where the most users allow it), e.g. to reach instances past the improvement
+    phase's exhaustive size; at their defaults an instance is the same as without them."""
     rng = np.random.default_rng(10_000 + seed)
     num_aps = int(rng.integers(1, min(3, max_users) + 1))
-    num_subchannels = int(rng.integers(1, max_subchannels + 1))
+    num_subchannels = int(rng.integers(min(min_subchannels, max_subchannels), max_subchannels + 1))
     oma = bool(rng.random() < 0.35)
     cluster = 1 if oma else int(rng.integers(2, 4))
-    users_per_ap = int(rng.integers(max(1, (max_users // num_aps) // 2), max(1, max_users // num_aps) + 1))
+    most_per_ap = max(1, max_users // num_aps)
+    fewest_per_ap = min(most_per_ap, max(1, most_per_ap // 2, -(-min_users // num_aps)))
+    users_per_ap = int(rng.integers(fewest_per_ap, most_per_ap + 1))
     subchannel_hz = 10 ** rng.uniform(math.log10(4e4), 6.0)
     config = ScenarioConfig(
         num_aps=num_aps,

@@ -28,6 +28,7 @@ import torch
 from nomasplit.generate import ScenarioConfig, generate_scenario
 from nomasplit.io import write_atomic
 from nomasplit.solvers import ALGORITHMS, solve
+from nomasplit.solvers.improve import EXHAUSTIVE_PAIRS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hard_instances import hard_instance, regime
@@ -41,7 +42,13 @@ EXPECTED = (
 def instance(args: argparse.Namespace, seed: int):
     """The scenario of one seed: a hard instance (benchmarks/hard_instances.py) or the paper-like family."""
     if args.family == "hard":
-        scenario = hard_instance(seed, max_users=args.max_users, max_subchannels=args.max_subchannels)
+        scenario = hard_instance(
+            seed,
+            max_users=args.max_users,
+            max_subchannels=args.max_subchannels,
+            min_users=args.min_users,
+            min_subchannels=args.min_subchannels,
+        )
         if args.latency_weight is not None:
             scenario = scenario.replace(latency_weight=[args.latency_weight] * scenario.num_users)
         return scenario
@@ -55,13 +62,22 @@ def instance(args: argparse.Namespace, seed: int):
     return generate_scenario(config, seed=seed)
 
 
+def exact_settings(args: argparse.Namespace) -> dict:
+    """Settings of the reference solve: the time limit, and room for the largest instances drawn (10 x 8 at most)."""
+    return {
+        "time_limit_s": args.time_limit_s,
+        "max_users": max(8, min(10, args.max_users)),
+        "max_subchannels": max(4, min(8, args.max_subchannels)),
+    }
+
+
 def run_one(job: tuple[argparse.Namespace, int, list[str]]) -> dict:
     """Solve one instance with exact and every algorithm (one worker process, one thread)."""
     args, seed, names = job
     torch.set_num_threads(1)
     scenario = instance(args, seed)
     start = time.perf_counter()
-    exact = solve(scenario, "exact", settings={"time_limit_s": args.time_limit_s}, seed=seed).solver
+    exact = solve(scenario, "exact", settings=exact_settings(args), seed=seed).solver
     exact_time = time.perf_counter() - start
     assert exact is not None and exact.objective is not None and exact.bound is not None
     row: dict = {
@@ -70,6 +86,7 @@ def run_one(job: tuple[argparse.Namespace, int, list[str]]) -> dict:
             f"{scenario.num_aps} APs, {scenario.num_users} users, {scenario.num_subchannels} subchannels, "
             f"K = {scenario.effective_cluster_size}"
         ),
+        "pairs": scenario.num_users * scenario.num_subchannels,
         "regime": regime(scenario),
         "exact": {
             "objective": exact.objective,
@@ -84,9 +101,7 @@ def run_one(job: tuple[argparse.Namespace, int, list[str]]) -> dict:
     # ECC-OMA solves the OMA problem: its gap is measured against the proven OMA optimum of the same instance.
     oma_exact = exact
     if "ecc-oma" in names and scenario.access == "noma":
-        oma_exact = solve(
-            scenario.replace(access="oma", cluster_size=1), "exact", settings={"time_limit_s": args.time_limit_s}
-        ).solver
+        oma_exact = solve(scenario.replace(access="oma", cluster_size=1), "exact", settings=exact_settings(args)).solver
         assert oma_exact is not None and oma_exact.objective is not None and oma_exact.bound is not None
     # Each algorithm is judged where its own reference is proven: an unproven OMA optimum leaves out only ecc-oma.
     row["exact"]["oma_proven"] = bool(oma_exact.success)
@@ -198,6 +213,15 @@ def markdown(result: dict, command: str) -> str:
             if result["family"] == "hard"
             else "Instances: the paper-like generator defaults, seeds as given."
         ),
+        *(
+            [
+                f"Users x subchannels per instance: {min(pairs)} to {max(pairs)}; "
+                f"{sum(pair > EXHAUSTIVE_PAIRS for pair in pairs)} of {len(pairs)} instances above "
+                f"{EXHAUSTIVE_PAIRS}, where Li-GD's improvement phase runs without its exhaustive checks.",
+            ]
+            if (pairs := [row["pairs"] for row in all_rows if "pairs" in row])
+            else []
+        ),
         f"Machine: {result['machine']}, 2 shared CPU cores.",
         "",
         f"`exact` proved {len(rows)} of {len(all_rows)} instances optimal (within its tolerance)"
@@ -239,6 +263,8 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--max-users", type=int, default=6, help="hard family: most users of an instance")
     parser.add_argument("--max-subchannels", type=int, default=3, help="hard family: most subchannels")
+    parser.add_argument("--min-users", type=int, default=1, help="hard family: fewest users (where --max-users allows)")
+    parser.add_argument("--min-subchannels", type=int, default=1, help="hard family: fewest subchannels")
     parser.add_argument(
         "--latency-weight", type=float, default=None, help="hard family: set every user's w_T to this (0-1)"
     )

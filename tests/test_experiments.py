@@ -546,11 +546,35 @@ def test_the_shipped_calibration_lies_in_the_box_and_builds_both_scales() -> Non
     )
 
     parameters = shipped_parameters()
-    for name, value in parameters.values().items():
-        assert value in CALIBRATION_BOX[name].values, name
+    for name, parameter_range in CALIBRATION_BOX.items():
+        assert getattr(parameters, name) in parameter_range.values, name
     assert parameters.fit["fitted"] == list(FITTED_QUOTES) and parameters.fit["loss"] >= 0
     for quick in (True, False):
         settings = calibrated_settings(parameters, quick=quick)
         assert settings.preset == "calibrated" and settings.quick is quick
         assert settings.fitted == FITTED_QUOTES and len(settings.regime_maps) == 2
         assert len(build_tasks(settings.select_figures(["2"]))) > 0
+
+
+def test_the_user_placement_reading_reaches_every_scenario_and_the_report() -> None:
+    from nomasplit.experiments.calibration import CALIBRATION_BOX, calibrated_settings, shipped_parameters
+    from nomasplit.generate import generate_scenario, parse_config
+
+    shipped = shipped_parameters()
+    # a reading the search carries unchanged, not a fitted parameter
+    assert "user_placement" not in CALIBRATION_BOX and shipped.values()["user_placement"] == "per_cell"
+    readings = {}
+    for placement in ("per_cell", "area"):
+        parameters = shipped.model_copy(update={"user_placement": placement})
+        settings = calibrated_settings(parameters, quick=True, num_seeds=1)
+        assert settings.base["user_placement"] == placement
+        readings[placement] = dict(settings.readings)["Users per AP (calibrated)"]
+        assert f"'{placement}'" in readings[placement]
+        # the scenarios the sweeps build are placed that way: with 'area' an AP's count varies
+        task = build_tasks(settings.select_figures(["2"]))[0]
+        scenario = generate_scenario(parse_config(task.config), seed=task.seed)
+        counts = np.bincount(np.asarray(scenario.association), minlength=scenario.num_aps)
+        assert counts.sum() == scenario.num_aps * task.config["users_per_ap"]
+        # per cell: U_n users in every cell; over the area: the same number of users, unevenly served
+        assert (len(set(counts.tolist())) == 1) is (placement == "per_cell"), counts
+    assert readings["per_cell"] != readings["area"]

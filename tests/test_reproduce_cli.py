@@ -160,7 +160,12 @@ def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path, monke
     import shlex
     import sys
 
-    from nomasplit.experiments.calibration import CalibratedParameters, calibrated_settings, load_parameters
+    from nomasplit.experiments.calibration import (
+        CalibratedParameters,
+        calibrated_settings,
+        load_parameters,
+        write_parameters,
+    )
 
     out = tmp_path / "fit.json"
     runner = CliRunner()
@@ -196,6 +201,13 @@ def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path, monke
     assert refit.fit["start"] == parameters.values()
     # no candidate lowers the loss by 99 %: the incumbent stays and the first pass ends the search
     assert refit.values() == parameters.values() and refit.fit["rounds"] == 1
+    # a start's user placement (a reading, not in the box) is kept by the search and written out
+    area = tmp_path / "area.json"
+    write_parameters(area, parameters.model_copy(update={"user_placement": "area"}))
+    args = ["calibrate", "--out", str(again), "--store", str(tmp_path / "store"), "--only", "latency_weight"]
+    result = runner.invoke(app, [*args, "--workers", "0", "--start", str(area), "--min-improvement", "0.99"])
+    assert result.exit_code == 0, result.output
+    assert load_parameters(again).user_placement == "area" and "user_placement = 'area'" in result.output
     # several starts: the search runs from each (one store) and keeps the lowest loss
     both = tmp_path / "both.json"
     args = ["calibrate", "--out", str(both), "--store", str(tmp_path / "store"), "--only", "latency_weight"]

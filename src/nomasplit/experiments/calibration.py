@@ -67,11 +67,18 @@ FITTED_QUOTES: tuple[str, ...] = (
     "fig5-dnn-surgery-range",
 )
 
-#: Where the calibrated preset puts users: exactly ``users_per_ap`` users uniform in each AP's cell. The paper's
-#: "user density" (Figs. 6, 9) and our overload reading (users per AP per subchannel) are per AP; with users
-#: uniform over the whole area the number an AP serves is random (about +-sqrt(U_n)), so an AP's overload, and
-#: with it who gets a subchannel, would vary from seed to seed around the stated value.
-CALIBRATED_USER_PLACEMENT = "per_cell"
+#: Where the calibrated preset puts users unless a settings file says otherwise (``user_placement``): exactly
+#: ``users_per_ap`` users uniform in each AP's cell. The paper's user density (Figs. 6, 9) and our overload reading
+#: (users per AP per subchannel) are per AP; with users uniform over the whole area an AP's count is random
+#: (about +-sqrt(U_n)), so an AP's overload, and with it who gets a subchannel, would vary from seed to seed.
+#: The alternative, ``area``, is the paper's literal wording (Section VI-A: users deployed in the network, each
+#: served by its nearest AP; Section VI-B: the density is the "average number of users in each edge server").
+#: It is a reading, not a fitted parameter: the search keeps a start's placement (docs/reproduction.md gives the
+#: fit loss and the verdicts under both).
+CALIBRATED_USER_PLACEMENT: Literal["per_cell", "area"] = "per_cell"
+
+#: Readings of the settings file that the search carries from its start unchanged (not in the box).
+FIXED_READINGS: tuple[str, ...] = ("user_placement",)
 
 
 class ParameterRange(BaseModel):
@@ -165,6 +172,10 @@ class CalibratedParameters(BaseModel):
     activation_bits: Literal[8, 16, 32] = 32
     edge_units_per_user: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     users_per_subchannel: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    user_placement: Literal["per_cell", "area"] = Field(
+        default=CALIBRATED_USER_PLACEMENT,
+        description="'per_cell': exactly U_n users in each AP's cell; 'area': uniform over the network, nearest AP",
+    )
     dnn_surgery_units_per_user: float | None = Field(
         default=None,
         gt=0,
@@ -177,8 +188,8 @@ class CalibratedParameters(BaseModel):
     )
 
     def values(self) -> dict[str, Any]:
-        """The parameters only (the keys of :data:`CALIBRATION_BOX`)."""
-        return {name: getattr(self, name) for name in CALIBRATION_BOX}
+        """The parameters only: the keys of :data:`CALIBRATION_BOX`, then :data:`FIXED_READINGS`."""
+        return {name: getattr(self, name) for name in (*CALIBRATION_BOX, *FIXED_READINGS)}
 
     def model_name(self, model: str) -> str:
         """The bundled profile of ``model`` at the fitted precision (``nin-in8``)."""
@@ -200,7 +211,7 @@ class CalibratedParameters(BaseModel):
             "compensation": compensation,
             "latency_weight": self.latency_weight,
             EDGE_UNITS_PER_USER: self.edge_units_per_user,
-            "user_placement": CALIBRATED_USER_PLACEMENT,
+            "user_placement": self.user_placement,
         }
 
     def algorithm_settings(self) -> dict[str, dict[str, Any]]:
@@ -282,9 +293,16 @@ def calibrated_readings(parameters: CalibratedParameters, quick: bool) -> tuple[
         ("DNN Surgery", surgery),
         (
             "Users per AP (calibrated)",
-            "Exactly U_n users in each AP's cell, uniform inside it (user_placement 'per_cell'): the paper's user "
-            "density and the overload reading are per AP. With users uniform over the whole area an AP's count "
-            "varies by about sqrt(U_n) from seed to seed, and so would its overload.",
+            (
+                "Exactly U_n users in each AP's cell, uniform inside it (user_placement 'per_cell'): the paper's "
+                "user density and the overload reading are per AP. With users uniform over the whole area an AP's "
+                "count varies by about sqrt(U_n) from seed to seed, and so would its overload."
+                if parameters.user_placement == "per_cell"
+                else "Users uniform over the whole network, each served by its nearest AP (user_placement 'area', "
+                "set by the settings file; the paper's Section VI-A): U_n is the average number of users per AP, so "
+                "some cells hold more users than subchannels (an OMA method leaves the rest on the device there) "
+                "and others fewer."
+            ),
         ),
         (
             "Overload (calibrated)",
@@ -408,6 +426,7 @@ CALIBRATION_START: dict[str, Any] = {
     "users_per_subchannel": 1.0,
     "dnn_surgery_units_per_user": 1.0,
     "latency_weight": 0.5,
+    "user_placement": CALIBRATED_USER_PLACEMENT,
 }
 
 #: The methods a calibration evaluation runs (what the fitted quotes need).

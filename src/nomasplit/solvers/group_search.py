@@ -22,7 +22,7 @@ lower bounds (each group's root box, no branching) already show that it cannot b
 is not priced further.
 
 It applies to scenarios without an edge capacity (with one, the units ``r_i*`` could exceed it) and is used by
-the improvement phase on small instances, after each descent (``nomasplit.solvers.ligd``).
+the improvement phase where ``nomasplit.solvers.ligd.thorough_phase`` holds, after each descent.
 """
 
 from __future__ import annotations
