@@ -113,6 +113,8 @@ def test_the_thorough_phase_reaches_past_the_exhaustive_size_and_stops_at_its_ow
     assert any(name.endswith("group search") for name in thorough.extra["improvement"])
     assert any(name.endswith(" + improve") for name in thorough.extra["improvement"])  # the kicks' run
     assert not any(name.endswith("group search") for name in cheap.extra["improvement"])
+    assert thorough.extra["improvement_phase"] == "thorough by size: 4 starts, 16 kicks, group search on"
+    assert cheap.extra["improvement_phase"] == "thorough by size: 2 starts, 0 kicks, group search off"
     # the cheap phase's descents are among the thorough phase's candidates
     assert thorough.objective <= cheap.objective * (1 + 1e-9)
     for wide in (
@@ -123,3 +125,4 @@ def test_the_thorough_phase_reaches_past_the_exhaustive_size_and_stops_at_its_ow
         assert info is not None
         names = list(info.extra["improvement"])
         assert not any(name.endswith(("group search", " + improve")) for name in names) and len(names) <= 2
+        assert info.extra["improvement_phase"] == "cheap by size: 2 starts, 0 kicks, group search off"

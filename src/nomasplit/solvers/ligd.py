@@ -476,6 +476,7 @@ def improve_and_choose(
     )
     candidates: list[Start] = list(starts)
     improvement: dict[str, Any] = {}
+    phase = "none"
     if settings.improve and working.num_users:
         small = working.num_users * working.num_subchannels <= EXHAUSTIVE_PAIRS
         thorough = thorough_phase(working.num_users, working.num_subchannels)
@@ -487,6 +488,10 @@ def improve_and_choose(
         seen: list[float] = []
         results = []
         group_search = settings.group_search if settings.group_search is not None else thorough
+        phase = (
+            f"{'thorough' if thorough else 'cheap'} by size: {improve_starts} starts, {kicks} kicks, group search "
+            f"{'on' if group_search else 'off'}"
+        )
         grouper = GroupSearch(model, deadline=deadline) if group_search and group_search_applies(model) else None
         for index in order:
             if len(seen) >= improve_starts:
@@ -532,6 +537,7 @@ def improve_and_choose(
         "start_won": candidates[best][0],
         "starts": {name: value for (name, _), value in zip(candidates, values, strict=True)},
         "improvement": improvement,
+        "improvement_phase": phase,
     }
     return candidates[best], evidence
 
