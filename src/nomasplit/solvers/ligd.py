@@ -61,7 +61,7 @@ from nomasplit.solvers.rounding import round_decision
 #: neither). Measured (docs/benchmarks.md, "Wider instances"): on 72-80 pairs (1.1-1.25 users per subchannel)
 #: the cheap phase was 2.4 % above the proven optimum on average and 8.5 % in the worst case, the thorough one at
 #: most 0.5 %, for about 3 s instead of 0.5 s per instance. Dense groups make the group search slow (30 users on 6
-#: subchannels, K = 3: 244 s instead of a few), hence the second bound; every instance within exact's reach (10
+#: subchannels, K = 3: 362-379 s instead of 2.5 s), hence the second bound; every instance within exact's reach (10
 #: users, 8 subchannels) is thorough, and the reproduction's sweeps, denser or larger, are not.
 THOROUGH_PAIRS = 256
 THOROUGH_USERS_PER_SUBCHANNEL = 2
