@@ -14,7 +14,7 @@ from nomasplit.errors import SolverError
 from nomasplit.model.evaluate import find_violations
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers import ALGORITHMS, solve
-from nomasplit.solvers.exact_groups import Group, GroupSearch, group_cost, minimise_cost_per_bit
+from nomasplit.solvers.exact_groups import Group, GroupSearch, _bisect, group_cost, minimise_cost_per_bit
 
 from .factories import random_scenario
 
@@ -203,6 +203,33 @@ def test_cost_per_bit_minimum_and_bound_against_a_grid() -> None:
     assert np.all(bound <= values.min(axis=0) * (1 + 1e-12))
     assert np.all(at_argmin <= values.min(axis=0) * (1 + 1e-12))
     assert np.all((argmin >= low) & (argmin <= high))
+
+
+def test_closed_form_cost_per_bit_matches_bisection_in_every_regime() -> None:
+    # latency only (c = 0), energy only (a = 0), tiny and huge SNR per watt, narrow and wide boxes: the closed
+    # form (Lambert W, checked on a small bracket) gives the bisection's minimum and a bound at least as tight
+    rng = np.random.default_rng(11)
+    n = 20000
+    weight = rng.uniform(0, 1, n)
+    weight[:500], weight[500:1000] = 0.0, 1.0
+    snr = 10 ** rng.uniform(-3, 16, n)
+    low = 10 ** rng.uniform(-6, -2, n)
+    high = low * 10 ** rng.uniform(0, 4, n)
+
+    def sign(x, a, c, q):  # the derivative's sign, as minimise_cost_per_bit defines it
+        return c * np.log1p(q * x) - (a + c * x) * q / (1 + q * x)
+
+    left, right = _bisect(sign, weight, 1 - weight, snr, low, high)
+    argmin, bound = minimise_cost_per_bit(weight, snr, low, high)
+
+    def f(x):
+        return (weight + (1 - weight) * x) / np.log1p(snr * x)
+
+    bisection_bound = (weight + (1 - weight) * left) / np.log1p(snr * right)
+    assert np.all((argmin >= low) & (argmin <= high))
+    assert np.all(f(argmin) <= f(right) * (1 + 1e-12))
+    assert np.all(bound <= f(argmin))
+    assert np.all(bound >= bisection_bound * (1 - 1e-8))
 
 
 def test_group_search_brackets_the_grid_minimum() -> None:

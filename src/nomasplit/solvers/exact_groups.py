@@ -17,9 +17,10 @@ Two facts give a proof of optimality:
 
 1. For fixed interference the 1-D function ``f(x) = (a + c x) / ln(1 + q x)`` is quasiconvex: the sign of
    its derivative is that of ``h(x) = c ln(1 + q x) - (a + c x) q / (1 + q x)``, and
-   ``h' = (a + c x) q^2 / (1 + q x)^2 >= 0``. So bisection on ``h`` brackets the minimiser in ``[x1, x2]``,
-   and ``(a + c x1) / ln(1 + q x2)`` is a rigorous lower bound on ``min f`` (numerator and denominator
-   both increase in ``x``).
+   ``h' = (a + c x) q^2 / (1 + q x)^2 >= 0``. Its root has a closed form (Lambert W); a sign change of ``h``
+   checked on a small bracket ``[x1, x2]`` around it (bisection on ``h`` where rounding leaves that check
+   open) proves that the minimiser lies in ``[x1, x2]``, and ``(a + c x1) / ln(1 + q x2)`` is a rigorous lower
+   bound on ``min f`` (numerator and denominator both increase in ``x``).
 2. ``B_i`` increases in every other user's power. On a box ``[lo, hi]`` of powers, user ``i``'s cost is
    at least its cost with every interferer at ``lo`` and its own power chosen best in ``[lo_i, hi_i]``.
    Summing these gives a lower bound on the box (the bound of monotonic optimisation); the powers that
@@ -32,10 +33,12 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.special import lambertw
 
 from nomasplit.model.system import Decision, SystemModel
 
@@ -43,7 +46,8 @@ LN2 = math.log(2.0)
 
 UPLINK, DOWNLINK = 0, 1
 
-#: Bisection steps of the 1-D minimisation: the bracket shrinks by a factor 2 per step in log scale.
+#: Bisection steps of the 1-D minimisation where its closed form is not proven: the bracket shrinks by a factor 2
+#: per step in log scale.
 BISECTION_STEPS = 64
 
 
@@ -86,24 +90,66 @@ def minimise_cost_per_bit(
     """Minimise ``f(x) = (a + c x) / ln(1 + q x)`` over ``[low, high]`` elementwise (broadcastable shapes).
 
     ``a = wT``, ``c = 1 - wT``, ``q`` the SNR per watt at fixed interference. ``f`` is quasiconvex (module
-    docstring), so bisection on the sign of ``h`` brackets the minimiser.
+    docstring), so its minimiser on the box is the unconstrained one clipped to the box. That one solves
+    ``h(x) = 0``: with ``y = 1 + q x`` this is ``y ln y - y + 1 = a q / c``, so ``ln y = 1 + W((a q / c - 1) / e)``
+    with ``W`` the principal branch of the Lambert W function. The closed form is then checked: the sign of
+    ``h`` must change within a relative ``CLOSED_FORM_BRACKET`` of it (or not at all on the box, at a bound);
+    elements where rounding leaves that unproven (``q x`` near 0) fall back to bisection on the sign of ``h``.
 
     Returns:
-        ``(argmin, lower_bound)``: a point of the final bracket and a rigorous lower bound on ``min f``.
+        ``(argmin, lower_bound)``: a point of the final bracket ``[x1, x2]`` and the rigorous lower bound
+        ``(a + c x1) / ln(1 + q x2)`` on ``min f``.
     """
     a = np.asarray(latency_weight, dtype=np.float64)
     c = 1.0 - a
     q = np.asarray(snr_per_watt, dtype=np.float64)
     low, high, a, c, q = np.broadcast_arrays(np.asarray(low, float), np.asarray(high, float), a, c, q)
 
-    def slope_sign(x: np.ndarray) -> np.ndarray:
+    def slope_sign(x: np.ndarray, a: np.ndarray, c: np.ndarray, q: np.ndarray) -> np.ndarray:
         qx = q * x
         return c * np.log1p(qx) - (a + c * x) * q / (1.0 + qx)
 
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.where(c > 0.0, a * q / np.where(c > 0.0, c, 1.0), np.inf)
+        argument = np.maximum((ratio - 1.0) / math.e, -1.0 / math.e)
+        log_y = 1.0 + lambertw(argument).real
+        unconstrained = np.where(np.isfinite(ratio), np.expm1(log_y) / q, np.inf)
+    point = np.fmin(np.fmax(unconstrained, low), high)  # nan (q = 0: f is inf everywhere) -> low
+    left = np.maximum(point * (1.0 - CLOSED_FORM_BRACKET), low)
+    right = np.minimum(point * (1.0 + CLOSED_FORM_BRACKET), high)
+    # proven when h < 0 left of the bracket (or the bracket starts at low) and h >= 0 right of it (or it ends at
+    # high); then the minimiser lies in [left, right]
+    proven = ((left <= low) | (slope_sign(left, a, c, q) < 0.0)) & (
+        (right >= high) | (slope_sign(right, a, c, q) >= 0.0)
+    )
+    left = np.where(point <= low, low, left)
+    right = np.where(point >= high, high, right)
+    if not proven.all():
+        todo = ~proven
+        left[todo], right[todo] = _bisect(slope_sign, a[todo], c[todo], q[todo], low[todo], high[todo])
+    with np.errstate(divide="ignore"):
+        bound = (a + c * left) / np.log1p(q * right)
+    return np.where(proven, point, right), bound
+
+
+#: Relative half-width of the bracket around the closed-form minimiser of :func:`minimise_cost_per_bit`.
+CLOSED_FORM_BRACKET = 1e-9
+
+
+def _bisect(
+    slope_sign: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    a: np.ndarray,
+    c: np.ndarray,
+    q: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The bracket ``[left, right]`` of the minimiser of ``f`` on ``[low, high]`` by bisection on the sign of
+    ``h`` (geometric midpoints, :data:`BISECTION_STEPS` steps)."""
     left = low.copy()
     right = high.copy()
-    at_high = slope_sign(high) <= 0.0  # f decreasing on the whole box
-    at_low = (slope_sign(low) >= 0.0) & ~at_high  # f increasing on the whole box
+    at_high = slope_sign(high, a, c, q) <= 0.0  # f decreasing on the whole box
+    at_low = (slope_sign(low, a, c, q) >= 0.0) & ~at_high  # f increasing on the whole box
     inside = ~(at_high | at_low)
     left = np.where(at_high, high, left)
     right = np.where(at_low, low, right)
@@ -112,12 +158,10 @@ def minimise_cost_per_bit(
         if not inside.any():
             break
         middle = np.sqrt((left + tiny) * (right + tiny)) - tiny
-        rising = slope_sign(middle) >= 0.0
+        rising = slope_sign(middle, a, c, q) >= 0.0
         right = np.where(inside & rising, middle, right)
         left = np.where(inside & ~rising, middle, left)
-    with np.errstate(divide="ignore"):
-        bound = (a + c * left) / np.log1p(q * right)
-    return right, bound
+    return left, right
 
 
 def per_bit_cost(group: Group, power_w: np.ndarray) -> np.ndarray:
