@@ -25,7 +25,7 @@ import torch
 
 from nomasplit.io import write_atomic
 from nomasplit.solvers import solve
-from nomasplit.solvers.ligd import THOROUGH_PAIRS, THOROUGH_USERS_PER_SUBCHANNEL
+from nomasplit.solvers.ligd import GROUP_SEARCH_NODES, THOROUGH_PAIRS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hard_instances import hard_instance
@@ -55,8 +55,8 @@ def markdown(rows: list[dict], command: str, force: bool = False) -> str:
     first = (
         "'Default' here: the thorough phase forced (`--force-thorough`: group search, 16 kicks, 4 starts) at every size"
         if force
-        else f"Default: the thorough phase where `thorough_phase` holds (at most {THOROUGH_PAIRS} pairs and "
-        f"{THOROUGH_USERS_PER_SUBCHANNEL} users per subchannel, or at most 64 pairs), the cheap one elsewhere"
+        else f"Default: the thorough phase where `thorough_phase` holds (at most {THOROUGH_PAIRS} pairs; its group "
+        f"search bounded by {GROUP_SEARCH_NODES:,} branch-and-bound nodes), the cheap one elsewhere"
     )
     lines = [
         "# Li-GD: thorough against cheap improvement phase",

@@ -578,24 +578,3 @@ def test_the_user_placement_reading_reaches_every_scenario_and_the_report() -> N
         # per cell: U_n users in every cell; over the area: the same number of users, unevenly served
         assert (len(set(counts.tolist())) == 1) is (placement == "per_cell"), counts
     assert readings["per_cell"] != readings["area"]
-
-
-def test_no_reproduction_point_above_the_exhaustive_size_gets_the_thorough_phase() -> None:
-    """The committed full runs were made before the thorough phase reached past 64 pairs; docs/reproduction.md
-    relies on no sweep point of either preset, quick or full, nor any calibration evaluation, being such a point
-    (else those runs would no longer be what this code computes)."""
-    from nomasplit.experiments.calibration import calibrated_settings, evaluation_settings, shipped_parameters
-    from nomasplit.solvers.improve import EXHAUSTIVE_PAIRS
-    from nomasplit.solvers.ligd import thorough_phase
-
-    every = [paper_settings(), quick_settings(), calibrated_settings(), calibrated_settings(quick=True)]
-    every.append(evaluation_settings(shipped_parameters().values()))
-    points = 0
-    for settings in every:
-        for sweep in settings.sweeps:
-            for value in sweep.values:
-                config = settings.point_config(sweep, value)
-                users, pairs = config.total_users, config.total_users * config.num_subchannels
-                assert thorough_phase(users, config.num_subchannels) == (pairs <= EXHAUSTIVE_PAIRS), (sweep.name, value)
-                points += 1
-    assert points > 200

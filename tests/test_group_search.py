@@ -9,7 +9,7 @@ from nomasplit.data import Plan
 from nomasplit.model.evaluate import decision_from_plan, find_violations, plan_from_decision
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers import solve
-from nomasplit.solvers.group_search import MAX_GROUP_USERS, GroupSearch
+from nomasplit.solvers.group_search import FIRST_NODES, GROUP_NODES, MAX_GROUP_USERS, GroupSearch
 
 from .factories import random_scenario
 
@@ -63,6 +63,25 @@ def test_its_estimate_is_the_models_objective_and_its_plan_is_feasible(seed: int
         assert all(cells.count(cell) <= scenario.cluster_size for cell in cells)
 
 
+def test_staged_pricing_searches_a_group_further_only_when_asked() -> None:
+    """A move's new groups are first priced with FIRST_NODES of their branch and bound; asking for GROUP_NODES
+    resumes the same search (its cost can only fall), and asking again for fewer reuses it."""
+    scenario = _latency_only(3, num_aps=2, num_users=4, num_subchannels=2, access="noma")
+    search = GroupSearch(SystemModel(scenario), deadline=float("inf"))
+    resumed = 0
+    for mask in range(1, 1 << scenario.num_users):
+        first = search.group_cost(0, 0, mask, nodes=FIRST_NODES)
+        tree = search.groups.search(0, 0, mask)
+        nodes_first = tree.nodes
+        assert nodes_first <= FIRST_NODES + 2 * 64 + 1  # the budget, overshot by at most one batch of children
+        full = search.group_cost(0, 0, mask)
+        assert full <= first
+        resumed += tree.nodes > nodes_first
+        again = tree.nodes
+        assert search.group_cost(0, 0, mask, nodes=FIRST_NODES) == full and tree.nodes == again
+    assert resumed > 0  # some group did not close within FIRST_NODES and was searched further
+
+
 def test_it_does_not_apply_with_an_edge_capacity() -> None:
     scenario = random_scenario(4, num_aps=2, num_users=4, num_subchannels=2)
     scenario = scenario.replace(edge_capacity_units=[3.0, 3.0])
@@ -96,14 +115,14 @@ def test_groups_above_the_cap_are_never_searched() -> None:
 
 
 def test_the_thorough_phase_reaches_past_the_exhaustive_size_and_stops_at_its_own() -> None:
-    """Up to 256 (user, subchannel) pairs with at most 2 users per subchannel ligd runs the group search, 4
-    starts and the kicks by default (measured: on 72-80 pairs the cheap phase was up to 8.5 % above the optimum);
-    larger or denser instances get 2 starts and neither."""
+    """Up to 256 (user, subchannel) pairs, however dense, ligd runs the group search, 4 starts and the kicks by
+    default (measured: on 72-80 pairs the cheap phase was up to 8.5 % above the optimum, on 18-30 users on 4-6
+    subchannels up to 12.9 % above the thorough plan); larger instances get 2 starts and neither."""
     from nomasplit.solvers.improve import EXHAUSTIVE_PAIRS
     from nomasplit.solvers.ligd import thorough_phase
 
-    assert thorough_phase(10, 8) and thorough_phase(16, 16) and thorough_phase(30, 2)  # 60 pairs: exhaustive size
-    assert not thorough_phase(30, 6) and not thorough_phase(22, 12)  # dense; above 256 pairs
+    assert thorough_phase(10, 8) and thorough_phase(16, 16) and thorough_phase(30, 2) and thorough_phase(30, 6)
+    assert not thorough_phase(22, 12) and not thorough_phase(60, 5)  # above 256 pairs
     scenario = random_scenario(13, num_aps=2, num_users=9, num_subchannels=8)
     assert scenario.num_users * scenario.num_subchannels > EXHAUSTIVE_PAIRS
     thorough = solve(scenario, "ligd", seed=0, settings=WORK_BOUND).solver
@@ -117,12 +136,38 @@ def test_the_thorough_phase_reaches_past_the_exhaustive_size_and_stops_at_its_ow
     assert cheap.extra["improvement_phase"] == "thorough by size: 2 starts, 0 kicks, group search off"
     # the cheap phase's descents are among the thorough phase's candidates
     assert thorough.objective <= cheap.objective * (1 + 1e-9)
-    for wide in (
-        random_scenario(7, num_aps=2, num_users=22, num_subchannels=12),
-        random_scenario(8, num_users=30, num_subchannels=6),
-    ):
-        info = solve(wide, "ligd", seed=0).solver
-        assert info is not None
-        names = list(info.extra["improvement"])
-        assert not any(name.endswith(("group search", " + improve")) for name in names) and len(names) <= 2
-        assert info.extra["improvement_phase"] == "cheap by size: 2 starts, 0 kicks, group search off"
+    dense = random_scenario(8, num_users=30, num_subchannels=6)
+    info = solve(dense, "ligd", seed=0).solver
+    assert info is not None
+    assert info.extra["improvement_phase"] == "thorough by size: 4 starts, 16 kicks, group search on"
+    wide = solve(random_scenario(7, num_aps=2, num_users=22, num_subchannels=12), "ligd", seed=0).solver
+    assert wide is not None
+    names = list(wide.extra["improvement"])
+    assert not any(name.endswith(("group search", " + improve")) for name in names) and len(names) <= 2
+    assert wide.extra["improvement_phase"] == "cheap by size: 2 starts, 0 kicks, group search off"
+
+
+def test_the_group_search_stops_on_its_node_budget_with_the_same_plan_every_time() -> None:
+    """group_search_nodes bounds its work (so a solve on an ample time budget does not depend on the machine's
+    speed): with a small budget it stops with "work limit", after about that many nodes, and a second solve gives
+    the same plan."""
+    scenario = _latency_only(2, num_aps=1, num_users=10, num_subchannels=3, access="noma")
+    settings = {**WORK_BOUND, "group_search_nodes": 3000}
+    first, second = (solve(scenario, "ligd", seed=0, settings=settings) for _ in range(2))
+    assert first.solver is not None and second.solver is not None
+    runs = [run for name, run in first.solver.extra["improvement"].items() if name.endswith("group search")]
+    assert runs and all(run["stop_reason"] == "work limit" for run in runs[1:])
+    assert runs[0]["stop_reason"] == "work limit"
+    spent = max(run["accepted_moves"]["group nodes"] for run in runs)
+    assert 3000 <= spent <= 3000 + 2 * GROUP_NODES * 4  # the groups of the last move and of the final plan
+    assert first.users == second.users
+    unbounded = solve(scenario, "ligd", seed=0, settings=WORK_BOUND).solver
+    assert unbounded is not None
+    assert (
+        max(
+            run["accepted_moves"]["group nodes"]
+            for name, run in unbounded.extra["improvement"].items()
+            if name.endswith("group search")
+        )
+        > 3000
+    )

@@ -27,6 +27,7 @@ the improvement phase where ``nomasplit.solvers.ligd.thorough_phase`` holds, aft
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,12 @@ MAX_GROUP_USERS = 6
 #: Relative tolerance to which each group's branch and bound is closed, and its node budget per group.
 GROUP_TOLERANCE = 1e-6
 GROUP_NODES = 2048
+
+#: Staged pricing: a move's new groups are first searched with this many nodes each; the :data:`RECHECKED`
+#: best moves of a round (and every group of the current plan) get the full :data:`GROUP_NODES` before one is
+#: taken. More nodes only lower a group's cost, so a move priced with few nodes can only look worse than it is.
+FIRST_NODES = 256
+RECHECKED = 16
 
 #: A move must lower the estimate by more than this fraction to be taken.
 MIN_GAIN = 1e-9
@@ -76,9 +83,11 @@ def _popcount(mask: int) -> int:
 class GroupSearch:
     """The search on one model (module docstring)."""
 
-    def __init__(self, model: SystemModel, *, deadline: float) -> None:
+    def __init__(self, model: SystemModel, *, deadline: float, max_nodes: float = math.inf) -> None:
         self.model = model
         self.deadline = deadline
+        self.max_nodes = max_nodes
+        self.nodes_used = 0
         self.tables = cost_tables(model)
         self.groups = GroupCache(model, self.tables)
         self.num_users = model.num_users
@@ -91,22 +100,32 @@ class GroupSearch:
         ]
         self.device_only_cost = self.tables.device_only_cost
         self.costs: dict[tuple[int, int, int], float] = {}
+        self.nodes_spent: dict[tuple[int, int, int], int] = {}
 
     # --- prices -------------------------------------------------------------------------------------------
-    def group_cost(self, direction: int, subchannel: int, mask: int) -> float:
-        """``G(d, m, S)`` at the group's best powers found (``inf`` for a group too large to search)."""
+    def group_cost(self, direction: int, subchannel: int, mask: int, nodes: int = GROUP_NODES) -> float:
+        """``G(d, m, S)`` at the group's best powers found with at least ``nodes`` nodes of its branch and bound
+        (fewer when it closed earlier; ``inf`` for a group too large to search)."""
         if mask == 0:
             return 0.0
         key = (direction, subchannel, mask)
         cost = self.costs.get(key)
-        if cost is None:
-            if _popcount(mask) > MAX_GROUP_USERS:
-                cost = math.inf
-            else:
-                search = self.groups.search(direction, subchannel, mask)
-                search.refine(GROUP_TOLERANCE * abs(search.upper_bound), max_nodes=GROUP_NODES, deadline=self.deadline)
-                cost = search.upper_bound
-            self.costs[key] = cost
+        if cost is not None and self.nodes_spent.get(key, GROUP_NODES) >= nodes:
+            return cost
+        if _popcount(mask) > MAX_GROUP_USERS:
+            cost, spent = math.inf, GROUP_NODES
+        else:
+            search = self.groups.search(direction, subchannel, mask)
+            spent = self.nodes_spent.get(key, 0)
+            before = search.nodes
+            search.refine(GROUP_TOLERANCE * abs(search.upper_bound), max_nodes=nodes - spent, deadline=self.deadline)
+            # a search that stopped short of its budget closed its gap: more nodes would not change it
+            closed = search.nodes - before < nodes - spent and time.perf_counter() <= self.deadline
+            self.nodes_used += search.nodes - before
+            spent = GROUP_NODES if closed else nodes
+            cost = search.upper_bound
+        self.costs[key] = cost
+        self.nodes_spent[key] = spent
         return cost
 
     def group_bound(self, direction: int, subchannel: int, mask: int) -> float:
@@ -130,6 +149,7 @@ class GroupSearch:
         masks: list[list[int]],
         moves: dict[tuple[int, int], int],
         cutoff: float = math.inf,
+        nodes: int = GROUP_NODES,
     ) -> float:
         """Change of the estimate if ``moves`` ((direction, user) -> subchannel, -1: none) were applied. When even
         the new groups' lower bounds give a change of at least ``cutoff``, that bound is returned instead and no
@@ -165,7 +185,7 @@ class GroupSearch:
                 return optimistic
         for (direction, subchannel), mask in new_masks.items():
             old = self.group_cost(direction, subchannel, masks[direction][subchannel])
-            new = self.group_cost(direction, subchannel, mask)
+            new = self.group_cost(direction, subchannel, mask, nodes)
             if math.isinf(new):
                 return math.inf
             change += new - old
@@ -238,31 +258,47 @@ class GroupSearch:
         return moves
 
     # --- the search ---------------------------------------------------------------------------------------
+    def _stop(self) -> str:
+        """Why the search must stop now ("time limit", "work limit": ``max_nodes`` spent), or ``""``."""
+        if time.perf_counter() > self.deadline:
+            return "time limit"
+        return "work limit" if self.nodes_used >= self.max_nodes else ""
+
     def _descend(
         self, channels: list[list[int]], estimate: float, result: GroupSearchResult, max_rounds: int, record: bool
     ) -> tuple[float, str]:
-        """Best-improvement moves on ``channels`` (in place) until a local optimum, ``max_rounds`` or the
-        deadline. Returns the estimate reached and why it stopped."""
+        """Best-improvement moves on ``channels`` (in place) until a local optimum, ``max_rounds``, the deadline
+        or ``max_nodes``. Returns the estimate reached and why it stopped."""
         rounds = 0
         while True:
             if rounds >= max_rounds:
                 return estimate, "max_rounds"
-            if time.perf_counter() > self.deadline:
-                return estimate, "time limit"
+            if self._stop():
+                return estimate, self._stop()
             rounds += 1
             result.rounds += 1
             masks = self._masks(channels)
-            best: tuple[float, str, dict[tuple[int, int], int]] | None = None
             threshold = -MIN_GAIN * abs(estimate)
-            for kind, moves in self._moves(channels):
-                change = self._change(channels, masks, moves, cutoff=threshold if best is None else best[0])
-                if change < threshold and (best is None or change < best[0]):
-                    best = (change, kind, moves)
-                if time.perf_counter() > self.deadline:
+            # the RECHECKED best moves priced with FIRST_NODES per new group (a max-heap by change, with a
+            # counter so that ties keep the moves' order)
+            leaders: list[tuple[float, int, str, dict[tuple[int, int], int]]] = []
+            for order, (kind, moves) in enumerate(self._moves(channels)):
+                cutoff = threshold if len(leaders) < RECHECKED else min(threshold, -leaders[0][0])
+                change = self._change(channels, masks, moves, cutoff=cutoff, nodes=FIRST_NODES)
+                if change < cutoff:
+                    heapq.heappush(leaders, (-change, -order, kind, moves))
+                    if len(leaders) > RECHECKED:
+                        heapq.heappop(leaders)
+                if self._stop():
                     break
+            best: tuple[float, int, str, dict[tuple[int, int], int]] | None = None
+            for _, negative_order, kind, moves in leaders:
+                change = self._change(channels, masks, moves)  # every new group at GROUP_NODES
+                if change < threshold and (best is None or (change, -negative_order) < best[:2]):
+                    best = (change, -negative_order, kind, moves)
             if best is None:
                 return estimate, "local optimum"
-            _, kind, moves = best
+            _, _, kind, moves = best
             for (direction, user), target in moves.items():
                 channels[direction][user] = target
             estimate = self.estimate(channels)
@@ -274,7 +310,7 @@ class GroupSearch:
         masks = self._masks(channels)
         priced = []
         for _, moves in self._moves(channels):
-            change = self._change(channels, masks, moves)
+            change = self._change(channels, masks, moves, nodes=FIRST_NODES)
             if math.isfinite(change):
                 priced.append((change, moves))
         priced.sort(key=lambda item: item[0])
@@ -315,13 +351,13 @@ class GroupSearch:
                     result.accepted["kick"] = result.accepted.get("kick", 0) + 1
                     improved = True
                     break
-                if trial_stop == "time limit":
+                if trial_stop in ("time limit", "work limit"):
                     break
             if not improved:
                 break
             estimate, stop = self._descend(channels, estimate, result, max_rounds, record=True)
-        if stop == "local optimum" and time.perf_counter() > self.deadline:
-            stop = "time limit"
+        if stop == "local optimum" and self._stop():
+            stop = self._stop()
         result.estimate = estimate
         result.stop_reason = stop
         result.groups_priced = len(self.costs)

@@ -55,24 +55,22 @@ from nomasplit.solvers.registry import (
 )
 from nomasplit.solvers.rounding import round_decision
 
-#: Instances with at most :data:`~nomasplit.solvers.improve.EXHAUSTIVE_PAIRS` (user, subchannel) pairs, and those
-#: with at most ``THOROUGH_PAIRS`` pairs and at most ``THOROUGH_USERS_PER_SUBCHANNEL`` users per subchannel, get
-#: the thorough improvement phase: 4 starts, the group search after each descent and 16 kicks (else 2 starts and
-#: neither). Measured (docs/benchmarks.md, "Wider instances"): on 72-80 pairs (1.1-1.25 users per subchannel)
+#: Instances with at most ``THOROUGH_PAIRS`` (user, subchannel) pairs get the thorough improvement phase: 4
+#: starts, the group search after each descent and 16 kicks (else 2 starts and neither). Measured
+#: (docs/benchmarks.md, "Wider instances" and "Dense instances"): on 72-80 pairs (1.1-1.25 users per subchannel)
 #: the cheap phase was 2.4 % above the proven optimum on average and 8.5 % in the worst case, the thorough one at
-#: most 0.5 %, for about 3 s instead of 0.5 s per instance. Dense groups make the group search slow (30 users on 6
-#: subchannels, K = 3: 362-379 s instead of 2.5 s), hence the second bound; every instance within exact's reach (10
-#: users, 8 subchannels) is thorough, and the reproduction's sweeps, denser or larger, are not.
+#: most 0.5 %; on dense instances (18-30 users on 4-6 subchannels) the cheap plan was up to 13.9 % above the
+#: thorough one. Its group search is bounded by work, :data:`GROUP_SEARCH_NODES` branch-and-bound nodes per solve
+#: (about 10 s), so that a solve's plan does not depend on the machine's speed where the time budget is ample.
 THOROUGH_PAIRS = 256
-THOROUGH_USERS_PER_SUBCHANNEL = 2
+
+#: Default work bound of the group search: branch-and-bound nodes over all its runs in one solve.
+GROUP_SEARCH_NODES = 1_000_000
 
 
 def thorough_phase(num_users: int, num_subchannels: int) -> bool:
     """Whether an instance of this size gets the thorough improvement phase (see :data:`THOROUGH_PAIRS`)."""
-    pairs = num_users * num_subchannels
-    return pairs <= EXHAUSTIVE_PAIRS or (
-        pairs <= THOROUGH_PAIRS and num_users <= THOROUGH_USERS_PER_SUBCHANNEL * num_subchannels
-    )
+    return num_users * num_subchannels <= max(THOROUGH_PAIRS, EXHAUSTIVE_PAIRS)
 
 
 PAPER_CITE = (
@@ -140,8 +138,7 @@ class LigdSettings(AlgorithmSettings):
         ge=1,
         le=20,
         description="best starts that the improvement phase improves (None: 4 on instances where "
-        "thorough_phase holds, at most 64 (user, subchannel) pairs, or 256 with at most 2 users per subchannel; 2 "
-        "otherwise)",
+        "thorough_phase holds, at most 256 (user, subchannel) pairs; 2 otherwise)",
     )
     kicks: int | None = Field(
         default=None,
@@ -155,6 +152,12 @@ class LigdSettings(AlgorithmSettings):
         description="run the group search (nomasplit.solvers.group_search: moves priced at every subchannel group's "
         "globally optimal powers) after each descent, from its plan, before the kicks (None: where "
         "thorough_phase holds, as for improve_starts, when no edge capacity is set)",
+    )
+    group_search_nodes: int = Field(
+        default=GROUP_SEARCH_NODES,
+        ge=0,
+        description="work bound of the group search: branch-and-bound nodes of its group costs over all its runs "
+        "in one solve (it then keeps the best plan found; the time budget bounds it too)",
     )
     baseline_starts: bool = Field(
         default=True,
@@ -492,7 +495,11 @@ def improve_and_choose(
             f"{'thorough' if thorough else 'cheap'} by size: {improve_starts} starts, {kicks} kicks, group search "
             f"{'on' if group_search else 'off'}"
         )
-        grouper = GroupSearch(model, deadline=deadline) if group_search and group_search_applies(model) else None
+        grouper = (
+            GroupSearch(model, deadline=deadline, max_nodes=settings.group_search_nodes)
+            if group_search and group_search_applies(model)
+            else None
+        )
         for index in order:
             if len(seen) >= improve_starts:
                 break
@@ -562,6 +569,7 @@ def group_search_result(
         objective = float(working.objective(decision).item())
     accepted = dict(found.accepted)
     accepted["groups priced"] = found.groups_priced
+    accepted["group nodes"] = grouper.nodes_used  # so far, over every run on this model
     return SearchResult(
         decision=decision,
         objective=objective,
