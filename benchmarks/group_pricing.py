@@ -1,21 +1,30 @@
-"""The closed-form 1-D minimiser of ``exact_groups`` against the bisection it replaced, in one run.
+"""Group pricing, old and new, in one run: the closed-form 1-D minimiser against bisection, staged pricing against
+pricing every group in full.
 
 Every group cost of ``exact`` and of the group search is a branch and bound whose boxes are bounded by the
 elementwise minimisation of ``(a + c x) / ln(1 + q x)`` (``nomasplit.solvers.exact_groups.minimise_cost_per_bit``).
 It used to bisect 64 times on the sign of the derivative; it now takes the root from the Lambert W function and
-checks it on a bracket of relative half-width 1e-9 (bisection only where that check fails). This script times,
+checks it on a bracket of relative half-width 1e-9 (bisection only where that check fails). The group search
+also used to search every new group of every move with ``GROUP_NODES`` boxes; it now prices with ``FIRST_NODES``
+and gives the full budget only to the ``RECHECKED`` best moves of a round (staged pricing). This script times,
 side by side in the same worker processes:
 
 1. the minimiser alone on a batch of the size the branch and bound uses (128 boxes x 6 users);
 2. ``exact`` on the wide hard instances of the optimality benchmark (``benchmarks/hard_instances.py``, 9-10 users
    on 8 subchannels, seeds 200 on, as in ``optimality_gap.py --min-users 9 --max-users 10 --min-subchannels 8
-   --max-subchannels 8 --first-seed 200``);
-3. ``ligd`` with the group search forced (4 starts, 16 kicks, 600 s budget, so that work, not the clock, ends it)
-   on dense hard instances (more than 2 users per subchannel), where it was too slow to be the default.
+   --max-subchannels 8 --first-seed 200``), bisection against closed form;
+3. ``ligd`` with the group search forced (4 starts, 16 kicks, a 600 s budget and no node limit, so that the
+   search's own end, not the clock or the work bound, stops it) on dense hard instances (more than 2 users per
+   subchannel): bisection with every group in full (the old code), the closed form with every group in full,
+   and the closed form with staged pricing (the code now, without its work bound);
+4. the choice of ``FIRST_NODES``: ``ligd`` (defaults, 3600 s budget) on the golden instances of
+   ``tests/test_ligd.py`` (``random_scenario(seed, num_users=10, num_subchannels=3)``, seeds 0 and 1) with
+   ``FIRST_NODES`` = 128, 256 and 2048 (2048: every group in full), ``RECHECKED`` as shipped.
 
-The "bisection" variant puts the bisection-only minimiser back in place of the closed form
-(``exact_groups._bisect``, the code path the closed form falls back to). It prints per instance the time of each
-variant and the difference of their objectives.
+The "bisection" variants put the bisection-only minimiser back in place of the closed form
+(``exact_groups._bisect``, the code path the closed form falls back to); "in full" sets ``FIRST_NODES`` to
+``GROUP_NODES``. It prints per instance the time of each variant and the change of the objective against the
+first.
 
 Usage::
 
@@ -35,14 +44,25 @@ import numpy as np
 import torch
 
 import nomasplit.solvers.exact_groups as exact_groups
+import nomasplit.solvers.group_search as group_search
 from nomasplit.io import write_atomic
 from nomasplit.solvers import solve
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.factories import random_scenario
+
 from hard_instances import hard_instance
 
 CLOSED_FORM = exact_groups.minimise_cost_per_bit
-FORCED_GROUP_SEARCH = {"group_search": True, "kicks": 16, "improve_starts": 4, "time_limit_s": 600.0}
+FORCED_GROUP_SEARCH = {
+    "group_search": True,
+    "kicks": 16,
+    "improve_starts": 4,
+    "time_limit_s": 600.0,
+    "group_search_nodes": 10**12,
+}
+STAGED_FIRST_NODES = group_search.FIRST_NODES
 
 
 def bisection_only(
@@ -62,11 +82,19 @@ def bisection_only(
         return right, (a + c * left) / np.log1p(q * right)
 
 
-VARIANTS = {"closed form": CLOSED_FORM, "bisection": bisection_only}
+MINIMISERS = {"closed form": CLOSED_FORM, "bisection": bisection_only}
+#: (minimiser, staged pricing) of each variant, in the order they run
+VARIANTS = {
+    "bisection": ("bisection", False),
+    "closed form": ("closed form", False),
+    "closed form, staged": ("closed form", True),
+}
 
 
 def use(variant: str) -> None:
-    exact_groups.minimise_cost_per_bit = VARIANTS[variant]  # _box_bounds looks the name up at call time
+    minimiser, staged = VARIANTS[variant]
+    exact_groups.minimise_cost_per_bit = MINIMISERS[minimiser]  # _box_bounds looks the name up at call time
+    group_search.FIRST_NODES = STAGED_FIRST_NODES if staged else group_search.GROUP_NODES
 
 
 def time_minimiser(repeats: int) -> dict[str, float]:
@@ -78,7 +106,7 @@ def time_minimiser(repeats: int) -> dict[str, float]:
     low = np.full(shape, 1e-3)
     high = np.full(shape, 0.3)
     times = {}
-    for name, function in VARIANTS.items():
+    for name, function in MINIMISERS.items():
         start = time.perf_counter()
         for _ in range(repeats):
             function(weight, snr, low, high)
@@ -87,7 +115,8 @@ def time_minimiser(repeats: int) -> dict[str, float]:
 
 
 def run_one(job: tuple[str, int, int, int]) -> dict:
-    """Both variants on one instance, in one worker process (one thread), the bisection first."""
+    """The variants on one instance, in one worker process (one thread), in the order of ``VARIANTS``
+    (``exact`` does not use staged pricing, so it runs the first two)."""
     kind, seed, users, subchannels = job
     torch.set_num_threads(1)
     scenario = hard_instance(
@@ -100,44 +129,87 @@ def run_one(job: tuple[str, int, int, int]) -> dict:
         algorithm, settings = "ligd", FORCED_GROUP_SEARCH
     solve(hard_instance(0), "exact", seed=0)  # warm up the process (imports, first calls) before timing
     row: dict = {"kind": kind, "seed": seed, "size": f"{scenario.num_users}x{scenario.num_subchannels}"}
-    for variant in ("bisection", "closed form"):
+    for variant in list(VARIANTS)[: 2 if kind == "exact" else 3]:
         use(variant)
         start = time.perf_counter()
         info = solve(scenario, algorithm, settings=settings, seed=seed).solver
         assert info is not None and info.objective is not None
         row[variant] = {"time_s": time.perf_counter() - start, "objective": info.objective}
-    use("closed form")
+    use("closed form, staged")
     return row
+
+
+FIRST_NODES_CHOICES = (128, 256, 2048)
+
+
+def first_nodes_job(job: tuple[int, int]) -> dict:
+    """``ligd`` on a golden instance of tests/test_ligd.py with ``FIRST_NODES`` = ``first``."""
+    seed, first = job
+    torch.set_num_threads(1)
+    group_search.FIRST_NODES = first
+    start = time.perf_counter()
+    scenario = random_scenario(seed, num_users=10, num_subchannels=3)
+    info = solve(scenario, "ligd", settings={"time_limit_s": 3600.0}, seed=0).solver
+    assert info is not None and info.objective is not None
+    nodes = max((run["accepted_moves"].get("group nodes", 0) for run in info.extra["improvement"].values()), default=0)
+    group_search.FIRST_NODES = STAGED_FIRST_NODES
+    seconds = time.perf_counter() - start
+    return {"seed": seed, "first": first, "objective": info.objective, "nodes": nodes, "time_s": seconds}
+
+
+def first_nodes_table(rows: list[dict]) -> list[str]:
+    lines = [
+        "",
+        f"Choice of `FIRST_NODES` (`RECHECKED` = {group_search.RECHECKED}): `ligd` on the golden instances of "
+        "`tests/test_ligd.py` (10 users, 3 subchannels), 3600 s budget; change against 2048 (every group in full).",
+        "",
+        "| seed | FIRST_NODES | objective | change | group-search nodes | time [s] |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    full = {row["seed"]: row["objective"] for row in rows if row["first"] == group_search.GROUP_NODES}
+    for row in rows:
+        change = (row["objective"] - full[row["seed"]]) / abs(full[row["seed"]])
+        lines.append(
+            f"| {row['seed']} | {row['first']} | {row['objective']:.6f} | {change:+.2%} | {row['nodes']:,} | "
+            f"{row['time_s']:.1f} |"
+        )
+    return lines
 
 
 def markdown(rows: list[dict], minimiser: dict[str, float], command: str) -> str:
     lines = [
-        "# The closed-form 1-D minimiser against bisection",
+        "# Group pricing: closed form against bisection, staged against in full",
         "",
-        f"`{command}` (`benchmarks/group_pricing.py`; both variants in the same worker process, one after the "
-        "other; the machine is shared, so read the ratios).",
+        f"`{command}` (`benchmarks/group_pricing.py`; the variants in the same worker process, one after the "
+        "other; the machine is shared, so read the ratios). Change: the objective against the first variant's.",
         "",
         f"Minimiser alone, 128 boxes x 6 users: {minimiser['bisection']:.0f} us per call by bisection, "
         f"{minimiser['closed form']:.0f} us in closed form ({minimiser['bisection'] / minimiser['closed form']:.1f}x).",
         "",
-        "| solve | instance | users x subchannels | bisection [s] | closed form [s] | ratio | objective change |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| solve | instance | users x subchannels | bisection, in full [s] | closed form, in full [s] | closed form, "
+        "staged [s] | change (closed form) | change (staged) |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        old, new = row["bisection"], row["closed form"]
-        change = (new["objective"] - old["objective"]) / abs(old["objective"])
-        lines.append(
-            f"| {row['kind']} | {row['seed']} | {row['size']} | {old['time_s']:.2f} | {new['time_s']:.2f} | "
-            f"{old['time_s'] / new['time_s']:.2f} | {change:+.1e} |"
-        )
+        first = row["bisection"]
+        cells = [f"{row[name]['time_s']:.2f}" if name in row else "-" for name in VARIANTS]
+        changes = [
+            f"{(row[name]['objective'] - first['objective']) / abs(first['objective']):+.1e}" if name in row else "-"
+            for name in list(VARIANTS)[1:]
+        ]
+        lines.append(f"| {row['kind']} | {row['seed']} | {row['size']} | {' | '.join(cells)} | {' | '.join(changes)} |")
     lines.append("")
     for kind in ("exact", "group search"):
-        ratios = [r["bisection"]["time_s"] / r["closed form"]["time_s"] for r in rows if r["kind"] == kind]
-        if ratios:
-            lines.append(
-                f"- {kind}: median time ratio {statistics.median(ratios):.2f} (bisection / closed form) over "
-                f"{len(ratios)} instances."
-            )
+        chosen = [r for r in rows if r["kind"] == kind]
+        if not chosen:
+            continue
+        for name in list(VARIANTS)[1:]:
+            ratios = [r["bisection"]["time_s"] / r[name]["time_s"] for r in chosen if name in r]
+            if ratios:
+                lines.append(
+                    f"- {kind}: bisection in full / {name}: median time ratio {statistics.median(ratios):.2f} over "
+                    f"{len(ratios)} instances ({min(ratios):.2f}-{max(ratios):.2f})."
+                )
     lines.append("")
     return "\n".join(lines)
 
@@ -160,8 +232,9 @@ def main() -> None:
         jobs.append(("group search", int(seed), users, subchannels))
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         rows = list(pool.map(run_one, jobs))
+        choices = list(pool.map(first_nodes_job, [(seed, first) for seed in (0, 1) for first in FIRST_NODES_CHOICES]))
     command = "python benchmarks/group_pricing.py" + "".join(f" {arg}" for arg in sys.argv[1:])
-    text = markdown(rows, minimiser, command)
+    text = markdown(rows, minimiser, command) + "\n".join(first_nodes_table(choices)) + "\n"
     print(text)
     if args.out is not None:
         write_atomic(args.out, text)

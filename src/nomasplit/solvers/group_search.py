@@ -19,7 +19,10 @@ user's two slots). Every move must keep at most ``K`` users of an AP per subchan
 or the deadline; then up to :data:`KICKS` kicks (a non-improving move followed by a descent, kept when it ends
 lower). Group costs are cached, so a round prices only the groups it has not seen, and a move whose new groups'
 lower bounds (each group's root box, no branching) already show that it cannot beat the best move of the round
-is not priced further.
+is not priced further. Pricing is staged (:data:`FIRST_NODES`, :data:`RECHECKED`): a round's moves are priced
+with few branch-and-bound nodes per new group, its best few again with the full :data:`GROUP_NODES`. The search
+stops at the deadline or once ``max_nodes`` nodes are spent (a bound on work that does not depend on the
+machine's speed; it may overshoot by one round's rechecks and the final plan's groups).
 
 It applies to scenarios without an edge capacity (with one, the units ``r_i*`` could exceed it) and is used by
 the improvement phase where ``nomasplit.solvers.ligd.thorough_phase`` holds, after each descent.
