@@ -59,7 +59,7 @@ from nomasplit.solvers.rounding import round_decision
 #: starts, the group search after each descent and 16 kicks (else 2 starts and neither). Measured
 #: (docs/benchmarks.md, "Wider instances" and "Dense instances"): on 72-80 pairs (1.1-1.25 users per subchannel)
 #: the cheap phase was 2.4 % above the proven optimum on average and 8.5 % in the worst case, the thorough one at
-#: most 0.5 %; on dense instances (18-30 users on 4-6 subchannels) the cheap plan was up to 13.9 % above the
+#: most 0.5 %; on dense instances (18-30 users on 4-6 subchannels) the cheap plan was up to 12.9 % above the
 #: thorough one. Its group search is bounded by work, :data:`GROUP_SEARCH_NODES` branch-and-bound nodes per solve
 #: (about 10 s), so that a solve's plan does not depend on the machine's speed where the time budget is ample.
 THOROUGH_PAIRS = 256
