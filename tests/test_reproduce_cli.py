@@ -217,6 +217,23 @@ def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path, monke
     assert [item["start"] for item in multi.fit["starts"]][1] == parameters.values()
     assert multi.fit["loss"] == min(item["loss"] for item in multi.fit["starts"])
     assert multi.fit["start"] == min(multi.fit["starts"], key=lambda item: item["loss"])["start"]
+    assert multi.fit["confirm_seeds"] is None and multi.fit["confirmed_loss"] is None
+    # --confirm-seeds: each start's end point is evaluated again with more seeds, and that loss chooses
+    args = ["calibrate", "--out", str(both), "--store", str(tmp_path / "store"), "--only", "latency_weight"]
+    args += ["--workers", "0", "--rounds", "1", "--start", "declared", "--start", str(out), "--confirm-seeds", "3"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    confirmed = load_parameters(both)
+    assert confirmed.fit["confirm_seeds"] == 3 and "confirmed with 3 seeds" in result.output
+    assert [item["loss"] for item in confirmed.fit["starts"]] == [item["loss"] for item in multi.fit["starts"]]
+    checks = [item["confirmed_loss"] for item in confirmed.fit["starts"]]
+    assert confirmed.fit["confirmed_loss"] == min(checks)
+    assert confirmed.fit["start"] == confirmed.fit["starts"][checks.index(min(checks))]["start"]
+    assert set(confirmed.fit["confirmed_losses"]) == set(confirmed.fit["fitted"])
+    # the search evaluations are those of --seeds (2); the confirmation is not counted among them
+    assert confirmed.fit["evaluations"] == multi.fit["evaluations"]
+    bad = runner.invoke(app, ["calibrate", "--out", str(tmp_path / "x.json"), "--seeds", "2", "--confirm-seeds", "2"])
+    assert bad.exit_code == 2 and "--confirm-seeds must be more than --seeds (2)" in bad.output
     bad = runner.invoke(app, ["calibrate", "--out", str(tmp_path / "x.json"), "--start", str(tmp_path / "none.json")])
     assert bad.exit_code == 2 and "none.json" in bad.output
     assert parameters.fit["min_improvement"] == 0.01

@@ -26,6 +26,12 @@ def register(app: typer.Typer) -> None:
         store: Path = typer.Option(Path("calibration"), "--store", help="folder of the resumable evaluation results"),
         seeds: int = typer.Option(2, "--seeds", help="Monte-Carlo seeds per evaluation"),
         rounds: int = typer.Option(2, "--rounds", help="at most this many passes over the parameters"),
+        confirm_seeds: int | None = typer.Option(
+            None,
+            "--confirm-seeds",
+            help="evaluate each start's end point again with this many seeds (more than --seeds) and keep the "
+            "lowest of those losses: the choice between starts is then not made by a few seeds' noise",
+        ),
         min_improvement: float = typer.Option(
             0.01,
             "--min-improvement",
@@ -71,6 +77,8 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--seeds must be at least 1, got {seeds}")
         if rounds < 1:
             raise InputError(f"--rounds must be at least 1, got {rounds}")
+        if confirm_seeds is not None and confirm_seeds <= seeds:
+            raise InputError(f"--confirm-seeds must be more than --seeds ({seeds}), got {confirm_seeds}")
         if not 0 <= min_improvement < 1:
             raise InputError(f"--min-improvement must be in [0, 1), got {min_improvement}")
         if workers is not None and workers < 0:
@@ -100,14 +108,18 @@ def register(app: typer.Typer) -> None:
             num_seeds=seeds,
             max_rounds=rounds,
             min_improvement=min_improvement,
+            confirm_seeds=confirm_seeds,
             workers=workers,
             progress=progress,
             log=lambda line: console.print(line, highlight=False),
         )
         fit = {**parameters.fit, "command": shlex.join(["nomasplit", *sys.argv[1:]])}
         write_parameters(out, parameters.model_copy(update={"fit": fit}))
+        confirmed = (
+            f" ({parameters.fit['confirmed_loss']:.4g} with {confirm_seeds} seeds)" if confirm_seeds is not None else ""
+        )
         console.print(
-            f"fitted {', '.join(FITTED_QUOTES)}: loss {parameters.fit['loss']:.4g} after {len(history)} "
+            f"fitted {', '.join(FITTED_QUOTES)}: loss {parameters.fit['loss']:.4g}{confirmed} after {len(history)} "
             f"evaluations in {time.perf_counter() - started:.0f} s; wrote {out}",
             highlight=False,
             soft_wrap=True,

@@ -536,6 +536,7 @@ def calibrate(
     num_seeds: int = 1,
     max_rounds: int = 2,
     min_improvement: float = MIN_IMPROVEMENT,
+    confirm_seeds: int | None = None,
     network: dict[str, Any] | None = None,
     algorithm_settings: dict[str, dict[str, Any]] | None = None,
     workers: int | None = None,
@@ -550,14 +551,18 @@ def calibrate(
             ``start``'s value.
         start: the first point (default :data:`CALIBRATION_START`; None in a list is that point too), or a list of
             them: the search runs from each in turn (sharing evaluations) and keeps the lowest loss (the first
-            start on a tie). Coordinate search is local: a second start catches a better point that needs two
-            parameters to move together (a refit from the previous fit kept a finite edge server that the
-            declared start, with lambda changed first, did without).
+            start on a tie; with ``confirm_seeds``, the lowest confirmed loss). Coordinate search is local: a
+            second start catches a better point that needs two parameters to move together (a refit from the
+            previous fit kept a finite edge server that the declared start, with lambda changed first, did
+            without).
         fitted: keys of the quoted numbers to fit (default :data:`FITTED_QUOTES`).
         num_seeds: Monte-Carlo seeds per evaluation.
         max_rounds: at most this many passes over the parameters; a pass that improves nothing ends the search.
         min_improvement: a candidate replaces the incumbent only when it lowers the loss by more than this
             fraction (default :data:`MIN_IMPROVEMENT`): the loss is a Monte-Carlo estimate over a few seeds.
+        confirm_seeds: when given (more than ``num_seeds``), each start's end point is evaluated again with this
+            many seeds and the lowest of those losses chooses the point (the first start on a tie), so that the
+            choice between starts is not made by the noise of a few seeds; ``fit`` records both losses.
         network: the evaluation network (default :data:`CALIBRATION_NETWORK`).
         algorithm_settings: settings per method (e.g. a solver's time budget) that replace those the preset
             would run with each candidate (:meth:`CalibratedParameters.algorithm_settings`: the reproduction's
@@ -578,16 +583,19 @@ def calibrate(
     unknown = set(fitted) - {quoted.key for quoted in quotes}
     if unknown:
         raise ValueError(f"unknown quoted numbers to fit: {sorted(unknown)}")
+    if confirm_seeds is not None and confirm_seeds <= num_seeds:
+        raise ValueError(f"confirm_seeds ({confirm_seeds}) must exceed num_seeds ({num_seeds})")
     cache: dict[str, Evaluation] = {}
     history: list[Evaluation] = []
 
-    def key_of(values: dict[str, Any]) -> str:
-        return repr(sorted(values.items()))
+    def key_of(values: dict[str, Any], seeds: int = num_seeds) -> str:
+        return repr((seeds, sorted(values.items())))
 
-    def evaluate_batch(candidates: list[dict[str, Any]]) -> list[Evaluation]:
-        todo = [values for values in candidates if key_of(values) not in cache]
+    def evaluate_batch(candidates: list[dict[str, Any]], seeds: int = num_seeds) -> list[Evaluation]:
+        new = {key_of(values, seeds): values for values in candidates if key_of(values, seeds) not in cache}
+        todo = list(new.values())
         settings_list = [
-            evaluation_settings(values, num_seeds=num_seeds, network=network, algorithm_settings=algorithm_settings)
+            evaluation_settings(values, num_seeds=seeds, network=network, algorithm_settings=algorithm_settings)
             for values in todo
         ]
         tasks = [task for settings in settings_list for task in build_tasks(settings)]
@@ -601,9 +609,10 @@ def calibrate(
             }
             losses = calibration_loss(tables, quotes)
             evaluation = Evaluation(values=values, losses=losses, loss=float(sum(losses.values())))
-            cache[key_of(values)] = evaluation
-            history.append(evaluation)
-        return [cache[key_of(values)] for values in candidates]
+            cache[key_of(values, seeds)] = evaluation
+            if seeds == num_seeds:
+                history.append(evaluation)
+        return [cache[key_of(values, seeds)] for values in candidates]
 
     def search(first: dict[str, Any]) -> tuple[Evaluation, int]:
         best = evaluate_batch([first])[0]
@@ -626,18 +635,29 @@ def calibrate(
         if log is not None and len(starts) > 1:
             log(f"start {index + 1} of {len(starts)}")
         outcomes.append(search(first))
-    chosen = min(range(len(starts)), key=lambda index: (outcomes[index][0].loss, index))
+    confirmed = (
+        evaluate_batch([outcome.values for outcome, _ in outcomes], seeds=confirm_seeds)
+        if confirm_seeds is not None
+        else [outcome for outcome, _ in outcomes]
+    )
+    if log is not None and confirm_seeds is not None:
+        log(f"confirmed with {confirm_seeds} seeds: " + ", ".join(f"{item.loss:.4g}" for item in confirmed))
+    chosen = min(range(len(starts)), key=lambda index: (confirmed[index].loss, index))
     best, rounds = outcomes[chosen]
     fit = {
         "method": "coordinate search over the grid of CALIBRATION_BOX (every candidate of one parameter with "
         "the others fixed, keep the best if it lowers the loss by more than min_improvement; passes until none "
-        "improves), from each of 'starts'; the lowest loss is kept",
+        "improves), from each of 'starts'; the lowest loss is kept (with confirm_seeds: the lowest loss of "
+        "each start's end point evaluated again with that many seeds)",
         "fitted": list(fitted),
         "targets": {quoted.key: [quoted.low, quoted.high] for quoted in quotes},
         "losses": best.losses,
         "loss": best.loss,
         "rounds": rounds,
         "min_improvement": min_improvement,
+        "confirm_seeds": confirm_seeds,
+        "confirmed_losses": confirmed[chosen].losses if confirm_seeds is not None else None,
+        "confirmed_loss": confirmed[chosen].loss if confirm_seeds is not None else None,
         "evaluations": len(history),
         "num_seeds": num_seeds,
         "algorithm_settings": evaluation_settings(
@@ -648,8 +668,14 @@ def calibrate(
         "box": {name: list(parameter_range.values) for name, parameter_range in box.items()},
         "start": starts[chosen],
         "starts": [
-            {"start": first, "loss": outcome.loss, "values": outcome.values, "rounds": outcome_rounds}
-            for first, (outcome, outcome_rounds) in zip(starts, outcomes, strict=True)
+            {
+                "start": first,
+                "loss": outcome.loss,
+                "confirmed_loss": check.loss if confirm_seeds is not None else None,
+                "values": outcome.values,
+                "rounds": outcome_rounds,
+            }
+            for first, (outcome, outcome_rounds), check in zip(starts, outcomes, confirmed, strict=True)
         ],
         "code": code_fingerprint(),
         "wall_time_s": time.perf_counter() - started,
