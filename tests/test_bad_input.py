@@ -8,6 +8,7 @@ talk raw HTTP to a running edge. Cases marked "issue 10" failed before that hard
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import shutil
 import socket
@@ -90,6 +91,7 @@ class Case:
     edit: tuple[str, JsonEdit] | None = None
     yaml: str | None = None  # written as {bad} (a config) when given
     npy_shape: tuple[int, ...] | None = None
+    text: tuple[str, str | bytes] | None = None  # (name, content) written in the case's folder as {bad}
     env: dict[str, str | None] = field(default_factory=lambda: {"NOMASPLIT_TOKEN": TOKEN})
     absent: tuple[str, ...] = ()  # paths (with placeholders) that must not exist afterwards
     unchanged: tuple[str, ...] = ()  # inputs that must be byte-for-byte the same afterwards
@@ -632,6 +634,145 @@ CLI_CASES: list[Case] = [
     Case("serve-port-out-of-range", ["edge", "serve", "--port", "70000"], message="allowed 0..65535"),
 ]
 
+#: Issue 28: the classes behind the cases above. One input boundary (nomasplit.io: sizes, nesting, duplicate keys,
+#: names on one line), options checked up front (NaN, infinities, integers beyond int64), one output boundary.
+CLASS_CASES: list[Case] = [
+    # --- input boundary --------------------------------------------------------------------------------------------
+    Case(
+        "evaluate-plan-5000-deep",
+        ["evaluate", "{scenario}", "{bad}"],
+        text=("deep-plan.json", "[" * 5000 + "]" * 5000),
+        message="nest more than 64 levels deep",
+    ),
+    Case(
+        "solve-scenario-3000-deep-objects",
+        ["solve", "{bad}", "--out", OUT],
+        text=("deep.json", '{"a": ' * 3000 + "1" + "}" * 3000),
+        message="nest more than 64 levels deep",
+        absent=(OUT,),
+    ),
+    Case(
+        "generate-config-5000-deep-yaml",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        text=("deep.yaml", "num_aps: " + "[" * 5000 + "]" * 5000 + "\n"),
+        message="nest more than 64 levels deep",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-duplicate-key",
+        ["solve", "{bad}", "--out", OUT],
+        text=("dup.json", '{"num_aps": 1, "num_aps": 500}'),
+        message="key 'num_aps' is given twice",
+        absent=(OUT,),
+    ),
+    Case(
+        "plan-duplicate-nested-key",
+        ["evaluate", "{scenario}", "{bad}"],
+        text=("dup-plan.json", '{"users": [{"split": 1, "split": 2}]}'),
+        message="key 'split' is given twice",
+    ),
+    Case(
+        "config-duplicate-key",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        text=("dup.yaml", "model: nin\nnum_aps: 1\nnum_aps: 500\n"),
+        message="key 'num_aps' is given twice",
+        absent=(OUT,),
+    ),
+    Case(
+        "settings-duplicate-key",
+        ["reproduce", "--settings", "{bad}", "--out", "{tmp}/r"],
+        text=("dup-settings.yaml", "num_seeds: 1\nnum_seeds: 2\n"),
+        message="key 'num_seeds' is given twice",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "config-yaml-alias",
+        ["scenario", "generate", "{bad}", "--out", OUT],
+        text=("alias.yaml", "model: nin\nnum_aps: &n 1\nusers_per_ap: *n\n"),
+        message="aliases (*name) are not read",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-not-utf8",
+        ["solve", "{bad}", "--out", OUT],
+        text=("latin.json", b'{"name": "\xe9"}'),
+        message="not UTF-8",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-corrupt-gzip",
+        ["scenario", "show", "{bad}"],
+        text=("broken.json.gz", "this is not gzip"),
+        message="cannot read file",
+    ),
+    Case(
+        "name-with-newline-stays-one-line",
+        ["evaluate", "{bad}", "{plan}"],
+        text=("bad\nerror: forged.json", "{"),
+        message="'bad\\nerror: forged.json'",
+    ),
+    Case(
+        "name-with-escape-stays-one-line",
+        ["scenario", "show", "{bad}"],
+        text=("bad\x1b[2Jname.json", "{"),
+        message="\\x1b[2Jname.json",
+    ),
+    Case(
+        "name-with-markup-shown-as-is",
+        ["scenario", "show", "{bad}"],
+        text=("[/x] [bold]b.json", "{"),
+        message="[/x] [bold]b.json: malformed JSON",
+    ),
+    # --- every number option checked up front -------------------------------------------------------------------
+    Case("device-rtol-nan", ["device", "run", "--model", "nin", "--split", "9", "--rtol", "nan"], message="--rtol nan"),
+    Case("device-atol-inf", ["device", "run", "--model", "nin", "--split", "9", "--atol", "inf"], message="--atol inf"),
+    Case(
+        "device-uplink-nan",
+        ["device", "run", "--model", "nin", "--split", "3", "--edge", "http://127.0.0.1:9", "--uplink-bps", "nan"],
+        message="--uplink-bps nan",
+    ),
+    Case(
+        "replay-max-seconds-inf",
+        ["edge", "replay", "{nin_plan}", "{nin_scenario}", "--users", "1", "--max-seconds", "inf"],
+        message="--max-seconds inf",
+    ),
+    Case(
+        "serve-timeout-nan",
+        ["edge", "serve", "--port", "0", "--request-timeout-s", "nan"],
+        message="--request-timeout-s nan",
+    ),
+    Case(
+        "solve-seed-beyond-int64",
+        ["solve", "{scenario}", "--out", OUT, "--seed", str(2**64)],
+        message="--seed 18446744073709551616: out of range",
+        absent=(OUT,),
+    ),
+    Case(
+        "reproduce-seeds-beyond-int64",
+        ["reproduce", "--quick", "--seeds", str(2**63), "--out", "{tmp}/r"],
+        message="--seeds 9223372036854775808",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "profile-warmup-beyond-int64",
+        ["profile", "nin", "--out", OUT, "--measure", "--warmup", str(-(2**63) - 1)],
+        message="--warmup",
+        absent=(OUT,),
+    ),
+    Case(
+        "calibrate-min-improvement-nan",
+        ["calibrate", "--out", OUT, "--store", "{tmp}/store", "--min-improvement", "nan"],
+        message="--min-improvement nan",
+        absent=(OUT, "{tmp}/store"),
+    ),
+    Case(
+        "generate-aps-beyond-int64",
+        ["scenario", "generate", "{config}", "--out", OUT, "--aps", str(10**40)],
+        message="--aps 10000000000000000000... : out of range",
+        absent=(OUT,),
+    ),
+]
+
 
 def _materialise(case: Case, base: dict[str, Path], folder: Path) -> dict[str, str]:
     names: dict[str, str] = {"tmp": str(folder)}
@@ -649,7 +790,17 @@ def _materialise(case: Case, base: dict[str, Path], folder: Path) -> dict[str, s
     if case.yaml is not None:
         bad = folder / "bad-config.yaml"
         valid = "" if case.yaml.startswith("- ") else "num_aps: 1\nusers_per_ap: 2\nnum_subchannels: 2\nmodel: nin\n"
-        bad.write_text(valid + case.yaml, encoding="utf-8")  # a repeated key: the last one counts
+        given = {line.split(":")[0] for line in case.yaml.splitlines()}
+        valid = "".join(line + "\n" for line in valid.splitlines() if line.split(":")[0] not in given)
+        bad.write_text(valid + case.yaml, encoding="utf-8")  # the case's keys replace the valid ones
+        names["bad"] = str(bad)
+    if case.text is not None:
+        name, content = case.text
+        bad = folder / name
+        if isinstance(content, bytes):
+            bad.write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
+        else:
+            bad.write_text(content, encoding="utf-8")
         names["bad"] = str(bad)
     if case.npy_shape is not None:
         npy = folder / "input.npy"
@@ -661,7 +812,7 @@ def _materialise(case: Case, base: dict[str, Path], folder: Path) -> dict[str, s
     return names
 
 
-@pytest.mark.parametrize("case", CLI_CASES, ids=[case.id for case in CLI_CASES])
+@pytest.mark.parametrize("case", CLI_CASES + CLASS_CASES, ids=[case.id for case in CLI_CASES + CLASS_CASES])
 def test_cli_refuses_bad_input(
     case: Case, base: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -766,8 +917,7 @@ def test_catalog_matches_the_registry_and_the_zoo() -> None:
     from nomasplit.data.schemas import SCHEMA_TYPES
     from nomasplit.solvers import ALGORITHMS
 
-    real = sorted(name for name in ALGORITHMS if not name.startswith("test-"))  # test_experiments adds test-flaky
-    registry = [(name, ALGORITHMS[name].summary, ALGORITHMS[name].cite) for name in real]
+    registry = [(name, ALGORITHMS[name].summary, ALGORITHMS[name].cite) for name in sorted(ALGORITHMS)]
     assert [tuple(entry) for entry in catalog.ALGORITHM_CATALOG] == registry
     assert tuple(zoo.MODEL_NAMES) == catalog.ZOO_MODEL_NAMES
     assert tuple(SCHEMA_TYPES) == catalog.SCHEMA_NAMES
@@ -783,7 +933,7 @@ def test_algorithms_command_lists_every_algorithm() -> None:
     result = runner.invoke(app, ["algorithms"], env={"COLUMNS": "400"})
     assert result.exit_code == 0
     for name in ALGORITHMS:
-        assert name in result.output or name.startswith("test-")  # test_experiments registers test-flaky
+        assert name in result.output
 
 
 def test_generate_notes_its_overrides(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from nomasplit.experiments import (
 )
 from nomasplit.experiments.measures import t_quantile_975
 from nomasplit.experiments.sweep import failure_path, missing_tasks, result_path
-from nomasplit.solvers import ALGORITHMS, Algorithm, AlgorithmSettings, SolveContext, SolveOutcome, register
+from nomasplit.solvers import ALGORITHMS, Algorithm, AlgorithmSettings, SolveContext, SolveOutcome
 
 #: Columns that depend on timing, not on the result.
 TIMING = ["solver_wall_time_s", "task_wall_time_s"]
@@ -60,16 +60,22 @@ def _run_flaky(context: SolveContext, settings: FlakySettings) -> SolveOutcome:
     return ALGORITHMS["device-only"].run(context, ALGORITHMS["device-only"].settings_type())
 
 
-if "test-flaky" not in ALGORITHMS:
-    register(
-        Algorithm(
-            name="test-flaky",
-            summary="Device-Only that fails on one seed (tests only)",
-            cite="-",
-            settings_type=FlakySettings,
-            run=_run_flaky,
-        )
-    )
+#: Registered only while a test that asks for the ``flaky_algorithm`` fixture runs (or by the killable script).
+FLAKY = Algorithm(
+    name="test-flaky",
+    summary="Device-Only that fails on one seed (tests only)",
+    cite="-",
+    settings_type=FlakySettings,
+    run=_run_flaky,
+)
+
+
+@pytest.fixture
+def flaky_algorithm(monkeypatch: pytest.MonkeyPatch) -> Algorithm:
+    """``test-flaky`` in the global registry for one test, removed again after it."""
+    assert FLAKY.name not in ALGORITHMS
+    monkeypatch.setitem(ALGORITHMS, FLAKY.name, FLAKY)
+    return FLAKY
 
 
 def tiny_settings(
@@ -272,7 +278,7 @@ def test_paper_settings_are_section_vi_a():
 # --- sweeps -------------------------------------------------------------------------------------------------
 
 
-def test_a_failing_task_is_recorded_and_does_not_stop_the_others(tmp_path):
+def test_a_failing_task_is_recorded_and_does_not_stop_the_others(tmp_path, flaky_algorithm):
     settings = tiny_settings(methods=("device-only", "test-flaky"), algorithm_settings={"test-flaky": {"fail_seed": 1}})
     tasks = build_tasks(settings)
     seen = []
@@ -304,6 +310,8 @@ _KILLABLE = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     import test_experiments as t
     from nomasplit.experiments import build_tasks, run_sweep
+    from nomasplit.solvers import register
+    register(t.FLAKY)
     settings = t.tiny_settings(methods=("device-only", "test-flaky"),
                                algorithm_settings={{"test-flaky": {{"sleep_s": 0.15}}}})
     run_sweep(build_tasks(settings), sys.argv[1], workers=0, progress=False)
@@ -311,7 +319,7 @@ _KILLABLE = textwrap.dedent(
 )
 
 
-def test_a_sweep_killed_with_sigkill_and_resumed_equals_an_uninterrupted_one(tmp_path):
+def test_a_sweep_killed_with_sigkill_and_resumed_equals_an_uninterrupted_one(tmp_path, flaky_algorithm):
     script = tmp_path / "sweep.py"
     script.write_text(_KILLABLE.format(tests=str(Path(__file__).parent)))
     settings = tiny_settings(
