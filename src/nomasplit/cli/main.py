@@ -41,6 +41,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fit_cmd",
     "solve_cmd",
     "replay_cmd",
+    "simulate_cmd",
 )
 
 

@@ -516,6 +516,10 @@ def load_config(path: str | Path) -> ScenarioConfig:
         raise InputError(f"{path}: empty config file; expected a mapping of keys (e.g. num_aps: 5)")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    if "dynamics" in data:  # the section of `nomasplit simulate`: checked here, not part of the scenario config
+        from nomasplit.generate.dynamics import parse_dynamics
+
+        parse_dynamics(data.pop("dynamics"), source=str(path))
     return parse_config(_resolve_profile_paths(data, path.parent), source=str(path))
 
 

@@ -18,6 +18,7 @@ from nomasplit.errors import InputError
 from nomasplit.model.evaluate import find_violations, plan_from_decision
 from nomasplit.model.system import SystemModel
 from nomasplit.solvers.registry import AlgorithmSettings, SolveContext, get_algorithm
+from nomasplit.solvers.warm_start import WARM_START_ALGORITHMS, start_decision
 
 
 def solve(
@@ -27,6 +28,8 @@ def solve(
     settings: Mapping[str, Any] | AlgorithmSettings | None = None,
     seed: int = 0,
     device: str = "cpu",
+    start: Plan | None = None,
+    start_scenario: Scenario | None = None,
 ) -> Plan:
     """Run a registered algorithm on a scenario and return the plan with its :class:`SolveInfo`.
 
@@ -36,6 +39,10 @@ def solve(
         settings: the algorithm's settings (a mapping is validated; unknown keys are errors).
         seed: seeds the algorithm's ``torch.Generator`` (random starts, tie-breaks).
         device: torch device of the model (``cpu`` or ``cuda``).
+        start: a previous plan to warm-start from (``ligd`` only), mapped onto ``scenario`` by
+            :func:`~nomasplit.solvers.warm_start.start_decision` (users kept, gone, new); the plan is never
+            worse than the mapped one. InputError for a plan of another network.
+        start_scenario: the scenario ``start`` was made for (default: ``scenario`` itself).
 
     Returns:
         A plan whose ``solver.objective`` is ``Gamma`` of the final discrete plan, computed by the model.
@@ -50,13 +57,17 @@ def solve(
             parsed = spec.settings_type.model_validate(dict(settings or {}))
         except ValidationError as exc:
             raise InputError(format_validation_error(exc, f"settings of {algorithm!r}")) from None
-    start = time.perf_counter()
+    if start is not None and algorithm not in WARM_START_ALGORITHMS:
+        raise InputError(f"algorithm {algorithm!r} takes no start plan; allowed: {', '.join(WARM_START_ALGORITHMS)}")
+    started = time.perf_counter()
     model = SystemModel(scenario, device=device)
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    outcome = spec.run(SolveContext(scenario=scenario, model=model, seed=seed, generator=generator), parsed)
+    mapped = None if start is None else start_decision(start, scenario, model, start_scenario=start_scenario)
+    context = SolveContext(scenario=scenario, model=model, seed=seed, generator=generator, start_decision=mapped)
+    outcome = spec.run(context, parsed)
     with torch.no_grad():
         objective = float(model.objective(outcome.decision).item())
-    wall_time_s = time.perf_counter() - start
+    wall_time_s = time.perf_counter() - started
     users = plan_from_decision(model, outcome.decision)
     draft = Plan(scenario_sha256=sha256_of(scenario), users=users)
     violations = find_violations(scenario, draft)

@@ -601,6 +601,8 @@ def run_ligd(context: SolveContext, settings: LigdSettings, *, extra_starts: tup
         if settings.baseline_starts:
             starts += baseline_start_plans(context)
         starts += list(extra_starts)
+        if context.start_decision is not None:  # a previous plan mapped onto this scenario (solve(..., start=))
+            starts.append(("previous plan", context.start_decision))
         (won, decision), evidence = improve_and_choose(context, settings, working, starts, started=started)
     outcome = outcome_from(model, candidates, finals, label="ligd")
     outcome.decision = decision

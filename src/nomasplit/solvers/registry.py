@@ -29,12 +29,14 @@ class AlgorithmSettings(BaseModel):
 
 @dataclass(frozen=True)
 class SolveContext:
-    """What an algorithm gets: the scenario, its model on the chosen device, and the randomness."""
+    """What an algorithm gets: the scenario, its model on the chosen device, the randomness, and an optional
+    feasible discrete decision to start from (a previous plan mapped by :mod:`nomasplit.solvers.warm_start`)."""
 
     scenario: Scenario
     model: SystemModel
     seed: int
     generator: torch.Generator
+    start_decision: Decision | None = None
 
 
 @dataclass

@@ -1,0 +1,314 @@
+"""The time-slotted run: plans that follow a moving network, policy against policy.
+
+Every policy sees the same snapshots (:class:`~nomasplit.generate.dynamics.NetworkSimulator`, stepped once per
+slot) and starts from the same plan at slot 0 (a cold ``ligd`` solve, or a given initial plan); ``oracle`` solves
+slot 0 itself. Policies:
+
+- ``static``: never re-plan; the slot-0 plan is carried from slot to slot by the warm start's mapping
+  (:func:`~nomasplit.solvers.warm_start.mapped_plan`: kept users keep their decision, new users run Device-Only,
+  conflicts at an AP are repaired), without any optimisation.
+- ``warm``: ``solve(snapshot, start=previous plan)`` every slot with :data:`WARM_SETTINGS` over the base
+  settings (a small work budget: one improved start, no kicks, no group search, no baseline starts).
+- ``cold``: ``solve(snapshot)`` every slot with the base settings (``ligd``'s defaults unless given).
+- ``every-k``: a cold solve every ``every`` slots, the static mapping in between.
+- ``oracle``: a cold solve with ten times the work (:func:`oracle_settings`).
+
+Churn penalty (``churn_cost`` > 0, in units of ``Gamma``): a user whose split or subchannel changes costs that
+much (a handover, a model reload). A re-planning policy then adopts its new plan only where
+``Gamma_new + c changed_new < Gamma_kept + c changed_kept`` against the previous plan carried over (as
+``static`` would), so that small gains do not move many users. Each row records ``Gamma`` itself (``objective``)
+and ``objective_with_churn`` = ``Gamma + c changed_users``.
+
+One row per slot and policy; the columns are :data:`COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from nomasplit.data.plan import Plan
+from nomasplit.data.scenario import Scenario
+from nomasplit.errors import InputError
+from nomasplit.generate.config import ScenarioConfig
+from nomasplit.generate.dynamics import DynamicsConfig, NetworkSimulator, Snapshot
+from nomasplit.model.evaluate import decision_from_plan
+from nomasplit.model.system import SystemModel
+from nomasplit.solvers import solve
+from nomasplit.solvers.improve import KICKS
+from nomasplit.solvers.ligd import LigdSettings
+from nomasplit.solvers.warm_start import mapped_plan, previous_index, start_decision
+
+POLICIES = ("static", "warm", "cold", "every-k", "oracle")
+
+#: The warm re-plan's work budget, over the base settings: the sweep's descents are cut to one evaluation per
+#: split and one finalist, and the improvement phase improves only the best start (the mapped previous plan
+#: where it is best) for at most 20 rounds, without kicks, group search or baseline starts.
+WARM_SETTINGS: dict[str, Any] = {
+    "max_iterations": 0,
+    "refine_iterations": 0,
+    "finalists": 1,
+    "baseline_starts": False,
+    "improve_starts": 1,
+    "kicks": 0,
+    "group_search": False,
+    "improve_max_rounds": 20,
+}
+
+#: How much more work the oracle gets than a cold solve.
+ORACLE_FACTOR = 10
+
+COLUMNS = (
+    "slot", "time_s", "policy", "objective", "objective_with_churn", "churn_cost", "latency_s", "energy_j",
+    "num_users", "offloading_users", "replan_s", "changed_users", "replanned", "arrived", "departed", "handovers",
+)  # fmt: skip
+
+
+def oracle_settings(base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The base settings with ten times the work of the improvement phase: starts (at most 20), rounds, kicks,
+    group search nodes, and the time limit if the base sets one (a cold solve's defaults where the base leaves
+    them open)."""
+    settings = LigdSettings.model_validate(dict(base or {}))
+    starts = settings.improve_starts or 4
+    kicks = settings.kicks if settings.kicks is not None else KICKS
+    oracle = {
+        **dict(base or {}),
+        "improve_starts": min(20, ORACLE_FACTOR * starts),
+        "improve_max_rounds": ORACLE_FACTOR * settings.improve_max_rounds,
+        "kicks": min(1000, ORACLE_FACTOR * max(kicks, 1)),
+        "group_search_nodes": ORACLE_FACTOR * settings.group_search_nodes,
+    }
+    limit = getattr(settings, "time_limit_s", None)  # a wall-clock cap, where the base sets one
+    if limit is not None:
+        oracle["time_limit_s"] = min(86400.0, ORACLE_FACTOR * limit)
+    return oracle
+
+
+@dataclass
+class PolicyState:
+    """What a policy carries from one slot to the next."""
+
+    plan: Plan
+    scenario: Scenario
+
+
+def changed_users(previous: Plan, previous_scenario: Scenario, plan: Plan, scenario: Scenario) -> int:
+    """Users present in both slots whose split, uplink or downlink subchannel differs between the two plans."""
+    index = previous_index(previous_scenario, scenario)
+    before = {entry.user: entry for entry in previous.users}
+    count = 0
+    for entry in plan.users:
+        old_index = int(index[entry.user])
+        if old_index < 0:
+            continue
+        old = before[old_index]
+        if (old.split, old.uplink_subchannel, old.downlink_subchannel) != (
+            entry.split,
+            entry.uplink_subchannel,
+            entry.downlink_subchannel,
+        ):
+            count += 1
+    return count
+
+
+def _measure(model: SystemModel, plan: Plan) -> dict[str, Any]:
+    decision = decision_from_plan(model, plan)
+    with torch.no_grad():
+        costs = model.costs(decision)
+    return {
+        "objective": float(costs.objective.item()),
+        "latency_s": float(costs.latency_s.sum().item()),
+        "energy_j": float(costs.energy_j.sum().item()),
+        "num_users": model.num_users,
+        "offloading_users": int(costs.offloads.sum().item()),
+    }
+
+
+def _objective(model: SystemModel, plan: Plan) -> float:
+    with torch.no_grad():
+        return float(model.objective(decision_from_plan(model, plan)).item())
+
+
+def run_online(
+    config: ScenarioConfig,
+    dynamics: DynamicsConfig,
+    *,
+    slots: int,
+    policies: Sequence[str] = ("static", "warm", "cold"),
+    every: int = 5,
+    churn_cost: float = 0.0,
+    settings: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    initial_plan: Plan | None = None,
+    progress: Callable[[int, str], None] | None = None,
+) -> pd.DataFrame:
+    """Run ``slots`` slots of the moving network under each policy (module docstring).
+
+    Args:
+        config, dynamics: the network and how it moves.
+        slots: number of slots (slot 0 included).
+        policies: names in :data:`POLICIES`.
+        every: the period of ``every-k``.
+        churn_cost: cost per changed user, in units of ``Gamma`` (0: none).
+        settings: base ``ligd`` settings of the cold solves (``None``: defaults).
+        seed: seed of the snapshots (``None``: the config's).
+        initial_plan: the plan at slot 0 instead of a cold solve; it must be for slot 0's scenario (the
+            generated one, same hash).
+        progress: called after each policy's slot with ``(slot, policy)``.
+
+    Returns:
+        One row per slot and policy, columns :data:`COLUMNS`.
+
+    Raises:
+        InputError: an unknown policy, ``slots < 1``, ``every < 1``, a negative churn cost, or an initial plan for
+            another scenario.
+    """
+    unknown = [name for name in policies if name not in POLICIES]
+    if unknown or not policies:
+        raise InputError(f"unknown policy {unknown[0] if unknown else '(none)'!r}; allowed: {', '.join(POLICIES)}")
+    if slots < 1:
+        raise InputError(f"slots must be at least 1, got {slots}")
+    if every < 1:
+        raise InputError(f"every must be at least 1, got {every}")
+    if not churn_cost >= 0:
+        raise InputError(f"churn cost must be 0 or more, got {churn_cost}")
+    base = dict(settings or {})
+    LigdSettings.model_validate(base)  # unknown keys are errors before any work
+    warm = {**base, **WARM_SETTINGS}
+    oracle = oracle_settings(base)
+    simulator = NetworkSimulator(config, dynamics, seed=seed)
+    rows: list[dict[str, Any]] = []
+    states: dict[str, PolicyState] = {}
+    snapshot: Snapshot = simulator.first()
+    for slot in range(slots):
+        if slot > 0:
+            snapshot = simulator.step()
+        scenario = snapshot.scenario
+        model = SystemModel(scenario)
+        shared: tuple[Plan, float] | None = None
+        for policy in policies:
+            started = time.perf_counter()
+            state = states.get(policy)
+            replanned = True
+            if state is None:
+                if policy == "oracle":
+                    plan = solve(scenario, settings=oracle, seed=0)
+                elif initial_plan is not None:
+                    start_decision(initial_plan, scenario, model)  # InputError unless it is slot 0's plan
+                    plan, replanned = initial_plan, False
+                else:
+                    if shared is None:
+                        begun = time.perf_counter()
+                        shared = (solve(scenario, settings=base, seed=0), time.perf_counter() - begun)
+                    plan = shared[0]
+                    started = time.perf_counter() - shared[1]  # every policy's slot 0 is that cold solve
+            elif policy == "static" or (policy == "every-k" and slot % every):
+                plan, replanned = mapped_plan(state.plan, state.scenario, scenario, model=model), False
+            elif policy == "warm":
+                plan = solve(scenario, settings=warm, start=state.plan, start_scenario=state.scenario, seed=0)
+            else:
+                plan = solve(scenario, settings=oracle if policy == "oracle" else base, seed=0)
+            changed = 0 if state is None else changed_users(state.plan, state.scenario, plan, scenario)
+            if churn_cost > 0 and state is not None and replanned:
+                kept = mapped_plan(state.plan, state.scenario, scenario, model=model)
+                kept_changed = changed_users(state.plan, state.scenario, kept, scenario)
+                if (
+                    _objective(model, kept) + churn_cost * kept_changed
+                    <= _objective(model, plan) + churn_cost * changed
+                ):
+                    plan, changed, replanned = kept, kept_changed, False
+            replan_s = time.perf_counter() - started
+            measured = _measure(model, plan)
+            rows.append(
+                {
+                    "slot": slot,
+                    "time_s": snapshot.time_s,
+                    "policy": policy,
+                    **measured,
+                    "objective_with_churn": measured["objective"] + churn_cost * changed,
+                    "churn_cost": churn_cost * changed,
+                    "replan_s": replan_s,
+                    "changed_users": changed,
+                    "replanned": replanned,
+                    "arrived": snapshot.arrived,
+                    "departed": snapshot.departed,
+                    "handovers": snapshot.handovers,
+                }
+            )
+            states[policy] = PolicyState(plan=plan, scenario=scenario)
+            if progress is not None:
+                progress(slot, policy)
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def summarise(table: pd.DataFrame) -> pd.DataFrame:
+    """Per policy (and speed, where the table has a ``speed_m_per_s`` column): mean ``Gamma``, its excess over
+    the best policy of each slot in percent, mean and largest re-plan time, and users changed per slot."""
+    keys = [column for column in ("speed_m_per_s", "churn_per_user") if column in table.columns]
+    frame = table.copy()
+    best = frame.groupby([*keys, "slot"])["objective"].transform("min")
+    frame["excess_pct"] = 100.0 * (frame["objective"] / best - 1.0)
+    return (
+        frame.groupby([*keys, "policy"], sort=False)
+        .agg(
+            objective=("objective", "mean"),
+            excess_pct=("excess_pct", "mean"),
+            replan_s=("replan_s", "mean"),
+            replan_max_s=("replan_s", "max"),
+            changed_users=("changed_users", "mean"),
+        )
+        .reset_index()
+    )
+
+
+def write_table(table: pd.DataFrame, out_dir: str | Path, name: str = "online") -> Path:
+    """Write the table as ``<out_dir>/<name>.parquet`` (atomically)."""
+    out = Path(out_dir) / f"{name}.parquet"
+    tmp = out.with_name(f".{out.name}.tmp")
+    table.to_parquet(tmp, index=False)
+    tmp.replace(out)
+    return out
+
+
+def plot_online(table: pd.DataFrame, out_dir: str | Path, filename: str = "online") -> list[Path]:
+    """``Gamma`` over time, one line per policy; one panel per speed where the table has ``speed_m_per_s``.
+    Writes ``<filename>.png`` and ``.svg`` and returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nomasplit.experiments.plots import _save
+
+    matplotlib.rcParams["svg.hashsalt"] = "nomasplit"
+    speeds = sorted(table["speed_m_per_s"].unique()) if "speed_m_per_s" in table.columns else [None]
+    fig, axes = plt.subplots(1, len(speeds), figsize=(4.6 * len(speeds) + 0.8, 3.8), squeeze=False, sharey=False)
+    markers = dict(zip(POLICIES, "osD^v", strict=True))
+    for axis, speed in zip(axes[0], speeds, strict=True):
+        rows = table if speed is None else table[table["speed_m_per_s"] == speed]
+        for policy in rows["policy"].unique():
+            series = rows[rows["policy"] == policy].sort_values("time_s")
+            axis.plot(
+                series["time_s"].to_numpy(dtype=np.float64),
+                series["objective"].to_numpy(dtype=np.float64),
+                marker=markers.get(policy, "o"),
+                markersize=4,
+                markerfacecolor="none",
+                label=policy,
+            )
+        axis.set_xlabel("time [s]")
+        axis.set_ylabel("Gamma of the slot")
+        axis.set_title("" if speed is None else f"{speed:g} m/s", fontsize=10)
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return _save(fig, out, filename)

@@ -1,0 +1,173 @@
+"""Warm start: a previous plan mapped onto a new snapshot of the same network, as a feasible discrete decision.
+
+Between two slots of a moving network (:mod:`nomasplit.generate.dynamics`) users are kept, gone or new. A user's
+identity is read from the scenario's ``provenance["dynamics"]["user_ids"]`` (written by the simulator for every
+slot after the first); a scenario without it numbers its users ``0..U-1``. The mapping:
+
+- a **kept** user keeps its split, its uplink and downlink subchannels, its powers and compute units (clipped to
+  the bounds);
+- a user that is **gone** is dropped; a **new** user runs Device-Only (``s_i = F_i``);
+- the subchannels are then made feasible by the exact rounding (:func:`~nomasplit.solvers.rounding.round_decision`):
+  a maximum-weight matching per AP with weight 1 on each kept user's previous subchannel, so that as many kept
+  users as possible keep their subchannel; a user whose cell now has too many users on it (it moved to another AP,
+  or another user moved in) gets a free subchannel of its AP, or runs Device-Only where none is left;
+- the edge capacity, if any, is restored as the solvers do (the least-benefiting users to Device-Only, then the
+  projection of the compute units onto the capped box).
+
+The result is a feasible discrete :class:`~nomasplit.model.system.Decision` of the new model. ``solve(..., start=)``
+hands it to the algorithm as one more start (``SolveContext.start_decision``); ``ligd``'s improvement phase keeps
+every start as a candidate, so a warm solve is never worse than the mapped plan.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from nomasplit.data.hashing import sha256_of
+from nomasplit.data.plan import Plan
+from nomasplit.data.scenario import Scenario
+from nomasplit.errors import InputError
+from nomasplit.model.evaluate import plan_from_decision
+from nomasplit.model.system import Decision, SystemModel
+from nomasplit.solvers.gradient import ContinuousProblem, Variables
+from nomasplit.solvers.polish import enforce_edge_capacity
+from nomasplit.solvers.rounding import round_decision
+
+#: Algorithms that use a start plan (the others would ignore it, so ``solve`` refuses one for them).
+WARM_START_ALGORITHMS = ("ligd",)
+
+#: Where a snapshot records its users' identities: ``provenance[DYNAMICS_KEY][USER_IDS_KEY]``.
+DYNAMICS_KEY = "dynamics"
+USER_IDS_KEY = "user_ids"
+
+
+def user_ids_of(scenario: Scenario) -> np.ndarray:
+    """The stable identity of each user (``[U]`` int64): the snapshot's record, else ``0..U-1``."""
+    record = scenario.provenance.get(DYNAMICS_KEY)
+    ids = record.get(USER_IDS_KEY) if isinstance(record, dict) else None
+    if ids is None:
+        return np.arange(scenario.num_users, dtype=np.int64)
+    values = np.asarray(ids, dtype=np.int64)
+    if values.shape != (scenario.num_users,) or np.unique(values).size != values.size:
+        raise InputError(
+            f"scenario provenance.{DYNAMICS_KEY}.{USER_IDS_KEY} must hold {scenario.num_users} distinct user ids"
+        )
+    return values
+
+
+def check_same_network(previous: Scenario, scenario: Scenario) -> None:
+    """Raise :class:`InputError` unless both scenarios describe the same network: APs (number and positions),
+    subchannels, access, cluster size, bandwidths and power bounds. Users, gains and workloads may differ."""
+    for name in (
+        "num_aps", "num_subchannels", "access", "cluster_size", "uplink_bandwidth_hz", "downlink_bandwidth_hz",
+        "uplink_power_min_w", "uplink_power_max_w", "downlink_power_min_w", "downlink_power_max_w",
+        "compute_units_min", "compute_units_max", "edge_capacity_units",
+    ):  # fmt: skip
+        before, now = getattr(previous, name), getattr(scenario, name)
+        if before != now:
+            raise InputError(f"the start plan is for another network: its {name} is {before}, this scenario's is {now}")
+    positions = (previous.ap_positions_m, scenario.ap_positions_m)
+    if positions[0] is not None and positions[1] is not None and not np.allclose(*positions, rtol=0, atol=1e-6):
+        raise InputError("the start plan is for another network: its APs stand elsewhere")
+    if [profile.model for profile in previous.profiles] != [profile.model for profile in scenario.profiles]:
+        raise InputError("the start plan is for another network: its users run other models")
+
+
+def previous_index(previous: Scenario, scenario: Scenario) -> np.ndarray:
+    """For each user of ``scenario``, its index in ``previous`` (``-1``: a new user). ``[U]`` int64."""
+    before = user_ids_of(previous)
+    now = user_ids_of(scenario)
+    position = {int(user_id): index for index, user_id in enumerate(before)}
+    return np.array([position.get(int(user_id), -1) for user_id in now], dtype=np.int64)
+
+
+def map_decision(plan: Plan, previous: Scenario, model: SystemModel) -> Decision:
+    """The previous ``plan`` (made for ``previous``) mapped onto ``model``'s scenario (module docstring).
+
+    Raises:
+        InputError: the plan does not fit ``previous``, or ``previous`` is another network.
+    """
+    scenario = model.scenario
+    check_same_network(previous, scenario)
+    try:
+        plan.check_against(previous)
+    except InputError as exc:
+        raise InputError(f"start plan: {exc}") from None
+    index = previous_index(previous, scenario)  # [U]
+    by_user = {decision.user: decision for decision in plan.users}
+    previous_layers = previous.user_num_layers()
+    num_layers = model.num_layers.cpu().numpy()
+    num_users, num_subchannels = model.num_users, model.num_subchannels
+    split = num_layers.copy()  # [U] Device-Only unless kept and offloading
+    beta_up = np.zeros((num_users, num_subchannels))  # [U, M]
+    beta_dn = np.zeros((num_users, num_subchannels))  # [U, M]
+    powers = np.array(
+        [[scenario.uplink_power_max_w], [scenario.downlink_power_max_w], [scenario.compute_units_min]]
+    ) * np.ones((3, num_users))  # [3, U] uplink, downlink, units
+    for user, before in enumerate(index):
+        if before < 0:
+            continue
+        entry = by_user[int(before)]
+        offloads = (
+            entry.split < previous_layers[before]
+            and entry.uplink_subchannel is not None
+            and entry.downlink_subchannel is not None
+        )
+        powers[:, user] = (entry.uplink_power_w, entry.downlink_power_w, entry.compute_units)
+        if not offloads or entry.split >= num_layers[user]:
+            continue
+        assert entry.uplink_subchannel is not None and entry.downlink_subchannel is not None
+        split[user] = entry.split
+        beta_up[user, entry.uplink_subchannel] = 1.0
+        beta_dn[user, entry.downlink_subchannel] = 1.0
+    bounds = (
+        (scenario.uplink_power_min_w, scenario.uplink_power_max_w),
+        (scenario.downlink_power_min_w, scenario.downlink_power_max_w),
+        (scenario.compute_units_min, scenario.compute_units_max),
+    )
+    for row, (low, high) in enumerate(bounds):
+        powers[row] = np.clip(powers[row], low, high)
+
+    def tensor(values: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(values, dtype=model.dtype, device=model.device)
+
+    decision = Decision(
+        split=torch.as_tensor(split, dtype=torch.long, device=model.device),
+        beta_up=tensor(beta_up),
+        beta_dn=tensor(beta_dn),
+        uplink_power_w=tensor(powers[0]),
+        downlink_power_w=tensor(powers[1]),
+        compute_units=tensor(powers[2]),
+    )
+    decision = round_decision(model, decision)
+    decision = enforce_edge_capacity(model, decision)
+    problem = ContinuousProblem(model, decision.split, frozen_beta=True)
+    return problem.decision(problem.project(Variables.from_decision(decision))).detach()
+
+
+def start_decision(
+    plan: Plan, scenario: Scenario, model: SystemModel, *, start_scenario: Scenario | None = None
+) -> Decision:
+    """The decision that ``solve(scenario, start=plan, start_scenario=...)`` starts from.
+
+    Without ``start_scenario`` the plan must be for ``scenario`` itself (its recorded hash, when it has one).
+
+    Raises:
+        InputError: a plan for another scenario without ``start_scenario``, or one for another network.
+    """
+    if start_scenario is None:
+        recorded = plan.scenario_sha256
+        if recorded is not None and recorded != sha256_of(scenario):
+            raise InputError(
+                f"the start plan was made for another scenario (sha256 {recorded}); pass the scenario it was made "
+                "for as start_scenario to map it onto this one"
+            )
+        start_scenario = scenario
+    return map_decision(plan, start_scenario, model)
+
+
+def mapped_plan(plan: Plan, previous: Scenario, scenario: Scenario, *, model: SystemModel | None = None) -> Plan:
+    """The previous plan mapped onto ``scenario`` without any optimisation (the "static" policy's plan)."""
+    model = model if model is not None else SystemModel(scenario)
+    return Plan(users=plan_from_decision(model, map_decision(plan, previous, model)))

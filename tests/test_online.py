@@ -1,0 +1,333 @@
+"""The moving network (generate.dynamics), the warm start (solvers.warm_start), the time-slotted run
+(experiments.online) and ``nomasplit simulate``."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from nomasplit.cli.main import app
+from nomasplit.data.files import save
+from nomasplit.data.hashing import sha256_of
+from nomasplit.data.plan import Plan
+from nomasplit.errors import InputError
+from nomasplit.experiments.online import COLUMNS, oracle_settings, run_online
+from nomasplit.generate import generate_scenario, load_config, paper_config
+from nomasplit.generate.dynamics import (
+    DynamicsConfig,
+    NetworkSimulator,
+    jakes_correlation,
+    load_simulation_config,
+    simulate_snapshots,
+)
+from nomasplit.generate.topology import distances_m
+from nomasplit.model.evaluate import find_violations, plan_from_decision
+from nomasplit.model.system import SystemModel
+from nomasplit.solvers import solve
+from nomasplit.solvers.warm_start import map_decision, mapped_plan, user_ids_of
+
+#: Small enough for a solve in about a second; above 256 (user, subchannel) pairs, so ligd's cheap phase.
+SMALL = {
+    "num_aps": 3,
+    "num_users": 30,
+    "num_subchannels": 10,
+    "model": "nin",
+    "device_flops_per_s": 1e9,
+    "path_loss_model": "power_law",
+}
+
+#: A lighter solve for the tests that only need some plan.
+QUICK = {"max_iterations": 0, "refine_iterations": 0, "finalists": 1, "baseline_starts": False, "improve_starts": 1}
+
+
+def small_config(**overrides: object) -> object:
+    return paper_config(**{**SMALL, **overrides})
+
+
+def discrete(plan: Plan) -> list[tuple[int, int, int | None, int | None]]:
+    return [(u.user, u.split, u.uplink_subchannel, u.downlink_subchannel) for u in plan.decisions_by_user()]
+
+
+# --- dynamics --------------------------------------------------------------------------------------------
+
+
+def test_slot_zero_is_the_generated_scenario_and_runs_are_reproducible() -> None:
+    config = small_config()
+    dynamics = DynamicsConfig(speed_m_per_s=5.0, mean_session_s=20.0)
+    first = simulate_snapshots(config, dynamics, 4, seed=7)
+    again = simulate_snapshots(config, dynamics, 4, seed=7)
+    other = simulate_snapshots(config, dynamics, 4, seed=8)
+    assert sha256_of(first[0].scenario) == sha256_of(generate_scenario(config, seed=7))
+    assert [sha256_of(item.scenario) for item in first] == [sha256_of(item.scenario) for item in again]
+    assert sha256_of(first[3].scenario) != sha256_of(other[3].scenario)
+    assert first[3].slot == 3 and first[3].time_s == pytest.approx(3.0)
+
+
+def test_users_keep_their_identity_and_are_reassociated_to_the_nearest_ap() -> None:
+    dynamics = DynamicsConfig(speed_m_per_s=30.0, mean_session_s=5.0, arrival_rate_per_s=3.0)
+    snapshots = simulate_snapshots(small_config(), dynamics, 6, seed=1)
+    seen_arrivals = seen_departures = 0
+    for before, after in itertools.pairwise(snapshots):
+        ids_before, ids_after = set(before.user_ids.tolist()), set(after.user_ids.tolist())
+        assert len(ids_before - ids_after) == after.departed
+        new = ids_after - ids_before
+        assert len(new) == after.arrived
+        assert all(user_id > max(ids_before) for user_id in new)  # new identities count up
+        assert np.array_equal(user_ids_of(after.scenario), after.user_ids)
+        seen_arrivals += after.arrived
+        seen_departures += after.departed
+        scenario = after.scenario
+        nearest = np.argmin(distances_m(scenario.ap_positions_m, scenario.user_positions_m), axis=0)
+        assert scenario.association == nearest.tolist()
+    assert seen_arrivals > 0 and seen_departures > 0
+
+
+@pytest.mark.parametrize("mobility", ["random_waypoint", "gauss_markov"])
+def test_users_move_at_the_configured_speed_and_stay_in_the_area(mobility: str) -> None:
+    dynamics = DynamicsConfig(mobility=mobility, speed_m_per_s=10.0, mean_session_s=None, slot_s=2.0)
+    simulator = NetworkSimulator(small_config(), dynamics, seed=2)
+    before = simulator.positions_m.copy()
+    for _ in range(20):
+        simulator.step()
+        step = np.hypot(*(simulator.positions_m - before).T)
+        before = simulator.positions_m.copy()
+        if mobility == "random_waypoint":  # straight walks: never farther than speed x slot
+            assert np.all(step <= 20.0 + 1e-9) and np.median(step) > 15.0
+        else:  # a user about to leave the area turns back instead
+            assert np.all(simulator.inside_area(simulator.positions_m))
+            assert np.median(step) > 0.0
+    assert np.isfinite(simulator.positions_m).all()
+
+
+def test_fading_follows_jakes_correlation_and_keeps_unit_power() -> None:
+    # 2 pi f_D T = 1.52 gives J0 = 0.5 at 10 m/s, 2 GHz
+    slot_s = 1.52 / (2 * math.pi * 10.0 * 2e9 / 299_792_458.0)
+    rho = float(jakes_correlation(np.array(10.0), 2e9, slot_s))
+    assert rho == pytest.approx(0.5, abs=0.01)
+    config = small_config(num_users=60, num_subchannels=40)
+    dynamics = DynamicsConfig(mobility="static", speed_m_per_s=10.0, mean_session_s=None, slot_s=slot_s)
+    simulator = NetworkSimulator(config, dynamics, seed=3)
+    h_before = simulator.uplink_h.copy()
+    simulator.step()
+    h_after = simulator.uplink_h
+    correlation = np.mean(h_after * np.conj(h_before)).real
+    assert correlation == pytest.approx(rho, abs=0.03)
+    assert np.mean(np.abs(h_after) ** 2) == pytest.approx(1.0, abs=0.03)
+    frozen = NetworkSimulator(config, dynamics.model_copy(update={"fading": "frozen"}), seed=3)
+    gains = frozen.first().scenario.uplink_gain
+    assert np.allclose(frozen.step().scenario.uplink_gain, gains, rtol=1e-12)  # nobody moved, nothing faded
+
+
+def test_workloads_change_within_their_range() -> None:
+    dynamics = DynamicsConfig(mobility="static", workload_change_rate_per_s=0.5, workload_range_tasks=(2.0, 3.0))
+    snapshot = simulate_snapshots(small_config(), dynamics, 3, seed=4)[-1]
+    workload = snapshot.scenario.workload_tasks
+    changed = workload != 1.0
+    assert changed.any() and not changed.all()
+    assert np.all((workload[changed] >= 2.0) & (workload[changed] <= 3.0))
+
+
+def test_the_dynamics_section_is_read_from_the_scenario_config(tmp_path: Path) -> None:
+    path = tmp_path / "moving.yaml"
+    path.write_text("num_aps: 2\nnum_users: 8\nnum_subchannels: 4\ndynamics:\n  speed_m_per_s: 3.5\n")
+    config, dynamics = load_simulation_config(path)
+    assert config.num_users == 8 and dynamics.speed_m_per_s == 3.5 and dynamics.slot_s == 1.0
+    assert load_config(path).num_users == 8  # scenario generate reads the same file
+    path.write_text("num_aps: 2\ndynamics:\n  speed_m_per_s: -1\n")
+    with pytest.raises(InputError, match="speed_m_per_s"):
+        load_config(path)
+    path.write_text("num_aps: 2\ndynamics:\n  sped_m_per_s: 1\n")
+    with pytest.raises(InputError, match="sped_m_per_s"):
+        load_simulation_config(path)
+
+
+# --- warm start ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moving() -> tuple[object, object, Plan]:
+    """Slot 0 and slot 1 of the small network at 3 m/s, and a cold plan of slot 0."""
+    dynamics = DynamicsConfig(speed_m_per_s=3.0, mean_session_s=10.0, arrival_rate_per_s=2.0)
+    first, second = simulate_snapshots(small_config(), dynamics, 2, seed=5)
+    return first.scenario, second.scenario, solve(first.scenario, settings=QUICK)
+
+
+def test_mapping_keeps_users_drops_gone_ones_and_is_feasible(moving: tuple) -> None:
+    first, second, plan = moving
+    model = SystemModel(second)
+    mapped = Plan(users=plan_from_decision(model, map_decision(plan, first, model)))
+    assert find_violations(second, mapped) == []
+    before = {int(uid): entry for uid, entry in zip(user_ids_of(first), plan.decisions_by_user(), strict=True)}
+    layers = second.user_num_layers()
+    kept_same = 0
+    for uid, entry in zip(user_ids_of(second), mapped.decisions_by_user(), strict=True):
+        if int(uid) not in before:
+            assert entry.split == layers[entry.user]  # a new user runs Device-Only
+            continue
+        old = before[int(uid)]
+        if (old.split, old.uplink_subchannel, old.downlink_subchannel) == (
+            entry.split,
+            entry.uplink_subchannel,
+            entry.downlink_subchannel,
+        ):
+            kept_same += 1
+    kept = len(set(before) & set(user_ids_of(second).tolist()))
+    assert kept_same >= kept - 2 * 3  # only the users that changed cell may lose their subchannel
+
+
+def test_warm_start_is_never_worse_than_the_mapped_previous_plan(moving: tuple) -> None:
+    first, second, plan = moving
+    model = SystemModel(second)
+    with torch.no_grad():
+        mapped_value = float(model.objective(map_decision(plan, first, model)).item())
+    settings = {**QUICK, "improve_starts": 1, "improve_max_rounds": 0}  # no improvement: the choice alone
+    warm = solve(second, settings=settings, start=plan, start_scenario=first)
+    assert warm.solver is not None and warm.solver.objective is not None
+    assert warm.solver.objective <= mapped_value
+    assert "previous plan" in warm.solver.extra["starts"]
+    assert warm.solver.extra["starts"]["previous plan"] == pytest.approx(mapped_value, rel=1e-12)
+
+
+def test_warm_start_on_an_unchanged_network_keeps_the_cold_plan() -> None:
+    """Nothing changed: the warm solve makes the same discrete plan (splits and subchannels) as the cold one.
+    Its Gamma may be lower by a hair, never higher: the improvement phase polishes the cold plan's powers again
+    (the cold plan's polish stops at its iteration cap), so exact equality of Gamma is not the property."""
+    scenario = generate_scenario(small_config(), seed=3)
+    cold = solve(scenario)
+    warm = solve(scenario, start=cold)
+    assert cold.solver is not None and warm.solver is not None
+    assert discrete(warm) == discrete(cold)
+    assert warm.solver.objective <= cold.solver.objective
+    assert warm.solver.objective == pytest.approx(cold.solver.objective, rel=1e-4)
+
+
+def test_a_plan_for_another_network_is_refused(moving: tuple) -> None:
+    first, second, plan = moving
+    other = generate_scenario(small_config(num_subchannels=12), seed=5)
+    with pytest.raises(InputError, match="another network: its num_subchannels"):
+        solve(other, settings=QUICK, start=plan, start_scenario=first)
+    with pytest.raises(InputError, match="made for another scenario"):
+        solve(second, settings=QUICK, start=plan)  # no start_scenario: the plan must be this scenario's
+    with pytest.raises(InputError, match="takes no start plan"):
+        solve(first, "device-only", start=plan)
+
+
+# --- the time-slotted run ----------------------------------------------------------------------------------
+
+
+def test_online_run_compares_policies_on_the_same_snapshots() -> None:
+    dynamics = DynamicsConfig(speed_m_per_s=3.0)
+    table = run_online(
+        small_config(), dynamics, slots=3, policies=["static", "warm", "every-k"], every=2, settings=QUICK
+    )
+    assert tuple(table.columns) == COLUMNS
+    assert len(table) == 9
+    first = table[table["slot"] == 0]
+    assert first["objective"].nunique() == 1  # every policy starts from the same plan
+    static = table[table["policy"] == "static"].set_index("slot")
+    warm = table[table["policy"] == "warm"].set_index("slot")
+    every = table[table["policy"] == "every-k"].set_index("slot")
+    assert not static.loc[1:, "replanned"].any() and static.loc[1:, "changed_users"].eq(0).all()
+    assert warm.loc[1:, "replanned"].all()
+    assert list(every["replanned"]) == [True, False, True]
+    assert every.loc[1, "objective"] == pytest.approx(static.loc[1, "objective"])
+    # a re-plan starts from the carried plan, so it does at least as well as carrying it
+    assert (warm.loc[1:, "objective"] <= static.loc[1:, "objective"] + 1e-12).all()
+
+
+def test_a_churn_cost_stops_small_gains_from_moving_users() -> None:
+    dynamics = DynamicsConfig(speed_m_per_s=3.0, mean_session_s=None)
+    free = run_online(small_config(), dynamics, slots=2, policies=["warm"], settings=QUICK)
+    costly = run_online(small_config(), dynamics, slots=2, policies=["warm"], settings=QUICK, churn_cost=1e3)
+    assert free.loc[1, "changed_users"] > 0
+    assert costly.loc[1, "changed_users"] == 0 and not costly.loc[1, "replanned"]
+    assert costly.loc[1, "objective_with_churn"] == costly.loc[1, "objective"]
+
+
+def test_oracle_gets_ten_times_the_work() -> None:
+    settings = oracle_settings({"improve_max_rounds": 30, "kicks": 2})
+    assert settings["improve_max_rounds"] == 300 and settings["kicks"] == 20 and settings["improve_starts"] == 20
+
+
+def test_online_run_rejects_bad_arguments() -> None:
+    with pytest.raises(InputError, match="unknown policy 'lazy'"):
+        run_online(small_config(), DynamicsConfig(), slots=2, policies=["lazy"])
+    with pytest.raises(InputError, match="slots must be at least 1"):
+        run_online(small_config(), DynamicsConfig(), slots=0)
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------
+
+runner = CliRunner()
+NO_BAR = ["--no-progress"]
+
+
+def write_config(path: Path, dynamics: str = "  speed_m_per_s: 3.0\n") -> Path:
+    path.write_text(
+        "num_aps: 3\nnum_users: 30\nnum_subchannels: 10\nmodel: nin\ndevice_flops_per_s: 1.0e+9\n"
+        "path_loss_model: power_law\ndynamics:\n" + dynamics
+    )
+    return path
+
+
+def test_simulate_writes_the_table_and_the_figure(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "small.yaml")
+    out = tmp_path / "run"
+    settings = [item for key, value in QUICK.items() for item in ("--set", f"{key}={str(value).lower()}")]
+    command = ["simulate", str(config), "--slots", "2", "--policy", "static,warm", "-p", "cold", "--out", str(out)]
+    result = runner.invoke(app, [*command, *NO_BAR, *settings])
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(out / "online.parquet")
+    assert {"slot", "policy", "objective", "latency_s", "energy_j", "offloading_users", "replan_s"} <= set(
+        table.columns
+    )
+    assert "changed_users" in table.columns
+    assert sorted(table["policy"].unique()) == ["cold", "static", "warm"] and len(table) == 6
+    assert (out / "online.png").stat().st_size > 0 and (out / "online.svg").stat().st_size > 0
+    assert "warm: mean Gamma" in result.output
+
+
+@pytest.mark.parametrize(
+    ("dynamics", "flags", "message"),
+    [
+        ("  speed_m_per_s: -2\n", [], "speed_m_per_s"),
+        ("  speed_m_per_s: 1\n", ["--speed", "-3"], "--speed"),
+        ("  slot_s: 5\n", ["--duration-s", "2"], "longer than the run"),
+        ("  slot_s: 1\n", ["--policy", "lazy"], "--policy 'lazy'"),
+        ("  slot_s: 1\n", ["--slots", "0"], "--slots must be at least 1"),
+    ],
+)
+def test_simulate_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, dynamics: str, flags: list[str], message: str
+) -> None:
+    config = write_config(tmp_path / "bad.yaml", dynamics)
+    result = runner.invoke(app, ["simulate", str(config), "--out", str(tmp_path / "o"), "--no-progress", *flags])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2
+
+
+def test_simulate_refuses_an_initial_plan_for_another_network(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "small.yaml")
+    other = generate_scenario(small_config(num_subchannels=12), seed=0)
+    plan_path = tmp_path / "other-plan.json"
+    save(plan_path, solve(other, settings=QUICK))
+    command = ["simulate", str(config), "--slots", "2", "--initial-plan", str(plan_path), "--out", str(tmp_path)]
+    result = runner.invoke(app, [*command, *NO_BAR])
+    assert result.exit_code == 2, result.output
+    assert "another scenario" in result.output and "Traceback" not in result.output
+
+
+def test_static_mapping_of_a_plan_keeps_it_when_nothing_changed() -> None:
+    scenario = generate_scenario(small_config(), seed=6)
+    plan = solve(scenario, settings=QUICK)
+    again = mapped_plan(plan, scenario, scenario)
+    assert discrete(again) == discrete(plan)
+    assert [round(u.uplink_power_w, 12) for u in again.users] == [round(u.uplink_power_w, 12) for u in plan.users]
