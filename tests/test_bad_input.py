@@ -709,7 +709,7 @@ CLASS_CASES: list[Case] = [
         "name-with-newline-stays-one-line",
         ["evaluate", "{bad}", "{plan}"],
         text=("bad\nerror: forged.json", "{"),
-        message="'bad\\nerror: forged.json'",
+        message="bad\\nerror: forged.json'",
     ),
     Case(
         "name-with-escape-stays-one-line",
@@ -720,8 +720,8 @@ CLASS_CASES: list[Case] = [
     Case(
         "name-with-markup-shown-as-is",
         ["scenario", "show", "{bad}"],
-        text=("[/x] [bold]b.json", "{"),
-        message="[/x] [bold]b.json: malformed JSON",
+        text=("[x] [bold]b[red].json", "{"),
+        message="[x] [bold]b[red].json: malformed JSON",
     ),
     # --- every number option checked up front -------------------------------------------------------------------
     Case("device-rtol-nan", ["device", "run", "--model", "nin", "--split", "9", "--rtol", "nan"], message="--rtol nan"),
@@ -1236,3 +1236,61 @@ def test_a_port_that_is_not_a_dask_scheduler_fails_fast_with_a_clear_error() -> 
         for connection in accepted:
             connection.close()
         server.close()
+
+
+# --- issue 28: the input boundary's size limits ------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FILE_LIMITS at 1 MiB, so that a file past them costs milliseconds (the rule is the same at 256 MiB)."""
+    import nomasplit.io as nio
+
+    monkeypatch.setattr(
+        nio, "FILE_LIMITS", nio.FILE_LIMITS._replace(max_file_bytes=2**20, max_decompressed_bytes=2**20)
+    )
+
+
+def _one_error_line(result: Any) -> str:
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    return lines[0]
+
+
+def test_a_gzip_bomb_is_refused_while_it_expands(tmp_path: Path, small_limits: None) -> None:
+    bomb = tmp_path / "bomb.json.gz"
+    with gzip.open(bomb, "wb") as handle:
+        for _ in range(64):  # 64 MiB of spaces: a few tens of KiB compressed
+            handle.write(b" " * 2**20)
+    assert bomb.stat().st_size < 2**20
+    result = runner.invoke(app, ["solve", str(bomb), "--out", str(tmp_path / "plan.json")])
+    assert result.exit_code == 2
+    assert "decompressed content is larger than the limit of 1,048,576 bytes" in _one_error_line(result)
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_a_large_file_is_refused_before_it_is_read(tmp_path: Path, small_limits: None) -> None:
+    large = tmp_path / "large.json"
+    with large.open("wb") as handle:
+        handle.truncate(2**30)  # 1 GiB, sparse: reading it would take seconds
+    started = time.perf_counter()
+    result = runner.invoke(app, ["scenario", "show", str(large)])
+    assert result.exit_code == 2 and time.perf_counter() - started < 5
+    assert "the file (1,073,741,824 bytes) is larger than the limit" in _one_error_line(result)
+
+
+def test_an_endless_input_is_read_only_up_to_the_limit(small_limits: None) -> None:
+    result = runner.invoke(app, ["scenario", "show", "/dev/zero"])
+    assert result.exit_code == 2
+    assert "/dev/zero: the file is larger than the limit" in _one_error_line(result)
+
+
+def test_file_limits_are_those_of_the_docs() -> None:
+    from nomasplit.data.limits import FILE_LIMITS
+    from nomasplit.io import FILE_LIMITS as io_limits
+
+    assert FILE_LIMITS is io_limits
+    text = " ".join((Path(__file__).parents[1] / "docs" / "formats.md").read_text(encoding="utf-8").split())
+    for name, value in FILE_LIMITS._asdict().items():
+        assert f"`{name}` | {value:,}" in text, name

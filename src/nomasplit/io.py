@@ -7,60 +7,261 @@ renamed over the target only when complete, so an interrupted or failed command 
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import json
 import math
 import os
+import stat
 import tempfile
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 import yaml
 
 from nomasplit.errors import InputError
 
 
+class FileLimits(NamedTuple):
+    """Limits of every file (and JSON or YAML option text) a command reads: :mod:`nomasplit.io` applies them.
+
+    Bytes are counted while streaming, so a file past a limit is refused after reading at most one chunk past
+    it: a gzip bomb is not expanded, ``/dev/zero`` is not read forever.
+    """
+
+    max_file_bytes: int
+    max_decompressed_bytes: int
+    max_yaml_bytes: int
+    max_nesting_depth: int
+
+
+#: The values (docs/formats.md, "Limits of input files"). A paper-scale scenario is about 35 MB.
+FILE_LIMITS = FileLimits(
+    max_file_bytes=256 * 2**20,
+    max_decompressed_bytes=256 * 2**20,
+    max_yaml_bytes=4 * 2**20,
+    max_nesting_depth=64,
+)
+
+
+def shown(name: object) -> str:
+    """A file name (or any user text) as a message shows it: as is when every character is printable, else as a
+    quoted literal with escapes, so that a newline or an escape sequence in a name cannot break the message's
+    one line or forge another one."""
+    text = str(name)
+    return text if text.isprintable() else repr(text)
+
+
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed in input files")
 
 
-def read_text(path: str | Path) -> str:
-    """Read a text file (``.gz`` is decompressed), raising :class:`InputError` if it cannot be read."""
+def _too_large(source: str, what: str, limit: int) -> InputError:
+    return InputError(
+        f"{source}: {what} is larger than the limit of {limit:,} bytes (nomasplit.io.FILE_LIMITS); nothing was parsed"
+    )
+
+
+class _CountingReader:
+    """A binary file whose reads stop with :class:`InputError` once more than ``limit`` bytes came through."""
+
+    def __init__(self, handle: BinaryIO, limit: int, source: str) -> None:
+        self.handle, self.limit, self.source, self.count = handle, limit, source, 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.handle.read(_CHUNK_BYTES if size is None or size < 0 else min(size, _CHUNK_BYTES))
+        self.count += len(chunk)
+        if self.count > self.limit:
+            raise _too_large(self.source, "the file", self.limit)
+        return chunk
+
+
+#: Bytes read (and decompressed) per step while streaming an input.
+_CHUNK_BYTES = 2**20
+
+
+def _read_limited(readable: Any, limit: int, source: str, what: str) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        chunk = readable.read(_CHUNK_BYTES)
+        if not chunk:
+            return b"".join(parts)
+        total += len(chunk)
+        if total > limit:
+            raise _too_large(source, what, limit)
+        parts.append(chunk)
+
+
+def read_bytes(path: str | Path, *, max_bytes: int | None = None) -> bytes:
+    """Read a file's bytes (a ``.gz`` file decompressed), streaming, within :data:`FILE_LIMITS`.
+
+    ``max_bytes`` lowers the limit on the (decompressed) content. A regular file larger than the limit is
+    refused before it is read; any other file (a pipe, a device) is read in chunks and refused at the first
+    chunk past the limit; a gzip stream is refused as soon as its expansion passes the limit.
+
+    Raises:
+        InputError: missing, a folder, unreadable, corrupt gzip, or past a limit.
+    """
     path = Path(path)
+    source = shown(path)
+    limits = FILE_LIMITS
+    content_limit = min(limits.max_decompressed_bytes, max_bytes or limits.max_decompressed_bytes)
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rt", encoding="utf-8") as handle:
-                return handle.read()
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise InputError(f"{source}: is a directory, expected a file")
+            if stat.S_ISREG(info.st_mode) and info.st_size > limits.max_file_bytes:
+                raise _too_large(source, f"the file ({info.st_size:,} bytes)", limits.max_file_bytes)
+            counted = _CountingReader(handle, limits.max_file_bytes, source)
+            if path.suffix == ".gz":
+                with gzip.GzipFile(fileobj=counted, mode="rb") as unzipped:  # type: ignore[arg-type]
+                    return _read_limited(unzipped, content_limit, source, "its decompressed content")
+            return _read_limited(counted, content_limit, source, "the file")
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        raise InputError(f"{source}: file not found") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a file") from None
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise InputError(f"{path}: cannot read file ({exc})") from None
+        raise InputError(f"{source}: is a directory, expected a file") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{source}: cannot read file ({shown(exc)})") from None
+
+
+def read_text(path: str | Path, *, max_bytes: int | None = None) -> str:
+    """Read a UTF-8 text file (``.gz`` is decompressed) through :func:`read_bytes`'s limits."""
+    data = read_bytes(path, max_bytes=max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{shown(path)}: cannot read file (not UTF-8 text: {exc.reason} at byte {exc.start})"
+        ) from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` of :func:`parse_json`: a key given twice is an error, not "the last one wins"."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKeyError(key)
+        result[key] = value
+    return result
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def check_depth(data: Any, source: str, *, max_depth: int | None = None) -> Any:
+    """Raise :class:`InputError` if lists and mappings in ``data`` nest deeper than the limit; return ``data``.
+
+    Iterative (no recursion), so any depth is measured safely.
+    """
+    limit = FILE_LIMITS.max_nesting_depth if max_depth is None else max_depth
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        items = value.values() if isinstance(value, dict) else value
+        if depth > limit:
+            raise InputError(f"{source}: lists and mappings nest more than {limit} levels deep (the limit)")
+        stack.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
+    return data
+
+
+def parse_json(text: str, source: str) -> Any:
+    """Parse JSON text with the input rules: no NaN or Infinity, no key given twice, nesting within the limit."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except _DuplicateKeyError as exc:
+        raise InputError(f"{source}: key {exc.key!r} is given twice in one object (each key at most once)") from None
+    except RecursionError:
+        raise InputError(
+            f"{source}: lists and mappings nest more than {FILE_LIMITS.max_nesting_depth} levels deep (the limit)"
+        ) from None
+    except ValueError as exc:
+        raise InputError(f"{source}: {exc}") from None
+    return check_depth(data, source) if isinstance(data, dict | list) else data
 
 
 def read_json(path: str | Path) -> Any:
-    """Parse a JSON file. NaN and Infinity literals are rejected (they are not JSON)."""
-    text = read_text(path)
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: {exc}") from None
+    """Parse a JSON file (:func:`read_text`'s limits, :func:`parse_json`'s rules)."""
+    return parse_json(read_text(path), shown(path))
 
 
-def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file (a JSON file is valid YAML too)."""
-    text = read_text(path)
+class _InputYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with the input rules: no aliases, no key given twice, nesting within the limit."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, "aliases (*name) are not read in input files; write the value out", event.start_mark
+            )
+        self._depth += 1
+        try:
+            if self._depth > FILE_LIMITS.max_nesting_depth:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"lists and mappings nest more than {FILE_LIMITS.max_nesting_depth} levels deep (the limit)",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                continue  # an unhashable key: the base class says so
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is given twice in one mapping (each key at most once)",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML text with the input rules of :class:`_InputYamlLoader` (JSON is YAML too)."""
+    if len(text) > FILE_LIMITS.max_yaml_bytes:
+        raise _too_large(source, "the YAML text", FILE_LIMITS.max_yaml_bytes)
     try:
-        return yaml.safe_load(text)
+        loader = _InputYamlLoader(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"{path}: malformed YAML{where}: {problem}") from None
+        raise InputError(f"{source}: malformed YAML{where}: {shown(problem)}") from None
+    except RecursionError:
+        raise InputError(
+            f"{source}: lists and mappings nest more than {FILE_LIMITS.max_nesting_depth} levels deep (the limit)"
+        ) from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file (a JSON file is valid YAML too), within :data:`FILE_LIMITS` and the input rules."""
+    return parse_yaml(read_text(path, max_bytes=FILE_LIMITS.max_yaml_bytes), shown(path))
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -97,32 +298,135 @@ def same_file(first: str | Path, second: str | Path) -> bool:
         return False
 
 
-def check_output_path(path: str | Path, *, inputs: tuple[str | Path | None, ...] = (), option: str = "--out") -> Path:
-    """Fail early, before any long computation, if ``path`` cannot be written or would overwrite an input.
+Paths = tuple[str | Path | None, ...] | dict[str, str | Path | None]
 
-    Checks: ``path`` is not a folder; its folder exists and a file can be created in it (probed with a
-    temporary file, which also catches read-only and special file systems such as ``/proc``); an existing
-    ``path`` is writable; and ``path`` is none of ``inputs`` (the files the same command reads).
 
-    Raises:
-        InputError: naming ``option`` and the reason.
+def _named(paths: Paths, default: str) -> list[tuple[str, Path]]:
+    """``(option, path)`` pairs of the paths given (``None`` ones skipped)."""
+    items = paths.items() if isinstance(paths, dict) else ((default, path) for path in paths)
+    return [(name, Path(path)) for name, path in items if path is not None]
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def _check_not_an_input(path: Path, option: str, inputs: Paths, outputs: Paths) -> None:
+    for name, source in _named(inputs, "input"):
+        if same_file(path, source):
+            raise InputError(
+                f"{option} {shown(path)} is also an input of this command ({name} {shown(source)}); refusing to "
+                "overwrite it: choose another output file"
+            )
+    for name, other in _named(outputs, "output"):
+        if name != option and same_file(path, other):
+            raise InputError(
+                f"{option} {shown(path)} is also the command's {name} output; give each output its own path"
+            )
+
+
+def check_output_path(path: str | Path, *, inputs: Paths = (), outputs: Paths = (), option: str = "--out") -> Path:
+    """The output boundary of a file output: fail early, before any work, if ``path`` may not be written.
+
+    Refused (:class:`InputError` naming ``option`` and the reason): ``path`` is one of ``inputs`` (the files
+    the command reads, with any option) or the path of another of its ``outputs`` (``{option: path}``); it is
+    a symbolic link (replacing the link would silently cut it; give the path it points to), a device, pipe or
+    socket (``/dev/null`` would be replaced by a regular file), or a folder; its folder does not exist or
+    cannot be written (probed with a temporary file, which also catches read-only and special file systems
+    such as ``/proc``); an existing ``path`` is not writable.
     """
     path = Path(path)
-    for source in inputs:
-        if source is not None and same_file(path, source):
+    where = f"{option} {shown(path)}"
+    _check_not_an_input(path, option, inputs, outputs)
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise InputError(f"{where}: cannot inspect it ({exc.strerror or shown(exc)})") from None
+    if info is not None:
+        if stat.S_ISLNK(info.st_mode):
             raise InputError(
-                f"{option} {path} is also an input of this command ({source}); refusing to overwrite it: "
-                "choose another output file"
+                f"{where}: is a symbolic link; outputs are not written through links (it would be replaced by a "
+                "file): give the path it points to"
             )
-    if path.is_dir():
-        raise InputError(f"{option} {path}: is a folder, expected a file name")
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"{where}: is a folder, expected a file name")
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(
+                f"{where}: is {_file_kind(info.st_mode)}, not a regular file; outputs are written as regular files only"
+            )
+        if not os.access(path, os.W_OK):
+            raise InputError(f"{where}: the file exists and is not writable")
     folder = path.parent
     if not folder.is_dir():
-        raise InputError(f"{option} {path}: output folder {folder} does not exist")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise InputError(f"{option} {path}: the file exists and is not writable")
-    check_writable_folder(folder, option=f"{option} {path}")
+        raise InputError(f"{where}: output folder {shown(folder)} does not exist")
+    check_writable_folder(folder, option=where)
     return path
+
+
+def check_output_folder(
+    path: str | Path,
+    *,
+    own: tuple[str, ...],
+    inputs: Paths = (),
+    outputs: Paths = (),
+    option: str = "--out",
+    force: bool = False,
+) -> Path:
+    """The output boundary of a folder output: refuse, before any work, a folder that holds files not ours.
+
+    ``own`` are the glob patterns (:func:`fnmatch.fnmatch`) of the names the command writes into the folder. A
+    folder that is missing or empty, or whose every entry matches ``own`` (a previous run's, to resume), is
+    accepted; one with any other entry is refused unless ``force`` (its files of our names would be replaced).
+    Also refused: ``path`` is an input or another output, or an existing file that is not a folder, or no
+    folder can be created there. A symbolic link to a folder is followed (it is the folder written into).
+    """
+    path = Path(path)
+    where = f"{option} {shown(path)}"
+    _check_not_an_input(path, option, inputs, outputs)
+    for name, source in _named(inputs, "input"):
+        if _is_inside(source, path) and not force:
+            raise InputError(
+                f"{where}: the input {name} {shown(source)} is inside this output folder; choose another folder "
+                "(or --force)"
+            )
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{where}: exists and is not a folder")
+    if path.is_dir():
+        try:
+            names = sorted(entry.name for entry in os.scandir(path))
+        except OSError as exc:
+            raise InputError(f"{where}: cannot list the folder ({exc.strerror or shown(exc)})") from None
+        foreign = [name for name in names if not any(fnmatch.fnmatchcase(name, pattern) for pattern in own)]
+        if foreign and not force:
+            listed = ", ".join(shown(name) for name in foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+            raise InputError(
+                f"{where}: the folder holds {len(foreign)} file(s) this command did not write ({listed}); files "
+                "of the names it writes would be replaced: choose an empty or new folder, or --force"
+            )
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{where}: {shown(existing)} is not a folder")
+    check_writable_folder(existing, option=where)
+    return path
+
+
+def _is_inside(child: Path, folder: Path) -> bool:
+    try:
+        return child.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
 
 
 def check_writable_folder(folder: str | Path, *, option: str = "--out") -> Path:
@@ -133,7 +437,7 @@ def check_writable_folder(folder: str | Path, *, option: str = "--out") -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise InputError(f"{option}: cannot write in folder {folder} ({exc.strerror or exc})") from None
+        raise InputError(f"{option}: cannot write in folder {shown(folder)} ({exc.strerror or shown(exc)})") from None
     return folder
 
 
@@ -146,16 +450,18 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
     """
     path = Path(path)
     if path.parent and not path.parent.exists():
-        raise InputError(f"{path}: output folder {path.parent} does not exist")
+        raise InputError(f"{shown(path)}: output folder {shown(path.parent)} does not exist")
     if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a file name")
+        raise InputError(f"{shown(path)}: is a folder, expected a file name")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise InputError(f"{shown(path)}: is a symbolic link or a special file; only regular files are replaced")
     payload = content.encode("utf-8") if isinstance(content, str) else content
     if path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     except OSError as exc:
-        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise InputError(f"{shown(path)}: cannot write ({exc.strerror or shown(exc)})") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
@@ -165,7 +471,7 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
         os.replace(tmp_name, path)
     except OSError as exc:
         Path(tmp_name).unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write ({exc.strerror or exc}); nothing was changed") from None
+        raise InputError(f"{shown(path)}: cannot write ({exc.strerror or shown(exc)}); nothing was changed") from None
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise

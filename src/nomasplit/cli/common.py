@@ -1,18 +1,26 @@
 """Shared plumbing of the CLI commands: error handling and console output.
 
-Every command body runs inside :func:`handle_errors`, so bad input ends with exit code 2 and one clear line
-on stderr (never a traceback), and a solver that cannot handle an instance with exit code 1.
+Every command body runs inside :func:`handle_errors`, the CLI's one exception boundary: bad input ends with exit
+code 2 and one clear line on stderr (never a traceback), a solver that cannot handle an instance or an internal
+error with exit code 1, Ctrl-C with 130 and SIGTERM with 143. User code runs inside :func:`user_code`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
+import math
+import signal
 import sys
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
+import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from nomasplit.errors import InputError, SolverError
 
@@ -25,6 +33,8 @@ error_console = Console(stderr=True)
 
 EXIT_INPUT_ERROR = 2
 EXIT_SOLVER_ERROR = 1
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 #: Top-level modules of the optional extras, and the extra that installs each.
 OPTIONAL_MODULES: dict[str, str] = {
@@ -38,25 +48,64 @@ OPTIONAL_MODULES: dict[str, str] = {
 }
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line: every control character (newline, carriage return, escape) shown escaped, so no
+    text from a file name or a remote answer can break the line or forge another ``error:`` line."""
+    return "".join(char if char.isprintable() or char == " " else ascii(char)[1:-1] for char in message)
+
+
 def fail(message: str, code: int = EXIT_INPUT_ERROR) -> typer.Exit:
-    """Print ``error: message`` to stderr and return the exit to raise."""
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: message`` to stderr, on one line and without markup, and return the exit to raise."""
+    error_console.print(f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 def warn(message: str) -> None:
     """Print ``warning: message`` to stderr (the command goes on)."""
-    error_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    error_console.print(f"[bold yellow]warning:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True)
+
+
+class UserCodeError(Exception):
+    """Raised by :func:`user_code` when the user's code fails: the CLI's exit 2, naming what ran."""
+
+
+@contextlib.contextmanager
+def user_code(what: str) -> Iterator[None]:
+    """Run the user's code (a model module, a factory) inside: any exception it raises, ``SystemExit``
+    included, becomes :class:`~nomasplit.errors.InputError` naming ``what`` (exit 2). Ctrl-C stays Ctrl-C."""
+    try:
+        yield
+    except (InputError, SolverError, KeyboardInterrupt, typer.Exit, click.exceptions.ClickException):
+        raise
+    except SystemExit as exc:
+        raise InputError(f"{what}: the code called exit({exc.code!r}); a model module must not exit") from None
+    except Exception as exc:
+        raise InputError(f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+def _interrupted(code: int) -> NoReturn:
+    error_console.print("interrupted" if code == EXIT_INTERRUPTED else "terminated")
+    sys.exit(code)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn library errors into clean exits: InputError -> 2, SolverError -> 1, Ctrl-C -> 130, and a missing
-    optional package into a one-line hint naming the extra to install (exit 2)."""
+    """The exception boundary of a command: whatever its body raises ends in an exit code and one line.
+
+    InputError -> 2; SolverError -> 1; a missing optional package -> 2 with the extra to install; Ctrl-C
+    (SIGINT) -> 130 and SIGTERM -> 143 (see :class:`Terminated`), with one word; ``SystemExit`` raised inside
+    the body (user code that calls ``exit()``) -> 2; a recursion or memory exhaustion -> 2 (input too large or
+    too deep); any other exception -> 1, naming its type, as an internal error. Typer's own exits pass through.
+    """
+
+    option_names = _option_names(func)
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
+            check_option_values(kwargs, option_names)
             return func(*args, **kwargs)
+        except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+            raise
         except InputError as exc:
             raise fail(str(exc), EXIT_INPUT_ERROR) from None
         except SolverError as exc:
@@ -64,13 +113,95 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except ModuleNotFoundError as exc:
             extra = OPTIONAL_MODULES.get((exc.name or "").split(".")[0])
             if extra is None:
-                raise
+                raise fail(f"internal error: ModuleNotFoundError: {exc}", EXIT_SOLVER_ERROR) from None
             raise fail(
                 f"this command needs the optional package {exc.name!r}: pip install 'nomasplit[{extra}]'",
                 EXIT_INPUT_ERROR,
             ) from None
         except KeyboardInterrupt:
-            error_console.print("interrupted")
-            sys.exit(130)
+            _interrupted(EXIT_INTERRUPTED)
+        except Terminated:
+            _interrupted(EXIT_TERMINATED)
+        except SystemExit as exc:
+            raise fail(
+                f"exit({exc.code!r}) was called inside the command (user code must not exit); nothing more was done",
+                EXIT_INPUT_ERROR,
+            ) from None
+        except RecursionError:
+            raise fail("the input nests too deeply to be processed", EXIT_INPUT_ERROR) from None
+        except MemoryError:
+            raise fail("out of memory: the input is too large for this machine", EXIT_INPUT_ERROR) from None
+        except Exception as exc:
+            raise fail(
+                f"internal error: {type(exc).__name__}: {exc} (please report it with the command line)",
+                EXIT_SOLVER_ERROR,
+            ) from None
 
     return wrapper
+
+
+#: Range of an integer option: a signed 64-bit integer (numpy, torch and JSON readers hold no more).
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _option_names(func: Callable[..., Any]) -> dict[str, str]:
+    """Parameter name -> the option as typed (``--rtol``) or the argument's metavar, from typer's declarations."""
+    names: dict[str, str] = {}
+    for name, parameter in inspect.signature(func).parameters.items():
+        declared = [decl for decl in getattr(parameter.default, "param_decls", ()) or () if decl.startswith("--")]
+        metavar = getattr(parameter.default, "metavar", None)
+        if declared:
+            names[name] = declared[0].split("/")[0]
+        elif isinstance(parameter.default, typer.models.OptionInfo):
+            names[name] = "--" + name.replace("_", "-")
+        else:
+            names[name] = metavar or name.upper()
+    return names
+
+
+def _short(value: object) -> str:
+    text = str(value) if not isinstance(value, int) or abs(value) < 10**30 else f"{str(value)[:20]}... "
+    return text
+
+
+def check_option_values(values: dict[str, Any], option_names: dict[str, str]) -> None:
+    """Every number given to a command, checked before any work: finite (no NaN, no infinity) and, for integers,
+    within a signed 64-bit integer. Lists (repeatable options) are checked element by element.
+
+    Raises:
+        InputError: naming the option and the value.
+    """
+    for name, value in values.items():
+        for item in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(item, bool):
+                continue
+            option = option_names.get(name, name)
+            if isinstance(item, float) and not math.isfinite(item):
+                raise InputError(f"{option} {item}: not a finite number (NaN and infinities are not accepted)")
+            if isinstance(item, int) and not INT64_RANGE[0] <= item <= INT64_RANGE[1]:
+                raise InputError(
+                    f"{option} {_short(item)}: out of range, an integer option holds at most a signed 64-bit "
+                    f"integer ({INT64_RANGE[0]}..{INT64_RANGE[1]})"
+                )
+
+
+class Terminated(BaseException):
+    """Raised in the main process by the SIGTERM handler of :func:`stop_on_sigterm` (exit 143)."""
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Within: SIGTERM raises :class:`Terminated` in the main thread, so the command unwinds (workers stopped,
+    files closed) as it does on Ctrl-C, and exits 143. The previous handler is restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nomasplit.io import FILE_LIMITS as _io_file_limits
+
 
 class Limit(NamedTuple):
     """Allowed closed range ``[low, high]`` of a quantity, with its unit for the message."""
@@ -93,3 +95,8 @@ def check_limits(obj: object, limits: dict[str, Limit]) -> None:
             bad = float(values[outside].flat[0])
             unit = f" {limit.unit}" if limit.unit else ""
             raise ValueError(f"{name} = {bad:g} is out of range: allowed {limit.low:g} .. {limit.high:g}{unit}")
+
+
+#: The limits of every file a command reads are :data:`nomasplit.io.FILE_LIMITS` (defined there: the CLI imports
+#: ``nomasplit.io`` without numpy or pydantic); named here too so that every limit can be found in this module.
+FILE_LIMITS = _io_file_limits
