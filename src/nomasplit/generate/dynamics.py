@@ -240,6 +240,8 @@ class NetworkSimulator:
         dynamics: how the network moves.
         seed: seed of slot 0 and of the dynamics' generator (``None``: ``config.seed``).
         rng: the dynamics' generator (default: built from ``[seed, 26]``, apart from the generator's).
+        max_users: arrivals beyond this many users are turned away (``None``: no cap; a Gymnasium environment
+            needs one for its fixed-size spaces).
     """
 
     def __init__(
@@ -249,6 +251,7 @@ class NetworkSimulator:
         *,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
+        max_users: int | None = None,
     ) -> None:
         self.config = config
         self.dynamics = dynamics
@@ -280,6 +283,9 @@ class NetworkSimulator:
         self.mean_direction_rad = self.direction_rad.copy()  # [U]
         self.slot = 0
         self.arrival_rate = dynamics.arrival_rate(num_users)
+        if max_users is not None and max_users < num_users:
+            raise InputError(f"max_users ({max_users}) must be at least the initial number of users ({num_users})")
+        self.max_users = max_users
 
     # --- geometry ---------------------------------------------------------------------------------------
     def _path_gain(self, positions_m: np.ndarray) -> np.ndarray:
@@ -341,7 +347,9 @@ class NetworkSimulator:
 
     def _arrive(self) -> int:
         count = int(self.rng.poisson(self.arrival_rate * self.dynamics.slot_s))
-        if count == 0:
+        if self.max_users is not None:
+            count = min(count, self.max_users - self.user_ids.size)
+        if count <= 0:
             return 0
         config = self.config
         shares = config.model_shares

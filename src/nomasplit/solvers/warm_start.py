@@ -98,36 +98,59 @@ def map_decision(plan: Plan, previous: Scenario, model: SystemModel) -> Decision
     by_user = {decision.user: decision for decision in plan.users}
     previous_layers = previous.user_num_layers()
     num_layers = model.num_layers.cpu().numpy()
-    num_users, num_subchannels = model.num_users, model.num_subchannels
     split = num_layers.copy()  # [U] Device-Only unless kept and offloading
-    beta_up = np.zeros((num_users, num_subchannels))  # [U, M]
-    beta_dn = np.zeros((num_users, num_subchannels))  # [U, M]
+    uplink = np.full(model.num_users, -1, dtype=np.int64)  # [U]
+    downlink = np.full(model.num_users, -1, dtype=np.int64)  # [U]
     powers = np.array(
         [[scenario.uplink_power_max_w], [scenario.downlink_power_max_w], [scenario.compute_units_min]]
-    ) * np.ones((3, num_users))  # [3, U] uplink, downlink, units
+    ) * np.ones((3, model.num_users))  # [3, U] uplink, downlink, units
     for user, before in enumerate(index):
         if before < 0:
             continue
         entry = by_user[int(before)]
-        offloads = (
-            entry.split < previous_layers[before]
-            and entry.uplink_subchannel is not None
-            and entry.downlink_subchannel is not None
-        )
         powers[:, user] = (entry.uplink_power_w, entry.downlink_power_w, entry.compute_units)
-        if not offloads or entry.split >= num_layers[user]:
+        if entry.split >= min(previous_layers[before], num_layers[user]):
             continue
-        assert entry.uplink_subchannel is not None and entry.downlink_subchannel is not None
+        if entry.uplink_subchannel is None or entry.downlink_subchannel is None:
+            continue
         split[user] = entry.split
-        beta_up[user, entry.uplink_subchannel] = 1.0
-        beta_dn[user, entry.downlink_subchannel] = 1.0
+        uplink[user] = entry.uplink_subchannel
+        downlink[user] = entry.downlink_subchannel
+    return feasible_decision(model, split, uplink, downlink, powers)
+
+
+def feasible_decision(
+    model: SystemModel, split: np.ndarray, uplink: np.ndarray, downlink: np.ndarray, powers: np.ndarray
+) -> Decision:
+    """A feasible discrete decision as close as the constraints allow to the wanted per-user choices.
+
+    Args:
+        split: ``[U]`` wanted split points (clipped to ``0..F_i``; ``F_i`` is Device-Only).
+        uplink, downlink: ``[U]`` wanted subchannels (``-1``: none; an offloading user without one gets a free
+            subchannel of its AP, or runs Device-Only when none is left).
+        powers: ``[3, U]`` wanted uplink power [W], downlink power [W] and compute units (clipped to their boxes).
+
+    Returns:
+        The decision after the exact rounding (a maximum-weight matching per AP with weight 1 on each wanted
+        subchannel: as many users as possible get theirs, at most ``K`` per AP and subchannel), the edge capacity
+        (least-benefiting users to Device-Only) and the projection of powers and units onto their feasible set.
+    """
+    scenario = model.scenario
+    num_users, num_subchannels = model.num_users, model.num_subchannels
+    users = np.arange(num_users)
+    num_layers = model.num_layers.cpu().numpy()
+    split = np.clip(np.asarray(split, dtype=np.int64), 0, num_layers)  # [U]
+    beta_up = np.zeros((num_users, num_subchannels))  # [U, M]
+    beta_dn = np.zeros((num_users, num_subchannels))  # [U, M]
+    for beta, wanted in ((beta_up, np.asarray(uplink)), (beta_dn, np.asarray(downlink))):
+        has = (wanted >= 0) & (wanted < num_subchannels) & (split < num_layers)
+        beta[users[has], wanted[has]] = 1.0
     bounds = (
         (scenario.uplink_power_min_w, scenario.uplink_power_max_w),
         (scenario.downlink_power_min_w, scenario.downlink_power_max_w),
         (scenario.compute_units_min, scenario.compute_units_max),
     )
-    for row, (low, high) in enumerate(bounds):
-        powers[row] = np.clip(powers[row], low, high)
+    clipped = np.stack([np.clip(np.asarray(powers[row], dtype=np.float64), *bounds[row]) for row in range(3)])
 
     def tensor(values: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(values, dtype=model.dtype, device=model.device)
@@ -136,9 +159,9 @@ def map_decision(plan: Plan, previous: Scenario, model: SystemModel) -> Decision
         split=torch.as_tensor(split, dtype=torch.long, device=model.device),
         beta_up=tensor(beta_up),
         beta_dn=tensor(beta_dn),
-        uplink_power_w=tensor(powers[0]),
-        downlink_power_w=tensor(powers[1]),
-        compute_units=tensor(powers[2]),
+        uplink_power_w=tensor(clipped[0]),
+        downlink_power_w=tensor(clipped[1]),
+        compute_units=tensor(clipped[2]),
     )
     decision = round_decision(model, decision)
     decision = enforce_edge_capacity(model, decision)
