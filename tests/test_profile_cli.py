@@ -110,7 +110,11 @@ def test_profile_user_model(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["resnet"], "unknown model 'resnet'; allowed: nin, tiny-yolov2, tiny-yolov2-voc, vgg16"),
+        (
+            ["resnet"],
+            "unknown model 'resnet'; allowed: mobilenet-v2, mobilenet-v2-imagenet, nin, resnet18, resnet18-imagenet, "
+            "tiny-yolov2",
+        ),
         (["nin", "--dtype", "int8"], "dtype must be one of"),
         (["nin", "--input-shape", "1,3,32,32"], "--input-shape and --name go with --model only"),
         (["nin", "--measure", "--repeats", "0"], "repeats must be an integer >= 1"),

@@ -11,15 +11,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from nomasplit.errors import InputError
+from nomasplit.graph_profile import NotAChainError, SplitGraph, trace_graph
 from nomasplit.profiling import (
     as_chain,
     load_user_model,
     parse_dtype,
     parse_input_shape,
     profile_model,
+    profile_network,
     validate_input_shape,
 )
-from nomasplit.zoo import MODEL_NAMES, build_model, input_shape
+from nomasplit.zoo import CHAIN_MODEL_NAMES, build_model, input_shape
 
 # ------------------------------------------------------------------------------------------------------------
 # Small models the tests import by ``package.module:attr`` (this module is ``tests.test_profiling``).
@@ -154,7 +156,7 @@ def _hand_flops_per_unit(model: nn.Sequential, shape: tuple[int, ...]) -> list[i
     return per_unit
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", CHAIN_MODEL_NAMES)
 def test_zoo_flops_and_sizes_match_hand_formulas_and_real_shapes(name: str) -> None:
     model = build_model(name)
     profile = profile_model(model, input_shape(name), name=name)
@@ -307,15 +309,28 @@ def test_fx_traceable_chain_becomes_sequential_units(attr: str) -> None:
         (spec("MISSING"), "has no attribute 'MISSING'"),
         (spec("NOT_A_MODULE"), "is a int, not an nn.Module"),
         (spec("make_nothing"), "returned a str, not an nn.Module"),
-        (spec("Residual"), "not a chain"),
-        (spec("UsesParameter"), "uses the parameter or buffer 'scale'"),
-        (spec("DataDependent"), "torch.fx cannot trace it"),
-        (spec("TwoInputs"), "takes 2 inputs"),
+        (spec("DataDependent"), "cannot be traced by torch.fx at test_profiling.py:"),
+        (spec("TwoInputs"), "takes 2 inputs ('x', 'y')"),
     ],
 )
 def test_bad_user_models(model_spec: str, message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)):
         load_user_model(model_spec)
+
+
+@pytest.mark.parametrize("attr", ["Residual", "UsesParameter"])
+def test_user_models_that_are_not_chains_load_as_dags(attr: str) -> None:
+    model = load_user_model(spec(attr))
+    assert not isinstance(model, nn.Sequential)
+    with pytest.raises(NotAChainError, match=r"uses the parameter or buffer 'scale'|used 2 times"):
+        as_chain(model)
+    profile = profile_network(model, (1, 3, 4, 4), name=attr)
+    assert profile.graph is not None
+    x = torch.randn(1, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    split = SplitGraph(trace_graph(model), profile.graph)
+    with torch.inference_mode():
+        for cut in range(profile.num_layers + 1):
+            torch.testing.assert_close(split.tail(split.head(x, cut), cut), model(x))
 
 
 def test_empty_sequential_is_not_a_chain() -> None:

@@ -30,7 +30,7 @@ SMALL_SCENARIO = Path(__file__).resolve().parents[1] / "src" / "nomasplit" / "ex
 
 @pytest.fixture(scope="module")
 def zoo_models() -> dict[str, RunnableModel]:
-    return load_zoo_models(list(zoo.MODEL_NAMES), seed=0)
+    return load_zoo_models(list(zoo.CHAIN_MODEL_NAMES), seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def zoo_server(zoo_models: dict[str, RunnableModel]) -> Iterator[EdgeServerThrea
         yield running
 
 
-@pytest.mark.parametrize("name", zoo.MODEL_NAMES)
+@pytest.mark.parametrize("name", zoo.CHAIN_MODEL_NAMES)
 def test_every_split_point_matches_the_local_model(
     name: str, zoo_models: dict[str, RunnableModel], zoo_server: EdgeServerThread
 ) -> None:

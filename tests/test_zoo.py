@@ -12,8 +12,10 @@ from torch import nn
 
 from nomasplit.data import ModelProfile
 from nomasplit.errors import InputError
-from nomasplit.profiling import profile_model
+from nomasplit.profiling import profile_network
 from nomasplit.zoo import (
+    CHAIN_MODEL_NAMES,
+    DAG_MODEL_NAMES,
     MODEL_NAMES,
     PRECISION_VARIANTS,
     PROFILE_NAMES,
@@ -31,31 +33,41 @@ EXPECTED_OUTPUT = {
     "vgg16": (1, 10),
     "tiny-yolov2": (1, 1 * 1 * 5, 15),  # CIFAR-10: a 1x1 grid, 5 anchors x (5 + 10 classes)
     "tiny-yolov2-voc": (1, 13 * 13 * 5, 25),
+    "resnet18": (1, 10),
+    "resnet18-imagenet": (1, 1000),
+    "mobilenet-v2": (1, 10),
+    "mobilenet-v2-imagenet": (1, 1000),
 }
+#: Split units of the DAG models: their graph's units (followers fused, see nomasplit.graph_profile).
+DAG_UNIT_COUNTS = {"resnet18": 30, "resnet18-imagenet": 31, "mobilenet-v2": 63, "mobilenet-v2-imagenet": 64}
 
 
 @pytest.fixture(scope="module")
-def models() -> dict[str, nn.Sequential]:
+def models() -> dict[str, nn.Module]:
     return {name: build_model(name) for name in MODEL_NAMES}
 
 
 def test_model_names_are_the_papers_three_at_cifar_size_and_the_voc_yolo() -> None:
-    assert MODEL_NAMES == ("nin", "tiny-yolov2", "tiny-yolov2-voc", "vgg16")
+    assert CHAIN_MODEL_NAMES == ("nin", "tiny-yolov2", "tiny-yolov2-voc", "vgg16")
+    assert DAG_MODEL_NAMES == ("mobilenet-v2", "mobilenet-v2-imagenet", "resnet18", "resnet18-imagenet")
+    assert tuple(sorted(CHAIN_MODEL_NAMES + DAG_MODEL_NAMES)) == MODEL_NAMES
+    assert input_shape("resnet18") == input_shape("mobilenet-v2") == (1, 3, 32, 32)
+    assert input_shape("resnet18-imagenet") == input_shape("mobilenet-v2-imagenet") == (1, 3, 224, 224)
     assert input_shape("nin") == (1, 3, 32, 32)
     assert input_shape("vgg16") == (1, 3, 32, 32)
     assert input_shape("tiny-yolov2") == (1, 3, 32, 32)  # the paper's CIFAR-10
     assert input_shape("tiny-yolov2-voc") == (1, 3, 416, 416)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_unit_counts_match_the_paper(models: dict[str, nn.Sequential], name: str) -> None:
+@pytest.mark.parametrize("name", CHAIN_MODEL_NAMES)
+def test_unit_counts_match_the_paper(models: dict[str, nn.Module], name: str) -> None:
     model = models[name]
     assert isinstance(model, nn.Sequential)
     assert len(list(model.children())) == PAPER_UNIT_COUNTS[name]
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_models_are_in_eval_mode_and_run(models: dict[str, nn.Sequential], name: str) -> None:
+def test_models_are_in_eval_mode_and_run(models: dict[str, nn.Module], name: str) -> None:
     model = models[name]
     assert not any(module.training for module in model.modules())
     generator = torch.Generator().manual_seed(1)
@@ -66,7 +78,7 @@ def test_models_are_in_eval_mode_and_run(models: dict[str, nn.Sequential], name:
 
 
 @pytest.mark.parametrize(("name", "outputs"), [("tiny-yolov2", 75), ("tiny-yolov2-voc", 125)])
-def test_tiny_yolov2_structure(models: dict[str, nn.Sequential], name: str, outputs: int) -> None:
+def test_tiny_yolov2_structure(models: dict[str, nn.Module], name: str, outputs: int) -> None:
     model = models[name]
     convs = [module for module in model.modules() if isinstance(module, nn.Conv2d)]
     pools = [module for module in model.modules() if isinstance(module, nn.MaxPool2d)]
@@ -77,13 +89,13 @@ def test_tiny_yolov2_structure(models: dict[str, nn.Sequential], name: str, outp
     assert sum(isinstance(module, nn.BatchNorm2d) for module in model.modules()) == 8
 
 
-def test_vgg16_has_thirteen_convolutions_and_three_linear_layers(models: dict[str, nn.Sequential]) -> None:
+def test_vgg16_has_thirteen_convolutions_and_three_linear_layers(models: dict[str, nn.Module]) -> None:
     modules = list(models["vgg16"].modules())
     assert sum(isinstance(module, nn.Conv2d) for module in modules) == 13
     assert sum(isinstance(module, nn.Linear) for module in modules) == 3
 
 
-def test_nin_has_nine_convolutions(models: dict[str, nn.Sequential]) -> None:
+def test_nin_has_nine_convolutions(models: dict[str, nn.Module]) -> None:
     assert sum(isinstance(module, nn.Conv2d) for module in models["nin"].modules()) == 9
 
 
@@ -111,7 +123,7 @@ def test_first_weights_come_from_a_seeded_generator_not_the_global_rng() -> None
 
 
 def test_unknown_model_lists_the_allowed_names() -> None:
-    with pytest.raises(InputError, match=r"unknown model 'resnet'.*nin, tiny-yolov2, tiny-yolov2-voc, vgg16"):
+    with pytest.raises(InputError, match=r"unknown model 'resnet'.*nin, resnet18, resnet18-imagenet, tiny-yolov2"):
         build_model("resnet")
     with pytest.raises(InputError, match="allowed"):
         input_shape("resnet")
@@ -122,13 +134,13 @@ def test_unknown_model_lists_the_allowed_names() -> None:
 
 
 @pytest.mark.parametrize("name", PROFILE_NAMES)
-def test_bundled_profile_regenerates_identically(models: dict[str, nn.Sequential], name: str) -> None:
+def test_bundled_profile_regenerates_identically(models: dict[str, nn.Module], name: str) -> None:
     """Every shipped profile, the precision variants and the CIFAR-size tiny YOLOv2 included, is what profiling
     the model definition gives."""
     shipped_text = resources.files("nomasplit.zoo").joinpath("profiles", f"{name}.json").read_text("utf-8")
     shipped = json.loads(shipped_text)
     model, input_bits, activation_bits = PROFILE_SPECS[name]
-    regenerated = profile_model(
+    regenerated = profile_network(
         models[model], input_shape(model), name=name, input_bits=input_bits, activation_bits=activation_bits
     ).model_dump(mode="json")
     # The torch version is recorded, not compared: the numbers must not depend on it.
@@ -147,7 +159,8 @@ def test_load_bundled_profile(name: str) -> None:
     model, input_bits, activation_bits = PROFILE_SPECS[name]
     assert isinstance(profile, ModelProfile)
     assert profile.model == name == variant_name(model, input_bits, activation_bits)
-    assert profile.num_layers == PAPER_UNIT_COUNTS[model]
+    assert profile.num_layers == {**PAPER_UNIT_COUNTS, **DAG_UNIT_COUNTS}[model]
+    assert (profile.graph is not None) == (model in DAG_MODEL_NAMES)
     assert profile.input_bits == math.prod(input_shape(model)) * (input_bits or 32)
     assert profile.result_bits == math.prod(EXPECTED_OUTPUT[model]) * (activation_bits or 32)
     assert profile.total_flops > 0
@@ -192,3 +205,39 @@ def test_region_decode_matches_a_plain_loop() -> None:
     raw = torch.randn(1, len(ANCHORS) * (5 + num_classes), 2, 3, generator=generator, dtype=torch.float64)
     decoded = RegionDecode(ANCHORS, num_classes)(raw)
     torch.testing.assert_close(decoded, _region_decode_loop(raw, num_classes))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The DAG models: torchvision's layout, the published multiply-accumulate counts, their graphs.
+
+#: Published multiply-accumulates at 224x224 (torchvision's model docs): ResNet-18 1.814 G, MobileNetV2 0.301 G.
+PUBLISHED_GMAC = {"resnet18-imagenet": 1.814, "mobilenet-v2-imagenet": 0.301}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_GMAC))
+def test_imagenet_dag_models_have_the_published_multiply_accumulates(name: str) -> None:
+    gmac = load_bundled_profile(name).total_flops / 2 / 1e9
+    assert gmac == pytest.approx(PUBLISHED_GMAC[name], abs=0.0015)
+
+
+def test_dag_models_have_torchvisions_layers(models: dict[str, nn.Module]) -> None:
+    resnet = models["resnet18-imagenet"]
+    convs = [module for module in resnet.modules() if isinstance(module, nn.Conv2d)]
+    assert len(convs) == 20  # stem, 16 in the blocks, 3 shortcut convolutions
+    assert sum(parameter.numel() for parameter in resnet.parameters()) == 11_689_512  # torchvision's count
+    mobilenet = models["mobilenet-v2-imagenet"]
+    assert sum(parameter.numel() for parameter in mobilenet.parameters()) == 3_504_872  # torchvision's count
+    assert len(mobilenet.features) == 19
+    assert sum(block.use_res_connect for block in mobilenet.features if hasattr(block, "use_res_connect")) == 10
+
+
+def test_dag_profiles_send_two_tensors_inside_a_residual_block_and_one_between_blocks() -> None:
+    profile = load_bundled_profile("resnet18")
+    assert profile.graph is not None and profile.graph.order == "min-live"
+    names = [layer.name for layer in profile.layers]
+    inside = names.index("layer1_0_conv1+layer1_0_bn1+layer1_0_relu") + 1
+    between = names.index("add+layer1_0_relu_1") + 1
+    assert len(profile.graph.live_units(inside)) == 2
+    assert profile.layers[inside - 1].output_bits == 2 * 64 * 8 * 8 * 32  # block input and conv1's output
+    assert profile.graph.live_units(between) == [between]
+    assert profile.layers[between - 1].output_bits == 64 * 8 * 8 * 32

@@ -46,6 +46,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from nomasplit.data.measurement import LatencyMeasurement, UnitTimings
 from nomasplit.data.profile import LayerProfile, ModelProfile
 from nomasplit.errors import InputError
+from nomasplit.graph_profile import NotAChainError, is_chain, profile_graph, trace_graph
 from nomasplit.model.compensation import fit_measured_compensation
 
 #: dtypes a profile can refer to, by name.
@@ -536,8 +537,10 @@ def as_chain(model: nn.Module, *, what: str = "model") -> nn.Sequential:
     a :class:`CallUnit`. Units are named after the trace's node names.
 
     Raises:
-        InputError: not a module, an empty chain, untraceable, or a graph that is not a chain (branches, skip
-            connections, several inputs or outputs, direct use of parameters).
+        InputError: not a module, an empty chain, untraceable, several inputs or outputs
+            (:func:`nomasplit.graph_profile.trace_graph`); :class:`~nomasplit.graph_profile.NotAChainError` for
+            a graph that is not a chain (branches, skip connections, direct use of parameters), which
+            :func:`as_network` profiles as a DAG.
     """
     if not isinstance(model, nn.Module):
         raise InputError(f"{what} is a {type(model).__name__}, not a torch.nn.Module")
@@ -545,34 +548,26 @@ def as_chain(model: nn.Module, *, what: str = "model") -> nn.Sequential:
         if len(model) == 0:
             raise InputError(f"{what} is an empty nn.Sequential: there is nothing to split")
         return model
-    try:
-        traced = torch.fx.symbolic_trace(model)
-    except Exception as exc:
-        raise InputError(
-            f"{what} ({type(model).__name__}) is not an nn.Sequential and torch.fx cannot trace it: "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
+    traced = trace_graph(model, what=what)
     nodes = list(traced.graph.nodes)
     placeholders = [node for node in nodes if node.op == "placeholder"]
-    if len(placeholders) != 1:
-        raise InputError(f"{what} takes {len(placeholders)} inputs; a chain takes exactly one tensor")
     previous = placeholders[0]
     units: OrderedDict[str, nn.Module] = OrderedDict()
     for node in nodes:
         if node.op == "placeholder":
             continue
         if node.op == "get_attr":
-            raise InputError(
+            raise NotAChainError(
                 f"{what} is not a chain of modules: it uses the parameter or buffer {node.target!r} directly"
             )
         if len(previous.users) != 1:
-            raise InputError(
+            raise NotAChainError(
                 f"{what} is not a chain: the output of {previous.name!r} is used {len(previous.users)} times "
                 "(a branch or skip connection)"
             )
         if node.all_input_nodes != [previous]:
             inputs = [item.name for item in node.all_input_nodes]
-            raise InputError(
+            raise NotAChainError(
                 f"{what} is not a chain: {node.name!r} takes {inputs}, not just the output of {previous.name!r}"
             )
         if node.op == "output":
@@ -606,16 +601,18 @@ def _working_directory_importable() -> Iterator[None]:
             sys.path.remove(cwd)
 
 
-def load_user_model(spec: str) -> nn.Sequential:
-    """Import a user's model from ``package.module:attr`` and return it as a chain of split units.
+def load_user_model(spec: str) -> nn.Module:
+    """Import a user's model from ``package.module:attr``: a chain of split units, or the DAG model itself.
 
     ``attr`` (dotted names allowed, e.g. ``Models.small``) is an ``nn.Module`` instance or a callable taking
     no arguments that returns one (a factory function, or an ``nn.Module`` class). The module is imported
     with the current working directory importable. The model is put in eval mode and turned into a chain with
-    :func:`as_chain`.
+    :func:`as_chain`; a model with branches or skip connections is returned as it is (after checking that
+    ``torch.fx`` traces it, :func:`nomasplit.graph_profile.trace_graph`), for :func:`profile_network`.
 
     Raises:
-        InputError: malformed spec, module not importable, attribute missing, not a module, not a chain.
+        InputError: malformed spec, module not importable, attribute missing, not a module, untraceable,
+            several inputs or outputs.
     """
     if not isinstance(spec, str) or spec.count(":") != 1:
         raise InputError(f"--model must look like package.module:attr; got {spec!r}")
@@ -645,7 +642,42 @@ def load_user_model(spec: str) -> nn.Sequential:
             raise InputError(f"--model {spec!r}: calling it failed: {type(exc).__name__}: {exc}") from None
         if not isinstance(obj, nn.Module):
             raise InputError(f"--model {spec!r} returned a {type(obj).__name__}, not an nn.Module")
-    return as_chain(obj.eval(), what=f"--model {spec!r}")
+    return as_network(obj.eval(), what=f"--model {spec!r}")
+
+
+def as_network(model: nn.Module, *, what: str = "model") -> nn.Module:
+    """``model`` as a chain (:func:`as_chain`) when it is one, else the model itself, checked to trace as a DAG."""
+    try:
+        return as_chain(model, what=what)
+    except NotAChainError:
+        trace_graph(model, what=what)
+        return model
+
+
+def is_dag(module: nn.Module) -> bool:
+    """True for a model profiled as a graph (:func:`profile_network`): not an ``nn.Sequential`` chain."""
+    return not isinstance(module, nn.Sequential)
+
+
+def profile_network(
+    module: nn.Module, input_shape: Sequence[int], *, order: str | None = None, **options: Any
+) -> ModelProfile:
+    """Profile a chain (:func:`profile_model`) or a DAG model (:func:`nomasplit.graph_profile.profile_graph`).
+
+    An ``nn.Sequential`` is a chain: its profile is exactly :func:`profile_model`'s (``order`` must be None).
+    Any other module is traced; a trace that is a single chain is profiled as a chain of its nodes, anything
+    else as a graph with the topological order ``order`` (default ``min-live``).
+
+    Raises:
+        InputError: as :func:`profile_model` or :func:`~nomasplit.graph_profile.profile_graph`; an order for a
+            chain model.
+    """
+    if not is_dag(module) or is_chain(trace_graph(module)):
+        if order is not None:
+            raise InputError(f"--order {order!r} is for DAG models; {options.get('name', 'this model')} is a chain")
+        return profile_model(as_chain(module), input_shape, **options)
+    chosen: dict[str, Any] = {} if order is None else {"order": order}
+    return profile_graph(module, input_shape, **chosen, **options)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -656,11 +688,15 @@ def markdown_table(profile: ModelProfile) -> str:
     """The profile as a Markdown table: split point ``s``, unit, output shape, FLOPs, ``D(s)``, ``w(s)``.
 
     Row ``s = 0`` is the raw input; the last column is the size in bits of the tensor sent up when splitting
-    after unit ``s`` (the result ``m`` for ``s = F``, which is sent down instead). A latency column is added
-    when the profile was measured.
+    after unit ``s`` (the result ``m`` for ``s = F``, which is sent down instead). A DAG profile adds the
+    units whose outputs make up that live set (0: the input); a latency column is added when the profile was
+    measured.
     """
     measured = any(layer.measured_latency_s is not None for layer in profile.layers)
+    graph = profile.graph
     header = ["s", "unit", "output shape", "MFLOPs f_s", "device MFLOPs D(s)", "output bits w(s)"]
+    if graph is not None:
+        header.append("sent (units)")
     if measured:
         header.append("latency ms")
     lines = [
@@ -669,6 +705,8 @@ def markdown_table(profile: ModelProfile) -> str:
     ]
     shape = "x".join(map(str, profile.input_shape or []))
     first = ["0", "(input)", shape, "", "0", f"{profile.input_bits:.0f}"]
+    if graph is not None:
+        first.append("0")
     lines.append("| " + " | ".join(first + ([""] if measured else [])) + " |")
     cumulative = profile.cumulative_flops()
     for index, layer in enumerate(profile.layers, start=1):
@@ -680,6 +718,8 @@ def markdown_table(profile: ModelProfile) -> str:
             f"{cumulative[index] / 1e6:.3f}",
             f"{layer.output_bits:.0f}",
         ]
+        if graph is not None:
+            row.append(", ".join(map(str, graph.live_units(index))))
         if measured:
             latency_s = layer.measured_latency_s
             row.append("" if latency_s is None else f"{latency_s * 1e3:.3f}")

@@ -25,7 +25,16 @@ class AlgorithmEntry(NamedTuple):
 SCHEMA_NAMES: tuple[str, ...] = ("scenario", "plan", "profile", "evaluation", "measurement", "unit-latency-table")
 
 #: The bundled models (``nomasplit.zoo.MODEL_NAMES``).
-ZOO_MODEL_NAMES: tuple[str, ...] = ("nin", "tiny-yolov2", "tiny-yolov2-voc", "vgg16")
+ZOO_MODEL_NAMES: tuple[str, ...] = (
+    "mobilenet-v2",
+    "mobilenet-v2-imagenet",
+    "nin",
+    "resnet18",
+    "resnet18-imagenet",
+    "tiny-yolov2",
+    "tiny-yolov2-voc",
+    "vgg16",
+)
 
 _ECC_CITE = "ECC with Li-GD: the paper (Table I); OMA variant as in Section VI ('ECC', without NOMA)"
 

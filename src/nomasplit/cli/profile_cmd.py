@@ -1,4 +1,8 @@
-"""``nomasplit profile``: per-unit FLOPs, output sizes and (optionally) latency of a zoo or user model."""
+"""``nomasplit profile``: per-unit FLOPs, output sizes and (optionally) latency of a zoo or user model.
+
+A chain model (an ``nn.Sequential``, or a trace that is one chain) is profiled unit by unit; a DAG model (a
+ResNet, a MobileNetV2, a user's network with branches or skip connections) from its graph, with the live set
+at each split point (``nomasplit.graph_profile``)."""
 
 from __future__ import annotations
 
@@ -24,7 +28,10 @@ DEFAULT_REPEATS = 10
 def profile_table(profile: ModelProfile) -> Table:
     """A rich table of the profile: one row per unit, and the totals."""
     measured = any(layer.measured_latency_s is not None for layer in profile.layers)
-    table = Table(title=f"{profile.model}: {profile.num_layers} units, {profile.dtype}")
+    title = f"{profile.model}: {profile.num_layers} units, {profile.dtype}"
+    if profile.graph is not None:
+        title += f", DAG in {profile.graph.order} order (output kbit: every tensor sent at that split)"
+    table = Table(title=title)
     table.add_column("#", justify="right")
     table.add_column("unit")
     table.add_column("output shape")
@@ -65,8 +72,14 @@ def register(app: typer.Typer) -> None:
         user_model: str | None = typer.Option(
             None,
             "--model",
-            help="Your own model instead of a zoo one: package.module:attr (an nn.Sequential, a traceable "
-            "chain, or a callable returning one). Needs --input-shape.",
+            help="Your own model instead of a zoo one: package.module:attr (an nn.Sequential, any torch.fx-"
+            "traceable module with one tensor input, or a callable returning one). Needs --input-shape.",
+        ),
+        order: str | None = typer.Option(
+            None,
+            "--order",
+            help="DAG models: topological order of the split units, min-live (default: each step the unit "
+            "after which the fewest bits are live) or program (the forward's order).",
         ),
         shape_text: str | None = typer.Option(
             None, "--input-shape", help="Input shape with batch, e.g. 1,3,32,32 (only with --model)."
@@ -92,11 +105,18 @@ def register(app: typer.Typer) -> None:
         """Profile a model: FLOPs and output size of each split unit, input and result sizes."""
         if (model_name is None) == (user_model is None):
             raise InputError(f"give either MODEL ({', '.join(MODEL_NAMES)}) or --model package.module:attr")
-        check_output_path(out)
+        check_output_path(out, outputs={"--timings": timings})
 
         from nomasplit.cli.measure_view import check_units_options, measure_with_units
         from nomasplit.data.files import save
-        from nomasplit.profiling import load_user_model, parse_dtype, parse_input_shape, profile_model
+        from nomasplit.profiling import (
+            as_chain,
+            is_dag,
+            load_user_model,
+            parse_dtype,
+            parse_input_shape,
+            profile_network,
+        )
         from nomasplit.zoo import build_model, check_model_name, input_shape, variant_name
 
         torch_dtype = parse_dtype(dtype)
@@ -114,10 +134,13 @@ def register(app: typer.Typer) -> None:
             shape = parse_input_shape(shape_text)
             module = load_user_model(user_model)
             profile_name = name or user_model.rsplit(":", 1)[-1]
-        units = check_units_options(measure, units_text, timings)
-        result = profile_model(
+        units = check_units_options(measure, units_text, timings, out)
+        if units is not None and is_dag(module):
+            raise InputError("--units times chain models only; profile a DAG model with --measure alone")
+        result = profile_network(
             module,
             shape,
+            order=order,
             name=profile_name,
             dtype=torch_dtype,
             measure=measure and units is None,
@@ -128,7 +151,7 @@ def register(app: typer.Typer) -> None:
         )
         if units is not None:
             assert timings is not None
-            result = measure_with_units(module, shape, result, units, torch_dtype, warmup, repeats, timings)
+            result = measure_with_units(as_chain(module), shape, result, units, torch_dtype, warmup, repeats, timings)
         console.print(profile_table(result))
         save(out, result)
         console.print(f"wrote {out}")

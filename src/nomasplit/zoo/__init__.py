@@ -1,10 +1,16 @@
-"""The DNN zoo: the three chain models of the paper's evaluation, defined in PyTorch, and their profiles.
+"""The DNN zoo: the three chain models of the paper's evaluation and two DAG models, defined in PyTorch, and
+their profiles.
 
 Each model is an ``nn.Sequential`` whose direct children are the split units (the paper's "layers"): splitting
 after unit ``s`` runs units ``1..s`` on the device and the rest on the edge. The unit counts are the paper's
 (Section VI): NiN 9, tiny YOLOv2 17, VGG16 24. What one unit is for each model is in the docstrings of
 :mod:`nomasplit.zoo.nin`, :mod:`nomasplit.zoo.tiny_yolov2`, :mod:`nomasplit.zoo.vgg16` and in
 ``docs/profiles.md``.
+
+The DAG models, ResNet-18 (:mod:`nomasplit.zoo.resnet`) and MobileNetV2 (:mod:`nomasplit.zoo.mobilenet_v2`),
+each at CIFAR-10 size and at ImageNet size, are ordinary modules with torchvision's layer layout; their split
+units, order and live sets come from their traced graph (:mod:`nomasplit.graph_profile`), and their profiles
+carry that graph.
 
 The package ships a profile of each model (``profiles/<name>.json``, generated with ``nomasplit profile``);
 :func:`load_bundled_profile` reads it without needing to run the model. Besides the float32 profiles it ships
@@ -24,16 +30,36 @@ from torch import nn
 from nomasplit.data.files import validate_as
 from nomasplit.data.profile import ModelProfile
 from nomasplit.errors import InputError
-from nomasplit.zoo import nin, tiny_yolov2, vgg16
+from nomasplit.zoo import mobilenet_v2, nin, resnet, tiny_yolov2, vgg16
 from nomasplit.zoo._init import initialise_
 
-#: Names of the zoo models, sorted: the paper's three at CIFAR-10 size, and darknet's VOC tiny YOLOv2.
-MODEL_NAMES: tuple[str, ...] = ("nin", "tiny-yolov2", "tiny-yolov2-voc", "vgg16")
+#: Names of the zoo models, sorted: the paper's three at CIFAR-10 size, darknet's VOC tiny YOLOv2, and the DAG
+#: models ResNet-18 and MobileNetV2 at CIFAR-10 and ImageNet size.
+MODEL_NAMES: tuple[str, ...] = (
+    "mobilenet-v2",
+    "mobilenet-v2-imagenet",
+    "nin",
+    "resnet18",
+    "resnet18-imagenet",
+    "tiny-yolov2",
+    "tiny-yolov2-voc",
+    "vgg16",
+)
+
+#: The chain models (``nn.Sequential`` of split units).
+CHAIN_MODEL_NAMES: tuple[str, ...] = ("nin", "tiny-yolov2", "tiny-yolov2-voc", "vgg16")
+
+#: The DAG models (profiled from their graph, :mod:`nomasplit.graph_profile`).
+DAG_MODEL_NAMES: tuple[str, ...] = ("mobilenet-v2", "mobilenet-v2-imagenet", "resnet18", "resnet18-imagenet")
 
 #: The models of the paper's evaluation (Section VI-A: NiN, YOLOv2, VGG16 on CIFAR-10).
 PAPER_MODEL_NAMES: tuple[str, ...] = ("nin", "tiny-yolov2", "vgg16")
 
-_BUILDERS: dict[str, Callable[[], nn.Sequential]] = {
+_BUILDERS: dict[str, Callable[[], nn.Module]] = {
+    "mobilenet-v2": mobilenet_v2.build,
+    "mobilenet-v2-imagenet": mobilenet_v2.build_imagenet,
+    "resnet18": resnet.build,
+    "resnet18-imagenet": resnet.build_imagenet,
     "nin": nin.build,
     "tiny-yolov2": tiny_yolov2.build,
     "tiny-yolov2-voc": tiny_yolov2.build_voc,
@@ -41,13 +67,17 @@ _BUILDERS: dict[str, Callable[[], nn.Sequential]] = {
 }
 
 _INPUT_SHAPES: dict[str, tuple[int, ...]] = {
+    "mobilenet-v2": mobilenet_v2.INPUT_SHAPE,
+    "mobilenet-v2-imagenet": mobilenet_v2.IMAGENET_INPUT_SHAPE,
+    "resnet18": resnet.INPUT_SHAPE,
+    "resnet18-imagenet": resnet.IMAGENET_INPUT_SHAPE,
     "nin": nin.INPUT_SHAPE,
     "tiny-yolov2": tiny_yolov2.INPUT_SHAPE,
     "tiny-yolov2-voc": tiny_yolov2.VOC_INPUT_SHAPE,
     "vgg16": vgg16.INPUT_SHAPE,
 }
 
-#: Split units per model: the paper's split-point counts F.
+#: Split units per chain model: the paper's split-point counts F (a DAG model's come from its graph).
 NUM_UNITS: dict[str, int] = {"nin": 9, "tiny-yolov2": 17, "tiny-yolov2-voc": 17, "vgg16": 24}
 
 #: Width in bits of a float32 element: the precision of a profile without a variant suffix.
@@ -105,7 +135,7 @@ def check_profile_name(name: str) -> str:
     return name
 
 
-def build_model(name: str, *, seed: int = 0) -> nn.Sequential:
+def build_model(name: str, *, seed: int = 0) -> nn.Module:
     """Build a zoo model with deterministic weights, in eval mode, on the CPU, in float32.
 
     The weights come from a ``torch.Generator`` seeded with ``seed`` (He-normal convolution and linear
@@ -117,7 +147,8 @@ def build_model(name: str, *, seed: int = 0) -> nn.Sequential:
         seed: seed of the weight generator (any integer ``>= 0``).
 
     Returns:
-        An ``nn.Sequential`` whose direct children are the model's split units, named after their layers.
+        A chain model: an ``nn.Sequential`` whose direct children are the model's split units, named after their
+        layers. A DAG model (:data:`DAG_MODEL_NAMES`): the module with torchvision's layout.
 
     Raises:
         InputError: unknown ``name`` or a negative ``seed``.
@@ -130,7 +161,7 @@ def build_model(name: str, *, seed: int = 0) -> nn.Sequential:
     model = model.to_empty(device="cpu")
     generator = torch.Generator(device="cpu").manual_seed(seed)
     initialise_(model, generator)
-    if len(model) != NUM_UNITS[name]:
+    if isinstance(model, nn.Sequential) and len(model) != NUM_UNITS[name]:
         raise RuntimeError(f"zoo model {name!r} has {len(model)} units, expected {NUM_UNITS[name]}")
     return model.eval()
 
@@ -154,6 +185,8 @@ def load_bundled_profile(name: str) -> ModelProfile:
 
 
 __all__ = [
+    "CHAIN_MODEL_NAMES",
+    "DAG_MODEL_NAMES",
     "MODEL_NAMES",
     "NUM_UNITS",
     "PAPER_MODEL_NAMES",
