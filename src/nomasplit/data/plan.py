@@ -60,7 +60,10 @@ class SolveInfo(BaseModel):
     iterations_total: int = Field(default=0, ge=0)
     wall_time_s: float = Field(default=0.0, ge=0)
     history: list[SplitHistory] = Field(default_factory=list, description="one entry per split candidate")
-    bound: float | None = Field(default=None, description="proven lower bound on Gamma (exact solvers)")
+    bound: float | None = Field(
+        default=None,
+        description="certified lower bound on the scenario's optimum Gamma (every solve: the relaxation of nomasplit.solvers.bounds, or exact's proven bound if larger)",
+    )
     gap: float | None = Field(default=None, description="relative gap (objective - bound) / |objective|")
     extra: dict[str, Any] = Field(default_factory=dict)
 

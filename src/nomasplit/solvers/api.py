@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -17,6 +19,7 @@ from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
 from nomasplit.model.evaluate import find_violations, plan_from_decision
 from nomasplit.model.system import SystemModel
+from nomasplit.solvers.bounds import plan_lower_bound
 from nomasplit.solvers.registry import AlgorithmSettings, SolveContext, get_algorithm
 from nomasplit.solvers.warm_start import WARM_START_ALGORITHMS, start_decision
 
@@ -37,7 +40,9 @@ def solve(
         scenario: the instance.
         algorithm: a name in :data:`nomasplit.solvers.ALGORITHMS`.
         settings: the algorithm's settings (a mapping is validated; unknown keys are errors).
-        seed: seeds the algorithm's ``torch.Generator`` (random starts, tie-breaks).
+        seed: seeds the algorithm's ``torch.Generator`` (random starts, tie-breaks). The solve runs on one torch
+            thread and, by default, stops on work, not on the clock: the same scenario, algorithm, settings and seed
+            give the same plan on any machine, whatever its load (an opt-in ``time_limit_s`` breaks that).
         device: torch device of the model (``cpu`` or ``cuda``).
         start: a previous plan to warm-start from (``ligd`` only), mapped onto ``scenario`` by
             :func:`~nomasplit.solvers.warm_start.start_decision` (users kept, gone, new); the plan is never
@@ -45,7 +50,10 @@ def solve(
         start_scenario: the scenario ``start`` was made for (default: ``scenario`` itself).
 
     Returns:
-        A plan whose ``solver.objective`` is ``Gamma`` of the final discrete plan, computed by the model.
+        A plan whose ``solver.objective`` is ``Gamma`` of the final discrete plan, computed by the model, and whose
+        ``solver.bound`` is a certified lower bound on the scenario's optimum (the algorithm's own, as ``exact``
+        proves one, or :func:`~nomasplit.solvers.bounds.plan_lower_bound`, whichever is larger) with
+        ``solver.gap = (objective - bound) / |objective|``.
     """
     spec = get_algorithm(algorithm)
     if isinstance(settings, AlgorithmSettings):
@@ -60,14 +68,16 @@ def solve(
     if start is not None and algorithm not in WARM_START_ALGORITHMS:
         raise InputError(f"algorithm {algorithm!r} takes no start plan; allowed: {', '.join(WARM_START_ALGORITHMS)}")
     started = time.perf_counter()
-    model = SystemModel(scenario, device=device)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    mapped = None if start is None else start_decision(start, scenario, model, start_scenario=start_scenario)
-    context = SolveContext(scenario=scenario, model=model, seed=seed, generator=generator, start_decision=mapped)
-    outcome = spec.run(context, parsed)
-    with torch.no_grad():
-        objective = float(model.objective(outcome.decision).item())
-    wall_time_s = time.perf_counter() - started
+    with one_torch_thread():
+        model = SystemModel(scenario, device=device)
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        mapped = None if start is None else start_decision(start, scenario, model, start_scenario=start_scenario)
+        context = SolveContext(scenario=scenario, model=model, seed=seed, generator=generator, start_decision=mapped)
+        outcome = spec.run(context, parsed)
+        with torch.no_grad():
+            objective = float(model.objective(outcome.decision).item())
+        wall_time_s = time.perf_counter() - started
+    bound, bound_evidence = _certified_bound(model, outcome.bound)
     users = plan_from_decision(model, outcome.decision)
     draft = Plan(scenario_sha256=sha256_of(scenario), users=users)
     violations = find_violations(scenario, draft)
@@ -94,8 +104,49 @@ def solve(
         iterations_total=outcome.iterations_total,
         wall_time_s=wall_time_s,
         history=outcome.history,
-        bound=outcome.bound,
-        gap=outcome.gap,
-        extra=outcome.extra,
+        bound=bound,
+        gap=_relative_gap(objective, bound),
+        extra={**outcome.extra, "lower_bound": bound_evidence},
     )
     return Plan(scenario_sha256=draft.scenario_sha256, users=users, solver=info)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch's CPU kernels on one thread (restored after): a reduction split over a machine's threads sums in
+    another order, and a last-bit difference can change a discrete choice, so a solve's plan would depend on the
+    machine's core count. Sweeps run one solve per worker process anyway."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _certified_bound(model: SystemModel, algorithm_bound: float | None) -> tuple[float, dict[str, Any]]:
+    """The larger of the algorithm's proven bound (if any) and :func:`plan_lower_bound`, with the evidence."""
+    started = time.perf_counter()
+    relaxation = plan_lower_bound(model)
+    evidence: dict[str, Any] = {
+        "relaxation": relaxation.value,
+        "interference_free": relaxation.interference_free,
+        "uplink_slots": relaxation.uplink_slots,
+        "downlink_slots": relaxation.downlink_slots,
+        "method": relaxation.method,
+        "wall_time_s": time.perf_counter() - started,
+    }
+    if algorithm_bound is not None and math.isfinite(algorithm_bound):
+        evidence["algorithm"] = algorithm_bound
+    value = max(relaxation.value, algorithm_bound if algorithm_bound is not None else -math.inf)
+    evidence["source"] = "algorithm" if value != relaxation.value else "relaxation"
+    return value, evidence
+
+
+def _relative_gap(objective: float, bound: float) -> float | None:
+    """``(objective - bound) / |objective|`` (None when the objective is not finite; 0 for a zero objective)."""
+    if not math.isfinite(objective) or not math.isfinite(bound):
+        return None
+    if objective == 0.0:
+        return 0.0
+    return max(0.0, (objective - bound) / abs(objective))

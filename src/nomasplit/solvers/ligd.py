@@ -164,12 +164,15 @@ class LigdSettings(AlgorithmSettings):
         description="also start from the Device-Only, Edge-Only, Neurosurgeon and DNN Surgery plans (so the plan is "
         "never worse than any of them)",
     )
-    time_limit_s: float = Field(
-        default=8.0,
+    time_limit_s: float | None = Field(
+        default=None,
         gt=0,
         le=86400,
         allow_inf_nan=False,
-        description="wall-clock budget of the improvement phase (the best plan so far is kept when it runs out)",
+        description="opt-in wall-clock cap of the whole solve (the best plan so far is kept when it runs out; a "
+        "plan stopped by it depends on the machine's speed and load). None (the default): the solve stops on "
+        "work alone (rounds, moves, kicks, group-search nodes), so the same scenario and seed give the same plan "
+        "on any machine",
     )
     improve_max_rounds: int = Field(default=200, ge=0, description="cap on rounds of the improvement phase per start")
     precision: Literal["float32", "float64"] = Field(
@@ -470,7 +473,7 @@ def improve_and_choose(
     in its float type). Returns the winner and the evidence for the plan's ``extra``.
     """
     model = context.model
-    deadline = started + settings.time_limit_s
+    deadline = started + (settings.time_limit_s if settings.time_limit_s is not None else math.inf)
     work_starts = [(name, convert_decision(working, decision)[0]) for name, decision in starts]
     with torch.no_grad():
         start_values = [float(working.objective(decision).item()) for _, decision in work_starts]
