@@ -6,6 +6,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -14,9 +15,24 @@ from typer.testing import CliRunner
 from nomasplit.cli.main import app
 from nomasplit.data.files import load_profile
 from nomasplit.data.profile import ModelProfile
+from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
+from nomasplit.generate import generate_scenario, parse_config
 from nomasplit.graph_profile import profile_graph
+from nomasplit.model.evaluate import evaluate
 from nomasplit.profiling import as_network, markdown_table, profile_network
+from nomasplit.solvers import ALGORITHMS, solve
+from nomasplit.solvers.baselines.common import UserTables
+from nomasplit.solvers.baselines.dnn_surgery import CutChoice, latency_graph, min_cut_choice
+from nomasplit.solvers.baselines.layer_graph import (
+    LayerGraph,
+    brute_force_partition,
+    dag_graph,
+    is_monotone,
+    is_prefix,
+    min_cut_partition,
+    partition_cost,
+)
 from nomasplit.zoo import CHAIN_MODEL_NAMES, DAG_MODEL_NAMES, load_bundled_profile
 
 runner = CliRunner()
@@ -39,12 +55,12 @@ class Diamond(nn.Module):
 class Residual(nn.Module):
     """A residual block with a shortcut convolution, the main branch written first (as in torchvision)."""
 
-    def __init__(self) -> None:
+    def __init__(self, channels: int = 8) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(4, 8, 3, stride=2, padding=1)
+        self.conv1 = nn.Conv2d(4, channels, 3, stride=2, padding=1)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
-        self.shortcut = nn.Conv2d(4, 8, 1, stride=2)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.shortcut = nn.Conv2d(4, channels, 1, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         main = self.conv2(self.relu(self.conv1(x)))
@@ -242,3 +258,122 @@ def test_shipped_dag_profiles_are_valid_json_with_a_graph() -> None:
         data = json.loads(text)
         assert data["graph"]["order"] == "min-live"
         assert len(data["graph"]["units"]) == len(data["layers"])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Solvers on DAG profiles; DNN Surgery's cut on the real graph
+
+
+def _random_dag_graph(profile: ModelProfile, rng: np.random.Generator) -> LayerGraph:
+    assert profile.graph is not None
+    count = profile.num_layers
+    return dag_graph(
+        device_cost=rng.uniform(0, 1, count).tolist(),
+        edge_cost=rng.uniform(0, 0.3, count).tolist(),
+        output_cost=rng.uniform(0, 1, count).tolist(),
+        layer_inputs=[list(unit.inputs) for unit in profile.graph.units],
+        input_cost=float(rng.uniform(0, 2)),
+        result_cost=float(rng.uniform(0, 0.2)),
+    )
+
+
+@pytest.mark.parametrize("order", ["program", "min-live"])
+def test_min_cut_on_dag_profiles_equals_brute_force_over_all_cuts(user_module: Path, order: str) -> None:
+    from mymodule import Net  # the user's residual network above (5 units)
+
+    profiles = [
+        profile_graph(Diamond(), (1, 2, 4, 4), name="diamond", order=order),
+        profile_graph(Residual(), (1, 4, 8, 8), name="block", order=order),
+        profile_graph(Net(), (1, 3, 8, 8), name="net", order=order),
+    ]
+    rng = np.random.default_rng(5)
+    off_order = 0
+    for profile in profiles:
+        for _ in range(40):
+            graph = _random_dag_graph(profile, rng)
+            device_layers, cost = min_cut_partition(graph)
+            _, best_cost = brute_force_partition(graph)
+            assert is_monotone(graph, device_layers)
+            assert cost == pytest.approx(best_cost, rel=1e-12, abs=1e-12)
+            assert cost == pytest.approx(partition_cost(graph, device_layers), rel=1e-12)
+            off_order += not is_prefix(device_layers)
+    assert off_order > 0  # some minimum cuts are no split point of the order: the case DNN Surgery must cost
+
+
+def _tables(profile: ModelProfile, device_flops_per_s: float) -> UserTables:
+    device_flops = profile.cumulative_flops()
+    return UserTables(
+        device_flops=device_flops,
+        upload_bits=profile.upload_bits(),
+        total_flops=profile.total_flops,
+        result_bits=profile.result_bits,
+        device_flops_per_s=device_flops_per_s,
+        device_energy_per_flop_j=1e-9,
+        device_latency_s=device_flops / device_flops_per_s,
+        device_energy_j=device_flops * 1e-9,
+        edge_work=profile.total_flops - device_flops,
+    )
+
+
+def test_dnn_surgery_costs_a_cut_off_the_order_as_the_cheapest_split_point() -> None:
+    # Program order: conv1, conv2, shortcut, add (2 channels). Device 1 MFLOP/s, uplink 2 Mbit/s, a fast edge:
+    # the true minimum cut runs conv1 and the shortcut on the device and sends 32 + 32 elements (3.58 ms), which
+    # beats sending x's 256 (4.10 ms) and running everything on the device (3.71 ms), but is no split point.
+    profile = profile_graph(Residual(2), (1, 4, 8, 8), name="block", order="program")
+    tables = _tables(profile, device_flops_per_s=1e6)
+    choice = min_cut_choice(tables, 2e6, 1e9, 1e12, profile)
+    graph = latency_graph(tables, 2e6, 1e9, 1e12, profile)
+    best_layers, best_cost = brute_force_partition(graph)
+    assert sorted(best_layers) == [0, 2] and not choice.cut_is_split
+    prefix_costs = [partition_cost(graph, frozenset(range(split))) for split in range(5)]
+    assert choice.split == int(np.argmin(prefix_costs)) == 4
+    assert choice.gap_s == pytest.approx(min(prefix_costs) - best_cost) and choice.gap_s > 0
+    # In the min-live order the shortcut runs second, so the same cut is split point 2.
+    min_live = profile_graph(Residual(2), (1, 4, 8, 8), name="block")
+    tables = _tables(min_live, device_flops_per_s=1e6)
+    assert min_cut_choice(tables, 2e6, 1e9, 1e12, min_live) == CutChoice(split=2, cut_is_split=True, gap_s=0.0)
+
+
+def _dag_scenario(model: str, users: int) -> Scenario:
+    config = {"num_aps": 1, "users_per_ap": users, "num_subchannels": 2, "cluster_size": 2, "model": model}
+    return generate_scenario(parse_config({**config, "seed": 3}))
+
+
+@pytest.fixture(scope="module")
+def small_dag_scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """3 users of a user's residual network (the Net above, 5 units), from its profile file."""
+    folder = tmp_path_factory.mktemp("dag")
+    (folder / "dagnet.py").write_text(textwrap.dedent(USER_MODULE))
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dagnet", folder / "dagnet.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    profile = profile_graph(module.Net(), (1, 3, 8, 8), name="net")
+    (folder / "net.json").write_text(profile.model_dump_json())
+    return _dag_scenario(str(folder / "net.json"), 3)
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_every_solver_runs_on_a_dag_scenario(small_dag_scenario: Scenario, algorithm: str) -> None:
+    scenario = small_dag_scenario
+    assert scenario.profiles[0].graph is not None
+    plan = solve(scenario, algorithm)
+    assert plan.solver.success
+    objective = evaluate(scenario, plan).totals.objective
+    assert objective == pytest.approx(plan.solver.objective, rel=1e-9)
+    device_only = evaluate(scenario, solve(scenario, "device-only")).totals.objective
+    assert objective is not None and device_only is not None
+    if algorithm in ("ligd", "exact"):
+        assert objective <= device_only * (1 + 1e-9)
+    if algorithm == "dnn-surgery":
+        assert {"cuts_off_order", "max_cut_gap_s"} <= set(plan.solver.extra)
+
+
+@pytest.mark.parametrize("algorithm", ["ligd", "dnn-surgery", "neurosurgeon"])
+def test_solvers_on_a_resnet18_scenario(algorithm: str) -> None:
+    scenario = _dag_scenario("resnet18", 2)
+    plan = solve(scenario, algorithm)
+    assert plan.solver.success
+    assert evaluate(scenario, plan).totals.objective == pytest.approx(plan.solver.objective, rel=1e-9)

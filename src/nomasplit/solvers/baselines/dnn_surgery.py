@@ -7,6 +7,16 @@ Neurosurgeon: the noise-only rate of its OMA subchannels at maximum power and th
 units. On a chain the minimum cut is the best single split point, so light-load DNN Surgery picks the same
 splits as Neurosurgeon's latency mode; what the min cut adds is that it also handles DAG models.
 
+DAG models (a profile with a ``graph``, docs/profiles.md): the cut is taken on the real graph of the units,
+each unit's output sent once however many edge units read it, the input sent when any unit reading it runs
+on the edge. A minimum cut need not be a prefix of the profile's order (e.g. a residual block's shortcut on
+the device and its branch on the edge). A plan can only hold split points of that order, and the runtime runs
+those, so such a cut is costed honestly rather than executed as if it were free: the user takes the split
+point whose cut costs least under the same single-user estimate (the cheapest prefix), and the plan's
+``extra`` counts the users whose true minimum cut was not a split point (``cuts_off_order``) and the largest
+estimated latency the order cost them (``max_cut_gap_s``); the plan itself is then evaluated by the system
+model like every other plan.
+
 Heavy-load mode (our reading of the resource-constrained case of Liang et al., where the edge's resources for
 inference are limited): the edge server of an AP has ``C`` compute units that its offloading users share
 equally, ``clip(C / n_off, r_min, r_max)`` each, and at most ``floor(C / r_min)`` of them may offload. Each
@@ -22,11 +32,13 @@ one-inference-per-user model does not have; see docs/baselines.md.)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
+from nomasplit.data.profile import ModelProfile
 from nomasplit.data.scenario import Scenario
 from nomasplit.model.system import SystemModel
 from nomasplit.solvers.baselines.common import (
@@ -41,7 +53,14 @@ from nomasplit.solvers.baselines.common import (
     service_order,
     user_tables,
 )
-from nomasplit.solvers.baselines.layer_graph import LayerGraph, chain_graph, min_cut_partition
+from nomasplit.solvers.baselines.layer_graph import (
+    LayerGraph,
+    chain_graph,
+    dag_graph,
+    is_prefix,
+    min_cut_partition,
+    partition_cost,
+)
 from nomasplit.solvers.registry import Algorithm, AlgorithmSettings, SolveContext, SolveOutcome, register
 
 
@@ -76,13 +95,33 @@ class DnnSurgerySettings(AlgorithmSettings):
 
 
 def latency_graph(
-    tables: UserTables, uplink_rate_bps: float, downlink_rate_bps: float, edge_flops_per_s: float
+    tables: UserTables,
+    uplink_rate_bps: float,
+    downlink_rate_bps: float,
+    edge_flops_per_s: float,
+    profile: ModelProfile | None = None,
 ) -> LayerGraph:
-    """The chain of one user's model with latency costs (seconds): compute per unit, transfers per rate."""
+    """The graph of one user's model with latency costs (seconds): compute per unit, transfers per rate.
+
+    Without a DAG ``profile`` (none, or one without ``graph``) the units form a chain and unit ``delta``'s
+    output costs ``k w(delta) / rate``. With one, the edges are its graph's and each unit's own output costs
+    ``k tensor_bits / rate``, where the workload ``k`` is ``tables.upload_bits[0] / profile.input_bits``.
+    """
     with np.errstate(divide="ignore"):
-        output_s = tables.upload_bits[1:] / uplink_rate_bps  # [F] sending unit delta's output up
         input_s = tables.upload_bits[0] / uplink_rate_bps
         result_s = tables.result_bits / downlink_rate_bps
+        if profile is not None and profile.graph is not None:
+            workload = tables.upload_bits[0] / profile.input_bits
+            tensor_bits = np.array([unit.tensor_bits for unit in profile.graph.units])  # [F]
+            return dag_graph(
+                device_cost=np.diff(tables.device_latency_s).tolist(),
+                edge_cost=(-np.diff(tables.edge_work) / edge_flops_per_s).tolist(),
+                output_cost=(workload * tensor_bits / uplink_rate_bps).tolist(),
+                layer_inputs=[list(unit.inputs) for unit in profile.graph.units],
+                input_cost=float(input_s),
+                result_cost=float(result_s),
+            )
+        output_s = tables.upload_bits[1:] / uplink_rate_bps  # [F] sending unit delta's output up
     return chain_graph(
         device_cost=np.diff(tables.device_latency_s).tolist(),
         edge_cost=(-np.diff(tables.edge_work) / edge_flops_per_s).tolist(),
@@ -92,13 +131,49 @@ def latency_graph(
     )
 
 
-def min_cut_split(tables: UserTables, uplink_rate_bps: float, downlink_rate_bps: float, edge_flops_per_s: float) -> int:
-    """The split point of one user's minimum-latency cut: the number of units on the device."""
-    device_layers, _ = min_cut_partition(latency_graph(tables, uplink_rate_bps, downlink_rate_bps, edge_flops_per_s))
-    split = len(device_layers)
-    if device_layers != frozenset(range(split)):  # a chain's monotone partitions are prefixes
+@dataclass(frozen=True)
+class CutChoice:
+    """One user's minimum-cut decision.
+
+    Attributes:
+        split: the split point used (units ``1..split`` on the device).
+        cut_is_split: whether the true minimum cut is that split point (always, for a chain).
+        gap_s: estimated latency of the split minus that of the true minimum cut (0 when it is a split) [s].
+    """
+
+    split: int
+    cut_is_split: bool
+    gap_s: float
+
+
+def min_cut_choice(
+    tables: UserTables,
+    uplink_rate_bps: float,
+    downlink_rate_bps: float,
+    edge_flops_per_s: float,
+    profile: ModelProfile | None = None,
+) -> CutChoice:
+    """One user's minimum-latency cut of its layer graph, as a split point of its profile (module docstring)."""
+    graph = latency_graph(tables, uplink_rate_bps, downlink_rate_bps, edge_flops_per_s, profile)
+    device_layers, cut_cost = min_cut_partition(graph)
+    if is_prefix(device_layers):
+        return CutChoice(split=len(device_layers), cut_is_split=True, gap_s=0.0)
+    if profile is None or profile.graph is None:  # a chain's monotone partitions are prefixes
         raise AssertionError(f"min cut of a chain is not a prefix: {sorted(device_layers)}")
-    return split
+    prefix_costs = [partition_cost(graph, frozenset(range(split))) for split in range(graph.num_layers + 1)]
+    split = int(np.argmin(prefix_costs))
+    return CutChoice(split=split, cut_is_split=False, gap_s=float(prefix_costs[split] - cut_cost))
+
+
+def min_cut_split(
+    tables: UserTables,
+    uplink_rate_bps: float,
+    downlink_rate_bps: float,
+    edge_flops_per_s: float,
+    profile: ModelProfile | None = None,
+) -> int:
+    """The split point of one user's minimum-latency cut: the number of units on the device."""
+    return min_cut_choice(tables, uplink_rate_bps, downlink_rate_bps, edge_flops_per_s, profile).split
 
 
 def _heavy_capacity(scenario: Scenario, settings: DnnSurgerySettings) -> tuple[np.ndarray | None, str]:
@@ -125,7 +200,7 @@ def best_response_partition(
     admission_capacity: np.ndarray | None,
     shared_capacity: np.ndarray | None,
     max_sweeps: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool, np.ndarray, np.ndarray]:
     """Users, in service order, each choose their min-cut split given the others' current choices.
 
     A user leaves its current choice (giving back its subchannels), takes the best free OMA subchannels of its
@@ -141,16 +216,21 @@ def best_response_partition(
         max_sweeps: most sweeps over all users.
 
     Returns:
-        ``split [U]``, ``uplink [U]``, ``downlink [U]``, the sweeps run, and whether the last changed nothing.
+        ``split [U]``, ``uplink [U]``, ``downlink [U]``, the sweeps run, whether the last changed nothing,
+        ``[U]`` whether each user's last true minimum cut was not a split point (DAG models), and ``[U]`` the
+        estimated latency that cost it [s] (:class:`CutChoice`).
     """
     scenario = model.scenario
     association = np.asarray(scenario.association)
     num_layers = scenario.user_num_layers()
     tables = user_tables(model)
+    profiles = [scenario.profiles[index] for index in scenario.user_profile]  # [U]
     scheduler = OmaScheduler(scenario, max_offloaders_per_ap(scenario, admission_capacity))
     split = num_layers.copy()  # everyone Device-Only until served
     num_offloading = np.zeros(scenario.num_aps, dtype=np.int64)  # [N]
     order = service_order(scenario)
+    cut_gap_s = np.zeros(scenario.num_users)  # [U] of each user's last choice
+    off_order = np.zeros(scenario.num_users, dtype=bool)  # [U]
     settled = False
     sweeps = 0
     while sweeps < max_sweeps and not settled:
@@ -167,15 +247,17 @@ def best_response_partition(
                 uplink, downlink = int(scheduler.uplink[user]), int(scheduler.downlink[user])
                 rates = noise_only_rates(scenario, user, uplink, downlink)
                 units = _share_units(scenario, shared_capacity, ap, int(num_offloading[ap]) + 1)
-                choice = min_cut_split(tables[user], *rates, edge_speed_flops_per_s(model, units))
-                if choice < num_layers[user]:
-                    split[user] = choice
+                choice = min_cut_choice(tables[user], *rates, edge_speed_flops_per_s(model, units), profiles[user])
+                cut_gap_s[user] = 0.0 if choice.cut_is_split else choice.gap_s
+                off_order[user] = not choice.cut_is_split
+                if choice.split < num_layers[user]:
+                    split[user] = choice.split
                     num_offloading[ap] += 1
                 else:
                     scheduler.release(user)
             if (split[user], scheduler.uplink[user], scheduler.downlink[user]) != before:
                 settled = False
-    return split, scheduler.uplink.copy(), scheduler.downlink.copy(), sweeps, settled
+    return split, scheduler.uplink.copy(), scheduler.downlink.copy(), sweeps, settled, off_order, cut_gap_s
 
 
 def run_dnn_surgery(context: SolveContext, settings: DnnSurgerySettings) -> SolveOutcome:
@@ -190,7 +272,7 @@ def run_dnn_surgery(context: SolveContext, settings: DnnSurgerySettings) -> Solv
     heavy = settings.mode == "heavy" and capacity is not None
     # Light load: each user assumes r_max in one sweep; the scenario's capacity (if any) still limits how many
     # users offload and is shared among them in the plan.
-    split, uplink, downlink, sweeps, settled = best_response_partition(
+    split, uplink, downlink, sweeps, settled, off_order, cut_gap_s = best_response_partition(
         model, capacity, capacity if heavy else None, settings.max_iterations if heavy else 1
     )
     offloads = split < scenario.user_num_layers()
@@ -201,6 +283,9 @@ def run_dnn_surgery(context: SolveContext, settings: DnnSurgerySettings) -> Solv
         message += " (heavy requested, but no edge capacity is known: light-load)"
     if heavy:
         message += f", {sweeps} sweep(s)" + ("" if settled else ", not settled: kept the last sweep")
+    extra: dict[str, object] = {}
+    if any(profile.graph is not None for profile in scenario.profiles):  # DAG models only: chain plans unchanged
+        extra = {"cuts_off_order": int(off_order.sum()), "max_cut_gap_s": float(cut_gap_s.max(initial=0.0))}
     return SolveOutcome(
         decision=decision,
         success=True,
@@ -213,6 +298,7 @@ def run_dnn_surgery(context: SolveContext, settings: DnnSurgerySettings) -> Solv
             "settled": settled or not heavy,  # light load is one pass by definition
             "num_offloading": int(offloads.sum()),
             "splits": np.bincount(split).tolist(),
+            **extra,
         },
     )
 

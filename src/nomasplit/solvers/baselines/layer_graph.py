@@ -9,10 +9,11 @@ or to the edge side (the sink side ``T``), and the cut's capacity is the latency
 - a layer ``u`` whose output goes to its successors gets one auxiliary node ``u'``: ``u -> u'`` with capacity
   ``output_cost[u]`` (its output is sent up once, however many successors run on the edge) and
   ``u' -> w`` of infinite capacity for every successor ``w``;
-- the raw input is a node pinned to the device (``source -> input`` infinite) that feeds the entry layers the
-  same way, with capacity ``input_cost``; the result is a node pinned to the device that the exit layers feed:
-  ``result -> x`` with capacity ``result_cost`` for every exit layer ``x`` (cut when one runs on the edge;
-  the result comes down once because the exit layers share one auxiliary node);
+- the raw input is a node pinned to the device (``source -> input`` infinite) that feeds the layers reading it
+  (the entry layers, or ``input_users`` where a later layer reads the input too, as a skip connection from
+  the input does) the same way, with capacity ``input_cost``; the result is a node pinned to the device that
+  the exit layers feed: ``result -> x`` with capacity ``result_cost`` for every exit layer ``x`` (cut when one
+  runs on the edge; the result comes down once because the exit layers share one auxiliary node);
 - ``w -> u`` of infinite capacity for every DAG edge ``u -> w``: no layer runs on the device after one of its
   inputs ran on the edge (data goes up once, never back down mid-model), which also makes a chain's cut a
   single split point.
@@ -38,8 +39,9 @@ class LayerGraph:
         edge_cost: ``[V]`` cost of running it on the edge.
         output_cost: ``[V]`` cost of sending its output from the device to the edge.
         edges: DAG edges ``(u, w)``: ``w`` consumes ``u``'s output.
-        input_cost: cost of sending the raw input up (when an entry layer runs on the edge).
+        input_cost: cost of sending the raw input up (when a layer reading it runs on the edge).
         result_cost: cost of sending the result down (when an exit layer runs on the edge).
+        input_users: the layers that read the raw input; None: the entry layers (:meth:`entries`).
     """
 
     device_cost: tuple[float, ...]
@@ -48,6 +50,7 @@ class LayerGraph:
     edges: tuple[tuple[int, int], ...]
     input_cost: float
     result_cost: float
+    input_users: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         count = len(self.device_cost)
@@ -59,6 +62,8 @@ class LayerGraph:
         for u, w in self.edges:
             if not (0 <= u < count and 0 <= w < count) or u == w:
                 raise ValueError(f"edge ({u}, {w}) does not join two layers of 0..{count - 1}")
+        if self.input_users is not None and any(not 0 <= v < count for v in self.input_users):
+            raise ValueError(f"input_users must be layers of 0..{count - 1}")
 
     @property
     def num_layers(self) -> int:
@@ -76,6 +81,10 @@ class LayerGraph:
         """Layers without predecessors (they read the raw input)."""
         targets = {w for _, w in self.edges}
         return [v for v in range(self.num_layers) if v not in targets]
+
+    def input_readers(self) -> list[int]:
+        """Layers that read the raw input: ``input_users``, or the entry layers."""
+        return list(self.entries() if self.input_users is None else self.input_users)
 
     def exits(self) -> list[int]:
         """Layers without successors (they produce the result)."""
@@ -102,6 +111,43 @@ def chain_graph(
     )
 
 
+def dag_graph(
+    device_cost: list[float],
+    edge_cost: list[float],
+    output_cost: list[float],
+    layer_inputs: list[list[int]],
+    input_cost: float,
+    result_cost: float,
+) -> LayerGraph:
+    """The DAG of a profile's units (``nomasplit.data.profile.ModelGraph``).
+
+    Args:
+        device_cost: ``[V]`` per layer.
+        edge_cost: ``[V]`` per layer.
+        output_cost: ``[V]`` cost of sending the layer's own output up once.
+        layer_inputs: ``[V]`` lists of what each layer reads: 0 the raw input, ``k`` layer ``k - 1``
+            (the 1-based unit numbers of a profile's graph).
+        input_cost: cost of sending the raw input up.
+        result_cost: cost of sending the result down.
+    """
+    return LayerGraph(
+        device_cost=tuple(device_cost),
+        edge_cost=tuple(edge_cost),
+        output_cost=tuple(output_cost),
+        edges=tuple(
+            (source - 1, layer) for layer, sources in enumerate(layer_inputs) for source in sources if source > 0
+        ),
+        input_cost=input_cost,
+        result_cost=result_cost,
+        input_users=tuple(layer for layer, sources in enumerate(layer_inputs) if 0 in sources),
+    )
+
+
+def is_prefix(device_layers: frozenset[int]) -> bool:
+    """True if the device layers are ``0..s-1`` for some ``s``: a split point of the layers' order."""
+    return device_layers == frozenset(range(len(device_layers)))
+
+
 def is_monotone(graph: LayerGraph, device_layers: frozenset[int]) -> bool:
     """True if no device layer consumes the output of an edge layer."""
     return all(not (u not in device_layers and w in device_layers) for u, w in graph.edges)
@@ -116,7 +162,7 @@ def partition_cost(graph: LayerGraph, device_layers: frozenset[int]) -> float:
         cost += graph.device_cost[v] if on_device else graph.edge_cost[v]
         if on_device and any(w not in device_layers for w in successors[v]):
             cost += graph.output_cost[v]
-    if any(v not in device_layers for v in graph.entries()):
+    if any(v not in device_layers for v in graph.input_readers()):
         cost += graph.input_cost
     if any(v not in device_layers for v in graph.exits()):
         cost += graph.result_cost
@@ -226,7 +272,7 @@ def min_cut_partition(graph: LayerGraph) -> tuple[frozenset[int], float]:
                 network.add_arc(w, v, math.inf)  # monotone: w on the device forces v on the device
     network.add_arc(source, input_node, math.inf)
     network.add_arc(input_node, input_out, graph.input_cost)
-    for v in graph.entries():
+    for v in graph.input_readers():
         network.add_arc(input_out, v, math.inf)
     network.add_arc(source, result_node, math.inf)
     network.add_arc(result_node, result_hub, graph.result_cost)
