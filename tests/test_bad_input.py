@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -771,6 +772,134 @@ CLASS_CASES: list[Case] = [
         message="--aps 10000000000000000000... : out of range",
         absent=(OUT,),
     ),
+    Case(
+        "solve-set-deep-value",
+        ["solve", "{scenario}", "--out", OUT, "--set", "max_iterations=" + "[" * 3000],
+        message="nest more than 64 levels deep",
+        absent=(OUT,),
+    ),
+    Case(
+        "solve-set-twice",
+        ["solve", "{scenario}", "--out", OUT, "--set", "max_iterations=3", "--set", "max_iterations=4"],
+        message="--set 'max_iterations' is given twice",
+        absent=(OUT,),
+    ),
+    # --- settings validated before work starts -----------------------------------------------------------------
+    Case(
+        "reproduce-settings-wrong-algorithm-setting",
+        ["reproduce", "--settings", "{bad}", "--out", "{tmp}/r", "--workers", "0"],
+        edit=("settings", _set("algorithm_settings.ecc-noma.ligd.max_iterations", "x")),
+        message="algorithm_settings ecc-noma.ligd: max_iterations",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "reproduce-settings-unknown-algorithm",
+        ["reproduce", "--settings", "{bad}", "--out", "{tmp}/r", "--workers", "0"],
+        edit=("settings", _set("algorithm_settings.fast-magic", {})),
+        message="unknown algorithm 'fast-magic'",
+        absent=("{tmp}/r",),
+    ),
+    Case(
+        "calibrate-solver-settings-wrong-type",
+        [
+            "calibrate",
+            "--out",
+            OUT,
+            "--store",
+            "{tmp}/store",
+            "--solver-settings",
+            '{{"ecc-noma": {{"ligd": {{"max_iterations": "x"}}}}}}',
+        ],
+        message="--solver-settings ecc-noma.ligd: max_iterations",
+        absent=(OUT, "{tmp}/store"),
+    ),
+    Case(
+        "calibrate-solver-settings-duplicate-method",
+        [
+            "calibrate",
+            "--out",
+            OUT,
+            "--store",
+            "{tmp}/store",
+            "--solver-settings",
+            '{{"ecc-noma": {{}}, "ecc-noma": {{}}}}',
+        ],
+        message="key 'ecc-noma' is given twice",
+        absent=(OUT, "{tmp}/store"),
+    ),
+    # --- one output boundary ---------------------------------------------------------------------------------------
+    Case(
+        "replay-json-is-its-plan",
+        ["edge", "replay", "{nin_plan}", "{nin_scenario}", "--users", "1", "--json", "{nin_plan}"],
+        message="is also an input of this command (PLAN",
+        unchanged=("{nin_plan}",),
+    ),
+    Case(
+        "replay-json-is-its-scenario",
+        ["edge", "replay", "{nin_plan}", "{nin_scenario}", "--users", "1", "--json", "{nin_scenario}"],
+        message="is also an input of this command (SCENARIO",
+        unchanged=("{nin_scenario}",),
+    ),
+    Case(
+        "replay-plan-of-another-scenario",
+        ["edge", "replay", "{plan}", "{nin_scenario}", "--users", "1"],
+        message="but scenario",
+    ),
+    Case(
+        "solve-out-character-device",
+        ["solve", "{scenario}", "--out", "/dev/null"],
+        message="is a character device, not a regular file",
+    ),
+    Case(
+        "evaluate-out-character-device",
+        ["evaluate", "{scenario}", "{plan}", "--out", "/dev/null"],
+        message="is a character device",
+    ),
+    Case(
+        "profile-out-is-timings",
+        ["profile", "nin", "--out", OUT, "--measure", "--units", "1", "--timings", OUT],
+        message="is also the command's --timings output",
+        absent=(OUT,),
+    ),
+    Case(
+        "scenario-calibrate-out-is-scenario",
+        ["scenario", "calibrate", "{scenario}", "--out", "{scenario}", "--compensation-from", "{plan}"],
+        message="is also an input of this command (SCENARIO",
+        unchanged=("{scenario}",),
+    ),
+    Case(
+        "scenario-calibrate-out-is-edge-measurement",
+        ["scenario", "calibrate", "{scenario}", "--out", "{plan}", "--edge", "{plan}"],
+        message="is also an input of this command (--edge",
+        unchanged=("{plan}",),
+    ),
+    Case(
+        "reproduce-out-folder-of-foreign-files",
+        ["reproduce", "--quick", "--out", "{tmp}", "--workers", "0"],
+        message="holds",
+        unchanged=("{scenario}",),
+        absent=("{tmp}/report.md", "{tmp}/results"),
+    ),
+    Case(
+        "reproduce-settings-inside-out",
+        ["reproduce", "--settings", "{tmp}/settings.json", "--out", "{tmp}", "--workers", "0"],
+        message="is inside this output folder",
+        absent=("{tmp}/results",),
+    ),
+    Case("schema-out-folder-of-foreign-files", ["schema", "--out", "{tmp}"], message="this command did not write"),
+    Case(
+        "calibrate-store-folder-of-foreign-files",
+        ["calibrate", "--out", "{tmp}/c.json", "--store", "{tmp}"],
+        message="--store",
+        absent=("{tmp}/c.json", "{tmp}/results"),
+    ),
+    Case(
+        "calibrate-out-is-start",
+        ["calibrate", "--out", "{tmp}/s.json", "--store", "{tmp}/store", "--start", "{tmp}/s.json"],
+        text=("s.json", "{}"),
+        message="is also an input of this command (--start",
+        absent=("{tmp}/store",),
+    ),
 ]
 
 
@@ -1294,3 +1423,164 @@ def test_file_limits_are_those_of_the_docs() -> None:
     text = " ".join((Path(__file__).parents[1] / "docs" / "formats.md").read_text(encoding="utf-8").split())
     for name, value in FILE_LIMITS._asdict().items():
         assert f"`{name}` | {value:,}" in text, name
+
+
+# --- issue 28: outputs that are links or special files, user code, remote answers -------------------------------
+
+
+def test_an_output_that_is_a_symlink_is_refused_and_kept(base: dict[str, Path], tmp_path: Path) -> None:
+    target = tmp_path / "target.json"
+    target.write_text("keep me", encoding="utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    result = runner.invoke(app, ["solve", str(base["scenario"]), "--out", str(link), "-a", "device-only"])
+    assert result.exit_code == 2
+    assert "is a symbolic link" in _one_error_line(result)
+    assert link.is_symlink() and target.read_text(encoding="utf-8") == "keep me"
+
+
+def test_an_output_that_is_a_named_pipe_is_refused(base: dict[str, Path], tmp_path: Path) -> None:
+    pipe = tmp_path / "pipe.json"
+    os.mkfifo(pipe)
+    result = runner.invoke(app, ["evaluate", str(base["scenario"]), str(base["plan"]), "--out", str(pipe)])
+    assert result.exit_code == 2
+    assert "is a named pipe, not a regular file" in _one_error_line(result)
+
+
+def test_a_folder_output_of_our_own_files_is_accepted_and_force_overrides(tmp_path: Path) -> None:
+    from nomasplit.cli.reproduce_cmd import REPRODUCE_OUTPUTS
+    from nomasplit.errors import InputError
+    from nomasplit.io import check_output_folder
+
+    for name in ("report.md", "results.csv", "fig02.png", "regime-overload-speed.svg", "calibrated-preset"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    (tmp_path / "results").mkdir()
+    assert check_output_folder(tmp_path, own=REPRODUCE_OUTPUTS) == tmp_path  # a previous run's folder: resumed
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(InputError, match=r"holds 1 file\(s\) this command did not write \(notes.txt\)"):
+        check_output_folder(tmp_path, own=REPRODUCE_OUTPUTS)
+    assert check_output_folder(tmp_path, own=REPRODUCE_OUTPUTS, force=True) == tmp_path
+
+
+USER_MODULE = """
+import sys
+from torch import nn
+
+
+class Fails(nn.Module):
+    def forward(self, tensor):
+        raise KeyError("not a RuntimeError")
+
+
+def exits():
+    sys.exit(0)
+
+
+def fails():
+    return nn.Sequential(nn.Flatten(), Fails())
+"""
+
+
+@pytest.mark.parametrize(
+    ("attr", "message"),
+    [
+        ("exits", "exit(0) was called inside the command in"),
+        ("fails", "user code failed in"),
+        ("exits_on_import", "exit(3) was called inside the command in"),
+    ],
+)
+def test_user_code_that_raises_or_exits_is_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, attr: str, message: str
+) -> None:
+    module = f"user_model_{attr}"
+    source = USER_MODULE if attr != "exits_on_import" else "import sys\nsys.exit(3)\n"
+    (tmp_path / f"{module}.py").write_text(source, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    out = tmp_path / "profile.json"
+    spec = f"{module}:{'fails' if attr == 'exits_on_import' else attr}"
+    result = runner.invoke(app, ["profile", "--model", spec, "--input-shape", "1,3,4,4", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result)
+    assert message in line and f"{module}.py" in line, line
+    assert not out.exists()
+
+
+class _FakeEdge:
+    """A loopback HTTP server that answers every GET with ``body``, optionally one byte every ``trickle_s``."""
+
+    def __init__(self, body: bytes, trickle_s: float | None = None) -> None:
+        import http.server
+
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(fake.body)))
+                self.end_headers()
+                for index in range(len(fake.body)):
+                    if fake.trickle_s is not None:
+                        time.sleep(fake.trickle_s)
+                    try:
+                        self.wfile.write(fake.body[index : index + 1])
+                        self.wfile.flush()
+                    except OSError:
+                        return
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.body, self.trickle_s = body, trickle_s
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[1,2,3]", "should be a valid dictionary"),
+        (b'{"models": null}', "models"),
+        (b'{"models": {"nin": {"num_units": "9", "weights_sha256": 1}}}', "models.nin"),
+        (b'{"models": {}, "models": {}}', "given twice"),
+        (b"\xff\xfe", "not JSON"),
+    ],
+)
+def test_a_remote_answer_of_another_shape_is_a_clean_error(body: bytes, message: str) -> None:
+    with _FakeEdge(body) as url:
+        result = runner.invoke(
+            app, ["device", "run", "--model", "nin", "--split", "3", "--edge", url], env={"NOMASPLIT_TOKEN": TOKEN}
+        )
+    assert result.exit_code == 1, result.output
+    line = _one_error_line(result)
+    assert "bad_answer" in line and message in line, line
+
+
+def test_a_trickling_edge_meets_the_overall_deadline() -> None:
+    body = json.dumps({"models": {}}).encode() + b" " * 200
+    with _FakeEdge(body, trickle_s=0.02) as url, EdgeClient(url, TOKEN, timeout_s=0.5) as client:
+        started = time.perf_counter()
+        with pytest.raises(EdgeError) as info:
+            client.models()  # 200 bytes at 50 bytes/s: 4 s without the deadline
+        assert info.value.code == "deadline" and time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("token", ["tökén-0123456789abcdef", "token-0123456789\x07abcdef"])
+def test_a_token_of_other_characters_is_refused(token: str) -> None:
+    result = runner.invoke(
+        app,
+        ["device", "run", "--model", "nin", "--split", "3", "--edge", "http://127.0.0.1:9"],
+        env={"NOMASPLIT_TOKEN": token},
+    )
+    assert result.exit_code == 2
+    assert "printable ASCII" in _one_error_line(result)

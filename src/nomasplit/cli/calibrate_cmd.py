@@ -9,6 +9,7 @@ from rich.table import Table
 
 from nomasplit.cli.common import console, handle_errors
 from nomasplit.errors import InputError
+from nomasplit.io import check_output_path
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +44,16 @@ def register(app: typer.Typer) -> None:
             pooled_compensation,
         )
 
+        device_files = {f"--device {spec}": Path(spec.partition("=")[2] or spec) for spec in device}
+        check_output_path(
+            out,
+            inputs={
+                "SCENARIO": scenario_path,
+                **{f"--edge {path}": path for path in edge},
+                **device_files,
+                "--compensation-from": compensation_from,
+            },
+        )
         if not edge and not device and compensation_from is None:
             raise InputError("give at least one --edge, --device or --compensation-from")
         if keep_compensation and compensation_from is not None:

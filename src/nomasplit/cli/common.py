@@ -2,7 +2,8 @@
 
 Every command body runs inside :func:`handle_errors`, the CLI's one exception boundary: bad input ends with exit
 code 2 and one clear line on stderr (never a traceback), a solver that cannot handle an instance or an internal
-error with exit code 1, Ctrl-C with 130 and SIGTERM with 143. User code runs inside :func:`user_code`.
+error with exit code 1, Ctrl-C with 130 and SIGTERM with 143; an exception raised in the user's code (a model
+module) is exit 2 naming the file and line.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import inspect
 import math
 import signal
 import sys
+import sysconfig
 import threading
+import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
@@ -23,6 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from nomasplit.errors import InputError, SolverError
+from nomasplit.io import shown
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -65,24 +71,6 @@ def warn(message: str) -> None:
     error_console.print(f"[bold yellow]warning:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True)
 
 
-class UserCodeError(Exception):
-    """Raised by :func:`user_code` when the user's code fails: the CLI's exit 2, naming what ran."""
-
-
-@contextlib.contextmanager
-def user_code(what: str) -> Iterator[None]:
-    """Run the user's code (a model module, a factory) inside: any exception it raises, ``SystemExit``
-    included, becomes :class:`~nomasplit.errors.InputError` naming ``what`` (exit 2). Ctrl-C stays Ctrl-C."""
-    try:
-        yield
-    except (InputError, SolverError, KeyboardInterrupt, typer.Exit, click.exceptions.ClickException):
-        raise
-    except SystemExit as exc:
-        raise InputError(f"{what}: the code called exit({exc.code!r}); a model module must not exit") from None
-    except Exception as exc:
-        raise InputError(f"{what}: {type(exc).__name__}: {exc}") from None
-
-
 def _interrupted(code: int) -> NoReturn:
     error_console.print("interrupted" if code == EXIT_INTERRUPTED else "terminated")
     sys.exit(code)
@@ -123,8 +111,10 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except Terminated:
             _interrupted(EXIT_TERMINATED)
         except SystemExit as exc:
+            where = _user_frame(exc.__traceback__)
             raise fail(
-                f"exit({exc.code!r}) was called inside the command (user code must not exit); nothing more was done",
+                f"exit({exc.code!r}) was called inside the command{where} (user code must not exit); nothing "
+                "more was done",
                 EXIT_INPUT_ERROR,
             ) from None
         except RecursionError:
@@ -132,12 +122,35 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except MemoryError:
             raise fail("out of memory: the input is too large for this machine", EXIT_INPUT_ERROR) from None
         except Exception as exc:
+            where = _user_frame(exc.__traceback__)
+            if where:
+                raise fail(f"user code failed{where}: {type(exc).__name__}: {exc}", EXIT_INPUT_ERROR) from None
             raise fail(
                 f"internal error: {type(exc).__name__}: {exc} (please report it with the command line)",
                 EXIT_SOLVER_ERROR,
             ) from None
 
     return wrapper
+
+
+#: Folders of code that is not the user's: this package, the standard library and installed packages.
+_LIBRARY_DIRS: tuple[Path, ...] = tuple(
+    {Path(__file__).resolve().parents[1]}
+    | {Path(sysconfig.get_path(name)).resolve() for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+
+
+def _user_frame(trace: TracebackType | None) -> str:
+    """`` in FILE line N`` of the innermost frame of ``trace`` in the user's code (a model module, a factory: a
+    file outside this package, the standard library and installed packages), or ``""`` if the exception was
+    raised without passing through user code."""
+    for frame in reversed(traceback.extract_tb(trace)):
+        if frame.filename.startswith("<"):
+            continue
+        path = Path(frame.filename).resolve()
+        if not any(path.is_relative_to(folder) for folder in _LIBRARY_DIRS):
+            return f" in {shown(path)} line {frame.lineno}"
+    return ""
 
 
 #: Range of an integer option: a signed 64-bit integer (numpy, torch and JSON readers hold no more).

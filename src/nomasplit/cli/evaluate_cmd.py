@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
         objective is not finite (an offloading user without a rate) is reported, then exit 1; --out is not written.
         """
         if out is not None:
-            check_output_path(out, inputs=(scenario_path, plan_path))
+            check_output_path(out, inputs={"SCENARIO": scenario_path, "PLAN": plan_path})
 
         from nomasplit.data.files import load_plan, load_scenario, save
         from nomasplit.data.plan import check_plan_matches_scenario

@@ -3,7 +3,6 @@ parameters the paper leaves open to a few of its quoted numbers."""
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import time
@@ -14,6 +13,10 @@ import typer
 
 from nomasplit.cli.common import console, handle_errors
 from nomasplit.errors import InputError
+from nomasplit.io import check_output_folder, check_output_path, same_file, shown
+
+#: What calibrate writes into its --store folder (glob patterns): the resumable results, as reproduce's.
+CALIBRATE_STORE: tuple[str, ...] = ("results", ".*.tmp")
 
 
 def register(app: typer.Typer) -> None:
@@ -59,6 +62,9 @@ def register(app: typer.Typer) -> None:
             "--only",
             help="comma-separated parameters to search (the others stay at the start point); default: all",
         ),
+        force: bool = typer.Option(
+            False, "--force", help="use a --store folder that holds files calibrate did not write"
+        ),
     ) -> None:
         """Fit device speed and energy, edge energy, lambda's shape, the precision sent, a finite edge server,
         DNN Surgery's server, the latency weight and the users per subchannel, inside a declared box, to Fig. 2's
@@ -83,8 +89,11 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--min-improvement must be in [0, 1), got {min_improvement}")
         if workers is not None and workers < 0:
             raise InputError(f"--workers must be 0 or more, got {workers}")
-        if not out.parent.is_dir():
-            raise InputError(f"--out {out}: output folder {out.parent} does not exist")
+        starts = {f"--start {item}": item for item in start if item != "declared"}
+        check_output_path(out, inputs=starts, outputs={"--store": store})
+        check_output_folder(store, own=CALIBRATE_STORE, inputs=starts, option="--store", force=force)
+        if same_file(out, store) or out.resolve().is_relative_to(store.resolve()):
+            raise InputError(f"--out {shown(out)} is inside --store {shown(store)}; write the settings elsewhere")
         box = CALIBRATION_BOX
         if only is not None:
             names = [name.strip() for name in only.split(",") if name.strip()]
@@ -134,20 +143,18 @@ def _parse_solver_settings(text: str | None) -> dict[str, dict[str, Any]] | None
     given."""
     if text is None:
         return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--solver-settings: not JSON ({exc.msg} at column {exc.colno})") from None
+    from nomasplit.io import parse_json
+
+    data = parse_json(text, "--solver-settings")
     if not isinstance(data, dict) or not all(isinstance(value, dict) for value in data.values()):
         raise InputError('--solver-settings: expected {"method": {"setting": value}}')
-    from nomasplit.data.files import validate_as
     from nomasplit.experiments.calibration import CALIBRATION_METHODS
-    from nomasplit.solvers import ALGORITHMS
+    from nomasplit.experiments.reproduce import check_algorithm_settings
 
-    for method, settings in data.items():
+    for method in data:
         if method not in CALIBRATION_METHODS:
             raise InputError(
                 f"--solver-settings: {method!r} is not run by calibrate ({', '.join(CALIBRATION_METHODS)})"
             )
-        validate_as(ALGORITHMS[method].settings_type, settings, f"--solver-settings {method}")
+    check_algorithm_settings(data, "--solver-settings")
     return data

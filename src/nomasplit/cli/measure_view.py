@@ -13,11 +13,15 @@ from nomasplit.cli.common import console
 from nomasplit.data.files import save
 from nomasplit.data.profile import ModelProfile
 from nomasplit.errors import InputError
+from nomasplit.io import check_output_path
 from nomasplit.profiling import measure_unit_latencies, parse_units
 
 
-def check_units_options(measure: bool, units_text: str | None, timings: Path | None) -> list[int] | None:
-    """The parsed ``--units``, after checking it goes with ``--measure`` and ``--timings``."""
+def check_units_options(
+    measure: bool, units_text: str | None, timings: Path | None, out: Path | None = None
+) -> list[int] | None:
+    """The parsed ``--units``, after checking it goes with ``--measure`` and ``--timings`` (an output other
+    than ``out``, through the output boundary)."""
     if units_text is None:
         if timings is not None:
             raise InputError("--timings goes with --measure --units")
@@ -26,8 +30,7 @@ def check_units_options(measure: bool, units_text: str | None, timings: Path | N
         raise InputError("--units goes with --measure")
     if timings is None:
         raise InputError("--units needs --timings FILE.json for the measurement")
-    if not timings.parent.is_dir():
-        raise InputError(f"--timings {timings}: output folder {timings.parent} does not exist")
+    check_output_path(timings, outputs={"--out": out}, option="--timings")
     return parse_units(units_text)
 
 

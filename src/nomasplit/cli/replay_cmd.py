@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from nomasplit.cli.common import console, fail, handle_errors
+from nomasplit.cli.common import console, fail, handle_errors, warn
 
 
 def _edge_group(app: typer.Typer) -> typer.Typer:
@@ -33,17 +33,27 @@ def register(app: typer.Typer) -> None:
         max_seconds: float = typer.Option(120.0, "--max-seconds", help="Limit on the whole replay."),
         seed: int = typer.Option(0, "--seed", help="Weight seed of the zoo models."),
         out: Path | None = typer.Option(None, "--json", help="Write the full result as JSON here."),
+        force: bool = typer.Option(
+            False, "--force", help="Replay a plan made for another scenario (its scenario_sha256) anyway."
+        ),
     ) -> None:
         """Replay one AP's offloading users at once on a loopback edge: measured against planned, per user."""
         from nomasplit.data.files import load_plan, load_scenario
+        from nomasplit.data.plan import check_plan_matches_scenario
         from nomasplit.io import check_output_path, write_json
         from nomasplit.runtime.replay import run_replay
 
         if out is not None:
-            check_output_path(out)
+            check_output_path(out, inputs={"PLAN": plan_path, "SCENARIO": scenario_path}, option="--json")
+        scenario, plan = load_scenario(scenario_path), load_plan(plan_path)
+        warning = check_plan_matches_scenario(
+            plan, scenario, plan_source=f"plan {plan_path}", scenario_source=f"scenario {scenario_path}", force=force
+        )
+        if warning is not None:
+            warn(warning)
         result = run_replay(
-            load_scenario(scenario_path),
-            load_plan(plan_path),
+            scenario,
+            plan,
             num_users=users,
             ap=ap,
             rounds=rounds,

@@ -15,7 +15,7 @@ import typer
 
 from nomasplit.cli.common import console, error_console, handle_errors
 from nomasplit.errors import InputError
-from nomasplit.io import check_writable_folder
+from nomasplit.io import check_output_folder, shown
 
 if TYPE_CHECKING:
     from nomasplit.experiments import ReproductionSettings
@@ -87,6 +87,23 @@ def _estimate(num_tasks: int, scale: str, workers: int | None, scheduler: str | 
 
 PRESETS = ("paper", "calibrated")
 
+#: Names reproduce writes into its --out folder (glob patterns): a folder with any other entry is refused unless
+#: --force (docs/reproduction.md, "Output folder").
+REPRODUCE_OUTPUTS: tuple[str, ...] = (
+    "results",
+    "results.csv",
+    "results.parquet",
+    "figure_tables.csv",
+    "fig*.png",
+    "fig*.svg",
+    "regime-*.png",
+    "regime-*.svg",
+    "report.md",
+    "report.json",
+    "*-preset",
+    ".*.tmp",
+)
+
 
 def preset_settings(
     preset: str, *, quick: bool, calibration: Path | None = None
@@ -149,6 +166,12 @@ def register(app: typer.Typer) -> None:
         settings_file: Path | None = typer.Option(
             None, "--settings", help="a YAML/JSON file of ReproductionSettings (own sweeps); replaces --quick"
         ),
+        force: bool = typer.Option(
+            False,
+            "--force",
+            help="write into an --out folder that holds files reproduce did not write (its files of reproduce's "
+            "names are replaced)",
+        ),
     ) -> None:
         """Reproduce Section VI (Figs. 2-11) and the extra figures: results, PNG/SVG figures, report.md and
         report.json, for one preset with the other beside it.
@@ -170,20 +193,25 @@ def register(app: typer.Typer) -> None:
 
             if not torch.cuda.is_available():
                 raise InputError("--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)")
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out: {out} exists and is not a folder")
-        existing = out
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        check_writable_folder(existing, option=f"--out {out}")
+        check_output_folder(
+            out,
+            own=REPRODUCE_OUTPUTS,
+            inputs={"--settings": settings_file, "--calibration": calibration},
+            option="--out",
+            force=force,
+        )
 
         from nomasplit.experiments import reproduce
         from nomasplit.experiments.figures import load_settings
+        from nomasplit.experiments.reproduce import check_algorithm_settings
         from nomasplit.experiments.sweep import Failure, build_tasks, dask_client
 
         other: ReproductionSettings | None = None
         if settings_file is not None:
             settings = load_settings(settings_file)
+            check_algorithm_settings(
+                settings.algorithm_settings, f"--settings {shown(settings_file)}: algorithm_settings"
+            )
         else:
             settings, other = preset_settings(preset, quick=quick, calibration=calibration)
         if not compare:

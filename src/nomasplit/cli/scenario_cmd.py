@@ -46,7 +46,8 @@ def register(app: typer.Typer) -> None:
         access: str | None = typer.Option(None, "--access", help="noma or oma (oma sets cluster size 1)."),
     ) -> None:
         """Generate a scenario file; flags override the config (and are noted in the scenario's description)."""
-        check_output_path(out, inputs=(config_path,))
+        model_file = Path(model) if model is not None and Path(model).is_file() else None
+        check_output_path(out, inputs={"CONFIG": config_path, "--model": model_file})
 
         from nomasplit.generate import generate_to_file, load_config, paper_config
         from nomasplit.generate.summary import summarize_scenario

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.table import Table
 
 from nomasplit.cli.catalog import ALGORITHM_CATALOG, ALGORITHM_NAMES
 from nomasplit.cli.common import console, handle_errors
 from nomasplit.errors import InputError, SolverError
-from nomasplit.io import check_output_path
+from nomasplit.io import check_output_path, parse_yaml
 
 #: ``--threads`` range of ``solve`` (as ``edge serve``).
 MAX_THREADS = 1024
@@ -30,10 +29,9 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"--set {item!r}: expected key=value (for example --set max_iterations=50)")
-        try:
-            settings[key.strip()] = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise InputError(f"--set {item!r}: the value is not a number, boolean or word") from None
+        if key.strip() in settings:
+            raise InputError(f"--set {key.strip()!r} is given twice")
+        settings[key.strip()] = parse_yaml(text, f"--set {item!r}")
     return settings
 
 
@@ -65,7 +63,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--seed must be 0 or more, got {seed}")
         if threads is not None and not 1 <= threads <= MAX_THREADS:
             raise InputError(f"--threads {threads} is out of range: allowed 1..{MAX_THREADS}")
-        check_output_path(out, inputs=(scenario_path,))
+        check_output_path(out, inputs={"SCENARIO": scenario_path})
         settings = parse_settings(set_)
 
         import torch

@@ -574,8 +574,10 @@ def calibrate(
     Returns:
         The best parameters (with the evidence in ``fit``) and every evaluation, in order.
     """
+    from nomasplit.experiments.reproduce import check_algorithm_settings
     from nomasplit.experiments.sweep import build_tasks, load_results, run_sweep
 
+    check_algorithm_settings(algorithm_settings or {}, "algorithm_settings")  # before any evaluation runs
     started = time.perf_counter()
     box = CALIBRATION_BOX if box is None else box
     starts = [{**CALIBRATION_START, **(item or {})} for item in (start if isinstance(start, list) else [start])]

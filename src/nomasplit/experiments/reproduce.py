@@ -14,7 +14,7 @@ Layout of the output folder::
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,34 @@ class ReproductionOutcome:
     files: list[Path]
     analysis: Analysis | None = None
     compare: Analysis | None = None
+
+
+def check_algorithm_settings(algorithm_settings: Mapping[str, Any], source: str) -> None:
+    """Validate settings per algorithm before any work, with the settings models that run them.
+
+    Each name must be a registered algorithm and its settings must validate as that algorithm's
+    ``settings_type`` (in strict mode: ``"5"`` is not the number 5, as everywhere in settings files); a mapping
+    inside them named after another registered algorithm (``ecc-noma``'s ``ligd``) is validated as that
+    algorithm's settings too.
+
+    Raises:
+        InputError: naming ``source``, the algorithm and the bad field.
+    """
+    from nomasplit.data.files import validate_strict
+    from nomasplit.solvers import ALGORITHMS, get_algorithm
+
+    if not isinstance(algorithm_settings, Mapping):
+        raise InputError(f"{source}: expected a mapping of algorithm name to settings")
+    for name, settings in algorithm_settings.items():
+        try:
+            algorithm = get_algorithm(name)
+        except InputError as exc:
+            raise InputError(f"{source}: {exc}") from None
+        where = f"{source} {name}"
+        validate_strict(algorithm.settings_type, settings, where)
+        for key, inner in settings.items():
+            if key in ALGORITHMS and isinstance(inner, Mapping):
+                validate_strict(ALGORITHMS[key].settings_type, dict(inner), f"{where}.{key}")
 
 
 def compare_dir(out_dir: str | Path, settings: ReproductionSettings) -> Path:
@@ -77,6 +105,9 @@ def reproduce(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
+    check_algorithm_settings(settings.algorithm_settings, "algorithm_settings")
+    if compare is not None:
+        check_algorithm_settings(compare.algorithm_settings, f"algorithm_settings of the {compare.preset} preset")
     tasks = build_tasks(settings)  # validates every point's configuration before anything is written
     other_tasks = build_tasks(compare) if compare is not None else []
     try:

@@ -12,8 +12,11 @@ from typing import Any
 
 import httpx
 import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from nomasplit.data.files import format_validation_error
 from nomasplit.errors import InputError, NomasplitError
+from nomasplit.io import parse_json
 from nomasplit.runtime.protocol import (
     CONTENT_TYPE,
     HEADER_DOWNLINK_BPS,
@@ -49,7 +52,48 @@ def token_from_env(environ: Mapping[str, str] | None = None) -> str:
             f"{TOKEN_ENV} is not set: edge and device share a secret token; set the same value on both, e.g. "
             f"export {TOKEN_ENV}=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
+    if not (token.isascii() and token.isprintable()):
+        raise InputError(
+            f"{TOKEN_ENV} holds characters other than printable ASCII: an HTTP header carries only those; use e.g. "
+            f"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     return token
+
+
+class ServedModelInfo(BaseModel):
+    """One served model in the edge's ``/v1/models`` answer (the fields the device reads; others are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    num_units: int
+    weights_sha256: str
+
+
+class EdgeLimits(BaseModel):
+    """The edge's limits in its ``/v1/models`` answer."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    max_inflight: int | None = None
+    max_body_bytes: int | None = None
+
+
+class ModelsAnswer(BaseModel):
+    """The edge's ``/v1/models`` answer, validated before the device uses it (an answer of another shape is a
+    ``bad_answer`` :class:`EdgeError`, not a crash)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    models: dict[str, ServedModelInfo]
+    limits: EdgeLimits = EdgeLimits()
+
+
+class HealthAnswer(BaseModel):
+    """The edge's ``/v1/health`` answer."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    status: str
 
 
 class EdgeError(NomasplitError):
@@ -108,6 +152,8 @@ def _error_from(response: httpx.Response, content: bytes) -> EdgeError:
     retry_after = _retry_after_s(response)
     try:
         body = json.loads(content)
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
         return EdgeError(
             response.status_code, str(body.get("error", "error")), str(body.get("detail", "")), retry_after
         )
@@ -115,14 +161,17 @@ def _error_from(response: httpx.Response, content: bytes) -> EdgeError:
         return EdgeError(response.status_code, "error", content[:200].decode("utf-8", "replace"), retry_after)
 
 
-def _read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
-    """The body of a streamed answer, refusing (EdgeError) one longer than ``limit`` bytes before reading it."""
+def _read_capped(response: httpx.Response, limit: int, what: str, deadline: float | None = None) -> bytes:
+    """The body of a streamed answer, refusing (EdgeError) one longer than ``limit`` bytes before reading it, or
+    one still arriving at ``deadline`` (``time.monotonic()``; an edge that trickles its answer)."""
     declared = response.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise EdgeError(response.status_code, "answer_too_large", f"{what} declares {declared} bytes, limit {limit}")
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
+        if deadline is not None and time.monotonic() > deadline:
+            raise EdgeError(response.status_code, "deadline", f"{what} was still arriving at the deadline")
         size += len(chunk)
         if size > limit:
             raise EdgeError(
@@ -138,7 +187,9 @@ class EdgeClient:
     Args:
         url: ``http://host:port`` of the edge.
         token: the shared secret (see :func:`token_from_env`).
-        timeout_s: limit on connecting and on each read or write.
+        timeout_s: limit on connecting and on each read or write, and on receiving a whole answer (an overall
+            deadline: an edge that trickles its answer byte by byte is cut off; a paced downlink adds the time
+            its declared length takes at the paced rate).
         max_answer_bytes: longest inference answer read (longer ones are refused unread, ``answer_too_large``).
     """
 
@@ -148,6 +199,7 @@ class EdgeClient:
         if not url.startswith(("http://", "https://")):
             raise InputError(f"--edge {url!r} must be an http:// or https:// URL")
         self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
         self.max_answer_bytes = max_answer_bytes
         # TCP_NODELAY: the request's headers and body are separate writes; with Nagle's algorithm the body
         # would wait for the peer's delayed ACK of the headers (about 40 ms on Linux).
@@ -170,26 +222,35 @@ class EdgeClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _get(self, path: str) -> Any:
+    def _get(self, path: str, answer: type[BaseModel]) -> dict[str, Any]:
+        """``GET path``: the JSON answer, validated as ``answer`` (the edge's answer as sent, once valid)."""
+        deadline = time.monotonic() + self.timeout_s
         try:
             with self._http.stream("GET", path) as response:
-                content = _read_capped(response, MAX_JSON_ANSWER_BYTES, f"the answer to GET {path}")
+                content = _read_capped(response, MAX_JSON_ANSWER_BYTES, f"the answer to GET {path}", deadline)
         except httpx.HTTPError as exc:
             raise EdgeError(None, "unreachable", f"cannot reach {self.url}: {exc}") from None
         if response.status_code != 200:
             raise _error_from(response, content)
         try:
-            return json.loads(content)
-        except ValueError:
-            raise EdgeError(response.status_code, "bad_answer", f"GET {path}: the answer is not JSON") from None
+            data = parse_json(content.decode("utf-8"), f"GET {path}")
+            answer.model_validate(data)
+        except (InputError, UnicodeDecodeError) as exc:
+            raise EdgeError(response.status_code, "bad_answer", f"GET {path}: the answer is not JSON ({exc})") from None
+        except ValidationError as exc:
+            raise EdgeError(
+                response.status_code, "bad_answer", format_validation_error(exc, f"GET {path}: unexpected answer")
+            ) from None
+        return dict(data)
 
     def health(self) -> dict[str, Any]:
-        """``GET /v1/health``."""
-        return dict(self._get(HEALTH_PATH))
+        """``GET /v1/health``, validated as :class:`HealthAnswer`."""
+        return self._get(HEALTH_PATH, HealthAnswer)
 
     def models(self) -> dict[str, Any]:
-        """``GET /v1/models``: served models (units, shapes, weight fingerprints) and limits."""
-        return dict(self._get(MODELS_PATH))
+        """``GET /v1/models``: served models (units, shapes, weight fingerprints) and limits, validated as
+        :class:`ModelsAnswer`."""
+        return self._get(MODELS_PATH, ModelsAnswer)
 
     def infer(
         self,
@@ -232,9 +293,13 @@ class EdgeClient:
             raise EdgeError(None, "unreachable", f"request to {self.url} failed: {exc}") from None
         try:
             headers_at = time.perf_counter()
+            deadline = time.monotonic() + self.timeout_s
+            declared = response.headers.get("content-length", "")
+            if downlink_bps and declared.isascii() and declared.isdigit():
+                deadline += min(int(declared), self.max_answer_bytes) * 8 / downlink_bps
             if response.status_code != 200:
-                raise _error_from(response, _read_capped(response, MAX_JSON_ANSWER_BYTES, "the error answer"))
-            payload = _read_capped(response, self.max_answer_bytes, "the answer")
+                raise _error_from(response, _read_capped(response, MAX_JSON_ANSWER_BYTES, "the error answer", deadline))
+            payload = _read_capped(response, self.max_answer_bytes, "the answer", deadline)
             finished = time.perf_counter()
         except httpx.HTTPError as exc:
             raise EdgeError(None, "unreachable", f"answer from {self.url} broke off: {exc}") from None
