@@ -29,7 +29,7 @@ from nomasplit.runtime.protocol import (
     MODELS_PATH,
     ProtocolError,
     decode_tensor,
-    encode_tensor,
+    encode_payload,
     parse_tensor_header,
 )
 from nomasplit.runtime.shaping import paced_chunks
@@ -256,7 +256,7 @@ class EdgeClient:
         self,
         model: str,
         split: int,
-        tensor: torch.Tensor,
+        tensor: torch.Tensor | Mapping[str, torch.Tensor],
         *,
         uplink_bps: float | None = None,
         downlink_bps: float | None = None,
@@ -266,21 +266,21 @@ class EdgeClient:
         Args:
             model: served model name.
             split: ``s`` in ``0..F-1``; ``tensor`` is the output of unit ``s`` (the raw input if ``s = 0``).
-            tensor: the intermediate tensor, batch included.
+            tensor: the intermediate tensor, batch included; for a DAG model, the live tensors by name.
             uplink_bps: pace the sent body at this rate (``None``: as fast as the link goes).
             downlink_bps: ask the edge to pace its answer at this rate.
 
         Raises:
             EdgeError: the edge rejected the request or could not be reached.
         """
-        body, header = encode_tensor(tensor)
+        body, request_headers = encode_payload(tensor)
         marks: dict[str, float] = {}
 
         def paced_body() -> Iterator[bytes]:
             yield from paced_chunks(body, uplink_bps)
             marks["uplink_done"] = time.perf_counter()
 
-        headers = {**header.to_headers(), "Content-Type": CONTENT_TYPE, "Content-Length": str(len(body))}
+        headers = {**request_headers, "Content-Type": CONTENT_TYPE, "Content-Length": str(len(body))}
         if downlink_bps is not None:
             headers[HEADER_DOWNLINK_BPS] = repr(float(downlink_bps))
         request = self._http.build_request(

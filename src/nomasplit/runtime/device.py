@@ -131,8 +131,9 @@ def local_output(model: RunnableModel, inputs: torch.Tensor) -> torch.Tensor:
         return model.module(inputs)
 
 
-def device_part(model: RunnableModel, split: int, inputs: torch.Tensor) -> torch.Tensor:
-    """Units ``1..split`` on ``inputs``: the tensor a device sends at that split."""
+def device_part(model: RunnableModel, split: int, inputs: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+    """Units ``1..split`` on ``inputs``: the tensor a device sends at that split (a DAG model's live tensors by
+    name)."""
     with torch.inference_mode():
         return model.head(split)(inputs)
 
@@ -200,7 +201,8 @@ def run_split(
         downlink_s, other_s = reply.downlink_s, reply.other_s
         uplink_bytes, downlink_bytes = reply.uplink_bytes, reply.downlink_bytes
     else:
-        output = intermediate
+        # Device-Only: a DAG model's head returns its one live tensor, the result, by name.
+        output = next(iter(intermediate.values())) if isinstance(intermediate, dict) else intermediate
     total_s = time.perf_counter() - started
     if reference is None:
         reference = local_output(model, inputs)

@@ -1,10 +1,12 @@
-"""Models the runtime serves and runs: any ``nn.Sequential`` whose direct children are the split units.
+"""Models the runtime serves and runs: any ``nn.Sequential`` whose direct children are the split units, or a
+DAG model (a ResNet) with its profile's graph.
 
 Split ``s`` runs ``children[:s]`` on the device and ``children[s:]`` on the edge; ``s = 0`` is Edge-Only and
-``s = F`` Device-Only. Weights are the zoo's deterministic seeded initialisation, or a user's state dict
-read from a safetensors file (never pickle, nothing downloaded). Device and edge compare a SHA-256
-fingerprint of the weights, so a seed or file mismatch is reported instead of silently giving different
-outputs."""
+``s = F`` Device-Only. For a DAG model, units ``1..s`` of its profile's graph run on the device, which sends
+every live tensor (by name) and the edge runs the rest (:class:`nomasplit.graph_profile.SplitGraph`).
+Weights are the zoo's deterministic seeded initialisation, or a user's state dict read from a safetensors
+file (never pickle, nothing downloaded). Device and edge compare a SHA-256 fingerprint of the weights, so a
+seed or file mismatch is reported instead of silently giving different outputs."""
 
 from __future__ import annotations
 
@@ -12,12 +14,35 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
+from nomasplit.data.profile import ModelGraph
 from nomasplit.errors import InputError
-from nomasplit.runtime.protocol import format_shape, wire_dtype_name
+from nomasplit.graph_profile import SplitGraph, trace_graph
+from nomasplit.runtime.protocol import TensorList, format_shape, format_tensors, wire_dtype_name
+
+
+class DagHead:
+    """The device's part of a DAG model at split ``s``: returns the live tensors by name."""
+
+    def __init__(self, graph: SplitGraph, split: int) -> None:
+        self.graph, self.split = graph, split
+
+    def __call__(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.graph.head(inputs, self.split)
+
+
+class DagTail:
+    """The edge's part of a DAG model at split ``s``: takes the live tensors by name, returns the result."""
+
+    def __init__(self, graph: SplitGraph, split: int) -> None:
+        self.graph, self.split = graph, split
+
+    def __call__(self, live: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.graph.tail(live, self.split)
 
 
 @dataclass(frozen=True)
@@ -26,22 +51,29 @@ class RunnableModel:
 
     Attributes:
         name: model name used on the wire.
-        module: the ``nn.Sequential`` of ``F`` split units, in eval mode.
+        module: the ``nn.Sequential`` of ``F`` split units (a DAG model: the model itself), in eval mode.
         split_shapes: ``F + 1`` shapes; ``split_shapes[s]`` enters unit ``s + 1`` (``[0]`` is the input,
-            ``[F]`` the final result).
+            ``[F]`` the final result); for a DAG model, unit ``s``'s own output.
         dtype: dtype of the input and every intermediate tensor.
         weights_sha256: fingerprint of the state dict (see :func:`weights_fingerprint`).
+        graph: a DAG model's units (None for a chain).
+        split_tensors: a DAG model's live tensors at each split ``0..F``, names and shapes (None for a chain).
     """
 
     name: str
-    module: nn.Sequential
+    module: nn.Module
     split_shapes: tuple[tuple[int, ...], ...]
     dtype: torch.dtype
     weights_sha256: str
+    graph: SplitGraph | None = None
+    split_tensors: tuple[TensorList, ...] | None = None
 
     @property
     def num_units(self) -> int:
         """``F``."""
+        if self.graph is not None:
+            return self.graph.num_units
+        assert isinstance(self.module, nn.Sequential)
         return len(self.module)
 
     @property
@@ -49,17 +81,27 @@ class RunnableModel:
         """Shape of the raw input (batch included)."""
         return self.split_shapes[0]
 
-    def head(self, split: int) -> nn.Sequential:
-        """Units ``1..split``: the device's part."""
+    def head(self, split: int) -> Any:
+        """Units ``1..split``: the device's part (a DAG model's returns its live tensors by name)."""
+        if self.graph is not None:
+            return DagHead(self.graph, split)
+        assert isinstance(self.module, nn.Sequential)
         return nn.Sequential(*list(self.module)[:split])
 
-    def tail(self, split: int) -> nn.Sequential:
-        """Units ``split+1..F``: the edge's part."""
+    def tail(self, split: int) -> Any:
+        """Units ``split+1..F``: the edge's part (a DAG model's takes the live tensors by name)."""
+        if self.graph is not None:
+            return DagTail(self.graph, split)
+        assert isinstance(self.module, nn.Sequential)
         return nn.Sequential(*list(self.module)[split:])
 
     def describe(self) -> dict[str, object]:
-        """JSON description served at ``/v1/models``."""
+        """JSON description served at ``/v1/models`` (a DAG model adds ``split_tensors``)."""
+        extra: dict[str, object] = {}
+        if self.split_tensors is not None:
+            extra["split_tensors"] = [format_tensors(entries) for entries in self.split_tensors]
         return {
+            **extra,
             "num_units": self.num_units,
             "dtype": wire_dtype_name(self.dtype),
             "input_shape": list(self.input_shape),
@@ -79,14 +121,19 @@ def weights_fingerprint(module: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def prepare_model(name: str, module: nn.Sequential, input_shape: Sequence[int]) -> RunnableModel:
+def prepare_model(
+    name: str, module: nn.Module, input_shape: Sequence[int], graph: ModelGraph | None = None
+) -> RunnableModel:
     """Put ``module`` in eval mode and record the shape entering every unit (one forward pass on zeros).
 
     Args:
         name: model name.
-        module: ``nn.Sequential`` of the split units.
+        module: ``nn.Sequential`` of the split units, or a DAG model with ``graph``.
         input_shape: input shape, batch included, e.g. ``(1, 3, 32, 32)``.
+        graph: a DAG model's graph from its profile (``ModelProfile.graph``).
     """
+    if graph is not None:
+        return _prepare_dag(name, module, input_shape, graph)
     if not isinstance(module, nn.Sequential) or len(module) == 0:
         raise InputError(f"model {name!r}: expected a non-empty nn.Sequential of split units")
     module.eval()
@@ -104,6 +151,31 @@ def prepare_model(name: str, module: nn.Sequential, input_shape: Sequence[int]) 
         split_shapes=tuple(shapes),
         dtype=dtype,
         weights_sha256=weights_fingerprint(module),
+    )
+
+
+def _prepare_dag(name: str, module: nn.Module, input_shape: Sequence[int], graph: ModelGraph) -> RunnableModel:
+    module.eval()
+    dtype = next((param.dtype for param in module.parameters()), torch.float32)
+    wire_dtype_name(dtype)
+    split_graph = SplitGraph(trace_graph(module, what=f"model {name!r}"), graph)
+    shape = tuple(int(size) for size in input_shape)
+    with torch.inference_mode():
+        env = split_graph.run_units({graph.input_name: torch.zeros(shape, dtype=dtype)}, range(1, len(graph.units) + 1))
+    names = [graph.input_name, *(unit.nodes[-1] for unit in graph.units)]
+    shapes = tuple(tuple(int(size) for size in env[node].shape) for node in names)
+    split_tensors = tuple(
+        tuple((node, tuple(int(size) for size in env[node].shape)) for node in split_graph.live_names(split))
+        for split in range(len(graph.units) + 1)
+    )
+    return RunnableModel(
+        name=name,
+        module=module,
+        split_shapes=shapes,
+        dtype=dtype,
+        weights_sha256=weights_fingerprint(module),
+        graph=split_graph,
+        split_tensors=split_tensors,
     )
 
 
@@ -147,7 +219,8 @@ def load_zoo_model(name: str, *, seed: int = 0, weights: str | Path | None = Non
     module = zoo.build_model(name, seed=seed)
     if weights is not None:
         load_weights(module, weights)
-    return prepare_model(name, module, zoo.input_shape(name))
+    graph = zoo.load_bundled_profile(name).graph if name in zoo.DAG_MODEL_NAMES else None
+    return prepare_model(name, module, zoo.input_shape(name), graph)
 
 
 def load_zoo_models(

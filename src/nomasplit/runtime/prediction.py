@@ -86,12 +86,15 @@ def calibrate(
         raise InputError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
     with torch.inference_mode():
         full_latency_s = _median_time_s(lambda: model.module(inputs), repeats, warmup)
-        unit_latency_s = []
-        value = inputs
-        for unit in model.module:
-            unit_input = value
-            unit_latency_s.append(_median_time_s(lambda unit=unit, x=unit_input: unit(x), repeats, warmup))
-            value = unit(unit_input)
+        unit_latency_s: list[float] = []
+        if model.graph is not None:  # a DAG model: medians of its units over chained passes
+            unit_latency_s = model.graph.unit_latencies_s(inputs, warmup, repeats)
+        else:
+            value = inputs
+            for unit in model.head(model.num_units):
+                unit_input = value
+                unit_latency_s.append(_median_time_s(lambda unit=unit, x=unit_input: unit(x), repeats, warmup))
+                value = unit(unit_input)
     return HostCalibration(
         model=model.name,
         flops_per_s=profile.total_flops / full_latency_s,

@@ -17,13 +17,25 @@ edge's own compute time (``X-Nomasplit-Edge-Compute-S``) and its wait for a comp
 (``X-Nomasplit-Edge-Queue-S``). Every error is a JSON object ``{"error": CODE, "detail": MESSAGE}`` with a
 4xx (or 5xx) status.
 
-The body is exactly the tensor: its length is the profile's ``output_bits / 8``, so bytes on the wire match
-the system model's ``w(s)``. Nothing is ever unpickled: a body is read with :func:`numpy.frombuffer` only
+A DAG model (a ResNet) may need several tensors at a split (the live set: a residual block's branch and its
+shortcut). Its requests carry them all in one body, one after the other, named in one header instead of
+``X-Nomasplit-Shape``, all of the model's dtype::
+
+    X-Nomasplit-Dtype: float32
+    X-Nomasplit-Tensors: layer1_0_conv1=1,64,8,8;maxpool=1,64,8,8
+
+The names are the graph's (``nomasplit.graph_profile``), in the order the edge lists for that split in
+``/v1/models`` (``split_tensors``); the edge checks names, order, shapes and length before reading the body.
+
+The body is exactly the tensor (or tensors): its length is the profile's ``output_bits / 8``, so bytes on the
+wire match the system model's ``w(s)``. Nothing is ever unpickled: a body is read with :func:`numpy.frombuffer` only
 after its dtype, shape and length have been checked against what the model expects at that split."""
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +51,7 @@ HEADER_SHAPE = "X-Nomasplit-Shape"
 HEADER_DOWNLINK_BPS = "X-Nomasplit-Downlink-Bps"
 HEADER_EDGE_COMPUTE_S = "X-Nomasplit-Edge-Compute-S"
 HEADER_EDGE_QUEUE_S = "X-Nomasplit-Edge-Queue-S"
+HEADER_TENSORS = "X-Nomasplit-Tensors"
 CONTENT_TYPE = "application/octet-stream"
 
 #: Dtypes a tensor may travel as: name -> (torch dtype, little-endian numpy dtype).
@@ -54,6 +67,10 @@ _TORCH_TO_WIRE = {torch_dtype: name for name, (torch_dtype, _) in WIRE_DTYPES.it
 
 MAX_NDIM = 8
 MAX_SHAPE_HEADER_CHARS = 200
+#: Most tensors one DAG request may carry, and the longest ``X-Nomasplit-Tensors`` header.
+MAX_TENSORS = 64
+MAX_TENSORS_HEADER_CHARS = 8000
+_TENSOR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 class ProtocolError(Exception):
@@ -182,3 +199,87 @@ def decode_tensor(body: bytes, header: TensorHeader) -> torch.Tensor:
     array = np.frombuffer(body, dtype=WIRE_DTYPES[header.dtype][1]).reshape(header.shape)
     # Copy into native byte order and a writable buffer owned by torch.
     return torch.from_numpy(array.astype(array.dtype.newbyteorder("="), copy=True))
+
+
+#: Tensors of a DAG split as the header names them: ``((name, shape), ...)`` in body order.
+TensorList = tuple[tuple[str, tuple[int, ...]], ...]
+
+
+def format_tensors(entries: Sequence[tuple[str, tuple[int, ...]]]) -> str:
+    """``[("a", (1, 2)), ("b", (1, 3))]`` -> ``"a=1,2;b=1,3"`` (the ``X-Nomasplit-Tensors`` value)."""
+    return ";".join(f"{name}={format_shape(shape)}" for name, shape in entries)
+
+
+def parse_tensors(value: str | None) -> TensorList:
+    """Parse a ``X-Nomasplit-Tensors`` header; raise :class:`ProtocolError` (400) if missing or malformed."""
+    if value is None or not value.strip():
+        raise ProtocolError(400, "missing_tensors", f"header {HEADER_TENSORS} is required for a DAG model's split")
+    if len(value) > MAX_TENSORS_HEADER_CHARS:
+        raise ProtocolError(
+            400, "malformed_tensors", f"{HEADER_TENSORS} is longer than {MAX_TENSORS_HEADER_CHARS} chars"
+        )
+    parts = value.strip().split(";")
+    if len(parts) > MAX_TENSORS:
+        raise ProtocolError(400, "malformed_tensors", f"{HEADER_TENSORS} names more than {MAX_TENSORS} tensors")
+    entries = []
+    for part in parts:
+        name, equals, shape = part.strip().partition("=")
+        if not equals or not _TENSOR_NAME.fullmatch(name):
+            raise ProtocolError(
+                400,
+                "malformed_tensors",
+                f"{HEADER_TENSORS} entry {part[:60]!r} is not NAME=SHAPE (e.g. add_1=1,64,8,8)",
+            )
+        try:
+            entries.append((name, parse_shape(shape)))
+        except ProtocolError as exc:
+            raise ProtocolError(400, "malformed_tensors", f"{HEADER_TENSORS} entry {name!r}: {exc.detail}") from None
+    if len({name for name, _ in entries}) != len(entries):
+        raise ProtocolError(400, "malformed_tensors", f"{HEADER_TENSORS} names a tensor twice")
+    return tuple(entries)
+
+
+def tensors_num_bytes(dtype: str, entries: TensorList) -> int:
+    """Body length of ``entries`` in ``dtype``."""
+    return sum(math.prod(shape) for _, shape in entries) * WIRE_DTYPES[dtype][1].itemsize
+
+
+def encode_payload(value: torch.Tensor | Mapping[str, torch.Tensor]) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of a request: one tensor (``X-Nomasplit-Shape``) or named tensors of one dtype,
+    concatenated in the mapping's order (``X-Nomasplit-Tensors``).
+
+    Raises:
+        ValueError: named tensors of different dtypes, a bad name, or none at all.
+    """
+    if isinstance(value, torch.Tensor):
+        body, header = encode_tensor(value)
+        return body, header.to_headers()
+    if not value:
+        raise ValueError("no tensors to send")
+    dtypes = {tensor.dtype for tensor in value.values()}
+    if len(dtypes) != 1:
+        raise ValueError(f"named tensors must share one dtype; got {sorted(map(str, dtypes))}")
+    bodies, entries = [], []
+    for name, tensor in value.items():
+        if not _TENSOR_NAME.fullmatch(name):
+            raise ValueError(f"tensor name {name!r} cannot travel (letters, digits, underscores)")
+        body, header = encode_tensor(tensor)
+        bodies.append(body)
+        entries.append((name, header.shape))
+    return b"".join(bodies), {HEADER_DTYPE: wire_dtype_name(dtypes.pop()), HEADER_TENSORS: format_tensors(entries)}
+
+
+def decode_tensors(body: bytes, dtype: str, entries: TensorList) -> dict[str, torch.Tensor]:
+    """Split a DAG request's body into its named tensors after checking its length (400 short, 413 long)."""
+    expected = tensors_num_bytes(dtype, entries)
+    if len(body) != expected:
+        status, code = (400, "truncated_body") if len(body) < expected else (413, "body_too_large")
+        raise ProtocolError(
+            status, code, f"body has {len(body)} bytes, but dtype {dtype} and {HEADER_TENSORS} need {expected}"
+        )
+    tensors, offset = {}, 0
+    for name, shape in entries:
+        header = TensorHeader(dtype=dtype, shape=shape)
+        tensors[name] = decode_tensor(body[offset : offset + header.num_bytes], header)
+        offset += header.num_bytes
+    return tensors

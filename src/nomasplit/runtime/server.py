@@ -15,7 +15,9 @@ keeps serving):
 2. Concurrency: at most ``max_inflight`` requests at once, streamed answers included; more get 503 at once.
 3. Declared size: a ``Content-Length`` above ``max_body_bytes`` gets 413 before the body is read.
 4. Model (404 unknown), split (422 outside ``0..F-1``), dtype and shape headers (400 missing or malformed,
-   422 not what the model takes at that split), declared length against the shape (400 short, 413 long).
+   422 not what the model takes at that split), declared length against the shape (400 short, 413 long). A
+   DAG model's split takes ``X-Nomasplit-Tensors`` instead of the shape: the names, order and shapes of the
+   live tensors must be the ones ``/v1/models`` lists for that split (422 ``wrong_tensors``).
 5. The body is read within ``request_timeout_s`` (408) and never beyond the expected length (413), then
    decoded with ``numpy.frombuffer`` (no pickle).
 6. The answer is paced at the ``X-Nomasplit-Downlink-Bps`` rate when asked, if within the rate bounds and if
@@ -52,15 +54,22 @@ from nomasplit.runtime.protocol import (
     HEADER_EDGE_COMPUTE_S,
     HEADER_EDGE_QUEUE_S,
     HEADER_SHAPE,
+    HEADER_TENSORS,
     HEALTH_PATH,
     INFER_PATH,
     MODELS_PATH,
     ProtocolError,
     TensorHeader,
+    TensorList,
     decode_tensor,
+    decode_tensors,
     encode_tensor,
     format_shape,
+    format_tensors,
+    parse_dtype,
     parse_tensor_header,
+    parse_tensors,
+    tensors_num_bytes,
     wire_dtype_name,
 )
 from nomasplit.runtime.shaping import MAX_RATE_BPS, MIN_RATE_BPS, apaced_chunks, check_rate, transfer_time_s
@@ -224,6 +233,22 @@ class _Edge:
                 f"got [{format_shape(header.shape)}]",
             )
 
+    def _check_tensors(self, model: RunnableModel, split: int, dtype: str, entries: TensorList) -> None:
+        expected_dtype = wire_dtype_name(model.dtype)
+        if dtype != expected_dtype:
+            raise ProtocolError(
+                422, "wrong_dtype", f"{model.name} at split {split} takes {expected_dtype}, got {dtype}"
+            )
+        assert model.split_tensors is not None
+        expected = model.split_tensors[split]
+        if entries != expected:
+            raise ProtocolError(
+                422,
+                "wrong_tensors",
+                f"{model.name} at split {split} takes {HEADER_TENSORS} {format_tensors(expected)!r}, "
+                f"got {format_tensors(entries)!r}",
+            )
+
     def _downlink_rate(self, request: Request, model: RunnableModel) -> float | None:
         value = request.headers.get(HEADER_DOWNLINK_BPS)
         if value is None:
@@ -254,7 +279,7 @@ class _Edge:
         return b"".join(chunks)
 
     def _forward(
-        self, model: RunnableModel, split: int, tensor: torch.Tensor, submitted: float
+        self, model: RunnableModel, split: int, tensor: torch.Tensor | dict[str, torch.Tensor], submitted: float
     ) -> tuple[torch.Tensor, float, float]:
         started = time.perf_counter()
         with torch.inference_mode():
@@ -273,22 +298,30 @@ class _Edge:
                     f"Content-Length {declared} exceeds the server's limit of {self.settings.max_body_bytes} bytes",
                 )
         model, split = self._lookup(request.path_params["model"], request.path_params["split"])
-        header = parse_tensor_header(request.headers.get(HEADER_DTYPE), request.headers.get(HEADER_SHAPE))
-        self._check_header(model, split, header)
-        expected_bytes = header.num_bytes
+        header: TensorHeader | None = None
+        entries: TensorList = ()
+        if model.split_tensors is None:
+            header = parse_tensor_header(request.headers.get(HEADER_DTYPE), request.headers.get(HEADER_SHAPE))
+            self._check_header(model, split, header)
+            expected_bytes = header.num_bytes
+            described = f"dtype {header.dtype} and shape [{format_shape(header.shape)}]"
+        else:
+            dtype = parse_dtype(request.headers.get(HEADER_DTYPE))
+            entries = parse_tensors(request.headers.get(HEADER_TENSORS))
+            self._check_tensors(model, split, dtype, entries)
+            expected_bytes = tensors_num_bytes(dtype, entries)
+            described = f"dtype {dtype} and {HEADER_TENSORS}"
         if declared is not None and int(declared) < expected_bytes:
             raise ProtocolError(
                 400,
                 "truncated_body",
-                f"Content-Length {declared} is shorter than the {expected_bytes} bytes of dtype "
-                f"{header.dtype} and shape [{format_shape(header.shape)}]",
+                f"Content-Length {declared} is shorter than the {expected_bytes} bytes of {described}",
             )
         if declared is not None and int(declared) > expected_bytes:
             raise ProtocolError(
                 413,
                 "body_too_large",
-                f"Content-Length {declared} is longer than the {expected_bytes} bytes of dtype "
-                f"{header.dtype} and shape [{format_shape(header.shape)}]",
+                f"Content-Length {declared} is longer than the {expected_bytes} bytes of {described}",
             )
         downlink_bps = self._downlink_rate(request, model)
         try:
@@ -302,7 +335,11 @@ class _Edge:
                 "request_timeout",
                 f"the body did not arrive within {self.settings.request_timeout_s:g} s",
             ) from None
-        tensor = decode_tensor(body, header)
+        tensor: torch.Tensor | dict[str, torch.Tensor]
+        if header is not None:
+            tensor = decode_tensor(body, header)
+        else:
+            tensor = decode_tensors(body, wire_dtype_name(model.dtype), entries)
         loop = asyncio.get_running_loop()
         try:
             output, compute_s, queue_s = await loop.run_in_executor(
