@@ -1584,3 +1584,38 @@ def test_a_token_of_other_characters_is_refused(token: str) -> None:
     )
     assert result.exit_code == 2
     assert "printable ASCII" in _one_error_line(result)
+
+
+# --- issue 28: degenerate but in-range numbers --------------------------------------------------------------------
+
+#: Algorithms that divide by a downlink rate of exactly 0 (every downlink gain 0, inside the documented 0..1e3).
+ZERO_DOWNLINK_ALGORITHMS = ("dnn-surgery", "ecc-noma", "ecc-oma", "ligd", "ligd-peruser", "neurosurgeon")
+
+
+@pytest.fixture(scope="module")
+def zero_downlink_scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    scenario = random_scenario(0, num_users=4)
+    gain = np.zeros((scenario.num_aps, scenario.num_users, scenario.num_subchannels))
+    return save(tmp_path_factory.mktemp("degenerate") / "zero-downlink.json", scenario.replace(downlink_gain=gain))
+
+
+@pytest.mark.parametrize("algorithm", ["device-only", "edge-only", "exact", "gd-paper", "ligd-paper"])
+def test_a_zero_downlink_gain_is_no_traceback(zero_downlink_scenario: Path, tmp_path: Path, algorithm: str) -> None:
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["solve", str(zero_downlink_scenario), "-a", algorithm, "--out", str(out)])
+    assert result.exit_code in (0, 1, 2) and "Traceback" not in result.output
+    if result.exit_code:
+        assert "ZeroDivisionError" not in _one_error_line(result)
+
+
+@pytest.mark.xfail(strict=True, reason="solver guard: lead")
+@pytest.mark.parametrize("algorithm", ZERO_DOWNLINK_ALGORITHMS)
+def test_a_zero_downlink_gain_keeps_users_on_the_device(
+    zero_downlink_scenario: Path, tmp_path: Path, algorithm: str
+) -> None:
+    """Every downlink gain 0: no user can get its result back, so every user stays on the device (exit 0)."""
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["solve", str(zero_downlink_scenario), "-a", algorithm, "--out", str(out)])
+    assert result.exit_code == 0, result.output  # today: exit 1, "internal error: ZeroDivisionError"
+    plan = json.loads(out.read_text(encoding="utf-8"))
+    assert all(user["uplink_subchannel"] is None for user in plan["users"])  # nobody offloads
