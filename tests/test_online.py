@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +19,12 @@ from nomasplit.data.files import save
 from nomasplit.data.hashing import sha256_of
 from nomasplit.data.plan import Plan
 from nomasplit.errors import InputError
-from nomasplit.experiments.online import COLUMNS, oracle_settings, run_online
-from nomasplit.generate import generate_scenario, load_config, paper_config
+from nomasplit.experiments.online import COLUMNS, oracle_settings, run_online, small_network
+from nomasplit.generate import generate_scenario, load_config
 from nomasplit.generate.dynamics import (
     DynamicsConfig,
     NetworkSimulator,
+    dynamics_reference_markdown,
     jakes_correlation,
     load_simulation_config,
     simulate_snapshots,
@@ -33,22 +35,14 @@ from nomasplit.model.system import SystemModel
 from nomasplit.solvers import solve
 from nomasplit.solvers.warm_start import map_decision, mapped_plan, user_ids_of
 
-#: Small enough for a solve in about a second; above 256 (user, subchannel) pairs, so ligd's cheap phase.
-SMALL = {
-    "num_aps": 3,
-    "num_users": 30,
-    "num_subchannels": 10,
-    "model": "nin",
-    "device_flops_per_s": 1e9,
-    "path_loss_model": "power_law",
-}
-
 #: A lighter solve for the tests that only need some plan.
 QUICK = {"max_iterations": 0, "refine_iterations": 0, "finalists": 1, "baseline_starts": False, "improve_starts": 1}
 
 
 def small_config(**overrides: object) -> object:
-    return paper_config(**{**SMALL, **overrides})
+    """The small network of docs/online.md: a solve in about a second; above 256 (user, subchannel) pairs, so
+    ligd's cheap phase."""
+    return small_network(**overrides)
 
 
 def discrete(plan: Plan) -> list[tuple[int, int, int | None, int | None]]:
@@ -205,7 +199,7 @@ def test_warm_start_on_an_unchanged_network_keeps_the_cold_plan() -> None:
     assert cold.solver is not None and warm.solver is not None
     assert discrete(warm) == discrete(cold)
     assert warm.solver.objective <= cold.solver.objective
-    assert warm.solver.objective == pytest.approx(cold.solver.objective, rel=1e-4)
+    assert warm.solver.objective == pytest.approx(cold.solver.objective, rel=1e-3)
 
 
 def test_a_plan_for_another_network_is_refused(moving: tuple) -> None:
@@ -272,7 +266,7 @@ NO_BAR = ["--no-progress"]
 def write_config(path: Path, dynamics: str = "  speed_m_per_s: 3.0\n") -> Path:
     path.write_text(
         "num_aps: 3\nnum_users: 30\nnum_subchannels: 10\nmodel: nin\ndevice_flops_per_s: 1.0e+9\n"
-        "path_loss_model: power_law\ndynamics:\n" + dynamics
+        "device_switched_capacitance: 1.0e-27\npath_loss_model: power_law\ndynamics:\n" + dynamics
     )
     return path
 
@@ -331,3 +325,31 @@ def test_static_mapping_of_a_plan_keeps_it_when_nothing_changed() -> None:
     again = mapped_plan(plan, scenario, scenario)
     assert discrete(again) == discrete(plan)
     assert [round(u.uplink_power_w, 12) for u in again.users] == [round(u.uplink_power_w, 12) for u in plan.users]
+
+
+# --- docs/online.md ----------------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "online.md"
+
+
+def test_the_docs_table_of_dynamics_keys_is_the_config_itself() -> None:
+    assert dynamics_reference_markdown() in DOCS.read_text(encoding="utf-8")
+
+
+def test_the_docs_config_is_the_small_network_and_its_python_runs(tmp_path: Path) -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"```(yaml|python)\n(.*?)```", text, flags=re.S)
+    yaml_text = next(body for kind, body in blocks if kind == "yaml")
+    path = tmp_path / "online-small.yaml"
+    path.write_text(yaml_text)
+    config, dynamics = load_simulation_config(path)
+    small = small_network()
+    assert config.model_copy(update={"description": small.description}) == small  # the description aside
+    assert dynamics == DynamicsConfig(speed_m_per_s=3.0)
+    python = next(body for kind, body in blocks if kind == "python").replace("slots=5", "slots=2")
+    namespace: dict[str, object] = {}
+    exec(
+        compile(python.replace("solve(first.scenario)", f"solve(first.scenario, settings={QUICK!r})"), "doc", "exec"),
+        namespace,
+    )
+    assert len(namespace["table"]) == 4  # type: ignore[arg-type]

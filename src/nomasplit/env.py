@@ -51,7 +51,8 @@ from gymnasium import spaces
 from nomasplit.data.plan import Plan
 from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
-from nomasplit.generate.config import ScenarioConfig, paper_config
+from nomasplit.experiments.online import small_network
+from nomasplit.generate.config import ScenarioConfig
 from nomasplit.generate.dynamics import DynamicsConfig, NetworkSimulator, Snapshot
 from nomasplit.generate.generator import load_model_profile
 from nomasplit.model.evaluate import plan_from_decision
@@ -75,16 +76,9 @@ DISCRETE_FIELDS = (
 
 
 def default_config() -> ScenarioConfig:
-    """The environment's default network: 3 APs, 30 users, 10 subchannels, NiN on 1 GFLOP/s devices (the small
-    network of docs/online.md)."""
-    return paper_config(
-        name="online-small",
-        num_aps=3,
-        num_users=30,
-        num_subchannels=10,
-        model="nin",
-        device_flops_per_s=1e9,
-    )
+    """The environment's default network: :func:`~nomasplit.experiments.online.small_network` (3 APs, 30 users,
+    10 subchannels, NiN on 1 GFLOP/s devices)."""
+    return small_network()
 
 
 class NomaSplitEnv(gymnasium.Env[dict[str, np.ndarray], Any]):

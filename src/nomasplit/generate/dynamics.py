@@ -77,7 +77,7 @@ class DynamicsConfig(BaseModel):
         le=3600,
         allow_inf_nan=False,
         description="length of one slot (the re-planning period)",
-        json_schema_extra=_meta("s", "issue 26 (1 s slots at the paper's scale)"),
+        json_schema_extra=_meta("s", OUR_CHOICE + " (1 s: the re-planning goal at the paper's scale)"),
     )
     mobility: Literal["random_waypoint", "gauss_markov", "static"] = Field(
         default="random_waypoint",
@@ -90,7 +90,7 @@ class DynamicsConfig(BaseModel):
         le=200,
         allow_inf_nan=False,
         description="user speed (Gauss-Markov: the mean speed)",
-        json_schema_extra=_meta("m/s", "pedestrian; 3GPP TR 38.901 uses 3 km/h = 0.83 m/s indoors"),
+        json_schema_extra=_meta("m/s", OUR_CHOICE + ": walking; 3GPP evaluations use 3 km/h = 0.83 m/s"),
     )
     gauss_markov_memory: float = Field(
         default=0.75,
@@ -179,6 +179,25 @@ class DynamicsConfig(BaseModel):
         if self.workload_range_tasks is not None:
             return self.workload_range_tasks
         return 0.5 * workload_tasks, 2.0 * workload_tasks
+
+
+def dynamics_reference_markdown() -> str:
+    """The table of every ``dynamics`` key (unit, default, meaning, source) that ``docs/online.md`` shows."""
+    lines = ["| key | unit | default | meaning | source |", "|---|---|---|---|---|"]
+    defaults = DynamicsConfig()
+    for name, field in DynamicsConfig.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        value = getattr(defaults, name)
+        default = "null" if value is None else f"{value!r}" if isinstance(value, str) else f"{value}"
+        cells = [
+            f"`{name}`",
+            str(extra.get("unit", "-")),
+            f"`{default}`",
+            field.description or "",
+            str(extra["source"]),
+        ]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
 
 
 def parse_dynamics(data: Any, source: str = "config") -> DynamicsConfig:
