@@ -138,8 +138,11 @@ class SearchResult:
 class LocalSearch:
     """The improvement phase on one model (module docstring)."""
 
-    def __init__(self, model: SystemModel, method: Method, polish_stopping: StoppingRule) -> None:
+    def __init__(
+        self, model: SystemModel, method: Method, polish_stopping: StoppingRule, *, joint_pricing: bool = True
+    ) -> None:
         self.model = model
+        self.joint_pricing = joint_pricing
         self.method = method
         self.polish_stopping = polish_stopping
         scenario = model.scenario
@@ -417,6 +420,43 @@ class LocalSearch:
         full = torch.full((num_users, num_subchannels), math.inf, dtype=change.dtype, device=device)
         return full.scatter(1, channels, change)
 
+    def joint_prices(self, direction: int, state: PlanState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Own cost, power and harm of every user joining each shortlisted subchannel at the grid power that
+        minimises *own cost plus harm* (:meth:`own_prices` picks the power of least own cost, and the harm follows
+        it: a quieter joiner can be cheaper in all). ``[U, M]`` each; subchannels off the shortlist get ``inf``.
+
+        Both terms are exact for a single move with every other user held (the member costs of
+        :meth:`member_costs`), so a move with a negative joint price lowers ``Gamma`` when applied alone, up to
+        the split the joiner re-chooses (which can only lower it further)."""
+        self.own_prices(direction)  # sets the shortlist
+        grid = self.power_grid[direction]  # [G]
+        channels = self._shortlist[direction]  # [U, T]
+        num_users, num_subchannels = self.num_users, self.num_subchannels
+        ratio = (self.gain_own[direction] / self._hyp_interference[direction]).gather(1, channels)  # [U, T]
+        users = torch.arange(num_users, device=ratio.device)
+        per_bit = self._per_bit(direction, users[:, None, None], grid[None, None, :], grid * ratio[:, :, None])
+        if direction == UP:
+            own = self.best_split_cost(self._split_cost, per_bit)[0]  # [U, T, G]
+        else:
+            own = self.result_bits[:, None, None] * per_bit  # [U, T, G]
+        victims = self._members[direction][channels]  # [U, T, g]
+        movers = users[:, None, None].expand_as(victims)
+        gain = self.coupling(direction, movers, channels[:, :, None].expand_as(victims), victims)  # [U, T, g]
+        extra = gain[:, :, None, :] * grid[None, None, :, None]  # [U, T, G, g] watts received by each victim
+        harm = self.member_costs(direction, state, victims[:, :, None, :].expand_as(extra), extra).sum(dim=3)
+        total = torch.nan_to_num(own + harm, nan=math.inf)  # [U, T, G]
+        index = total.argmin(dim=2, keepdim=True)  # [U, T, 1]
+        own_best, harm_best = own.gather(2, index)[..., 0], harm.gather(2, index)[..., 0]  # [U, T]
+        power = grid[index[..., 0]]  # [U, T]
+        if num_subchannels <= SHORTLIST:
+            return torch.nan_to_num(own_best, nan=math.inf), power, harm_best
+        inf = torch.full((num_users, num_subchannels), math.inf, dtype=own.dtype, device=own.device)
+        return (
+            inf.scatter(1, channels, torch.nan_to_num(own_best, nan=math.inf)),
+            torch.full_like(inf, float(grid[-1])).scatter(1, channels, power),
+            inf.clone().scatter(1, channels, harm_best),
+        )
+
     def power_prices(self, direction: int, state: PlanState, ev: Evaluation) -> tuple[torch.Tensor, torch.Tensor]:
         """Best change of ``Gamma`` from one user's own power on the grid, its group's members held. ``[U]`` change
         (``inf`` for Device-Only users) and the power that reaches it."""
@@ -460,16 +500,25 @@ class LocalSearch:
     def own_current(self, direction: int, ev: Evaluation) -> torch.Tensor:
         return ev.up_side if direction == UP else ev.down_side
 
-    def candidate_moves(self, state: PlanState, ev: Evaluation, tolerance: float) -> list[Move]:
-        """Every priced move with a predicted gain (module docstring, step 2)."""
+    def candidate_moves(
+        self, state: PlanState, ev: Evaluation, tolerance: float, *, pricing: str = "own"
+    ) -> list[Move]:
+        """Every priced move with a predicted gain (module docstring, step 2).
+
+        ``pricing`` says how a user joining a subchannel chooses its power: ``"own"`` (the power of least own
+        cost, :meth:`own_prices`, then its harm to the members) or ``"joint"`` (the power of least own cost plus
+        harm, :meth:`joint_prices`; dearer, used where the first finds nothing)."""
         model = self.model
         moves: list[Move] = []
         active = state.up >= 0
         cluster = model.cluster_size
         prices = {}
         for direction in (UP, DOWN):
-            own, power = self.own_prices(direction)
-            harm = self.harm(direction, state, power)
+            if pricing == "joint":
+                own, power, harm = self.joint_prices(direction, state)
+            else:
+                own, power = self.own_prices(direction)
+                harm = self.harm(direction, state, power)
             relief = self.relief(direction, state)
             prices[direction] = (own, power, harm, relief)
             assignment = state.up if direction == UP else state.down
@@ -514,15 +563,22 @@ class LocalSearch:
                 value = pair + pair.T
                 value = torch.where(channels[:, None] == channels[None, :], torch.full_like(value, math.inf), value)
                 best_pair, partner = value.min(dim=1)
-                for row in torch.nonzero(best_pair < -tolerance).flatten().tolist():
-                    other = int(partner[row])
-                    if other < row and best_pair[other] <= best_pair[row] and int(partner[other]) == row:
+                rows = torch.nonzero(best_pair < -tolerance).flatten().tolist()
+                if not rows:
+                    continue
+                # Python lists: indexing a tensor element by element costs microseconds each.
+                pair_value, partners = best_pair.tolist(), partner.tolist()
+                cell_users, cell_channels = cell.tolist(), channels.tolist()
+                powers = prices[direction][1]
+                for row in rows:
+                    other = partners[row]
+                    if other < row and pair_value[other] <= pair_value[row] and partners[other] == row:
                         continue  # the same swap, seen from the partner
-                    first, second = int(cell[row]), int(cell[other])
-                    ch_first, ch_second = int(channels[row]), int(channels[other])
+                    first, second = cell_users[row], cell_users[other]
+                    ch_first, ch_second = cell_channels[row], cell_channels[other]
                     moves.append(
                         Move(
-                            float(best_pair[row]),
+                            pair_value[row],
                             [first, second],
                             [ch_first, ch_second] if direction == UP else [],
                             [ch_first, ch_second] if direction == DOWN else [],
@@ -530,8 +586,8 @@ class LocalSearch:
                             {
                                 _channel_key(direction): [(first, ch_second), (second, ch_first)],
                                 _power_key(direction): [
-                                    (first, float(prices[direction][1][first, ch_second])),
-                                    (second, float(prices[direction][1][second, ch_first])),
+                                    (first, float(powers[first, ch_second])),
+                                    (second, float(powers[second, ch_first])),
                                 ],
                             },
                         )
@@ -561,12 +617,15 @@ class LocalSearch:
                 flat = value.flatten()
                 count = int(min(self.num_subchannels, flat.numel()))
                 top = torch.topk(flat, count, largest=False)
+                on_channel: dict[int, list[int]] = {}
+                for user, channel_of in zip(cell.tolist(), assignment[cell].tolist(), strict=True):
+                    on_channel.setdefault(channel_of, []).append(user)
                 for gain, index in zip(top.values.tolist(), top.indices.tolist(), strict=True):
                     if not gain < -tolerance:
                         break
                     first, second = divmod(index, self.num_subchannels)
-                    members_first = cell[assignment[cell] == first].tolist()
-                    members_second = cell[assignment[cell] == second].tolist()
+                    members_first = on_channel.get(first, [])
+                    members_second = on_channel.get(second, [])
                     moves.append(
                         Move(
                             gain,
@@ -607,15 +666,23 @@ class LocalSearch:
                     moves[-1].apply["up"] = [(user, channel_now)]  # the split follows the new rate
         # To Device-Only: the user's own sides become U_i(F_i), its interference leaves both groups.
         leave = self.device_only - ev.up_side - ev.down_side + prices[UP][3] + prices[DOWN][3]
-        for user in torch.nonzero(active & (leave < -tolerance)).flatten().tolist():
+        leavers = torch.nonzero(active & (leave < -tolerance)).flatten()
+        for user, gain, up_now, down_now, layers in zip(
+            leavers.tolist(),
+            leave[leavers].tolist(),
+            state.up[leavers].tolist(),
+            state.down[leavers].tolist(),
+            model.num_layers[leavers].tolist(),
+            strict=True,
+        ):
             moves.append(
                 Move(
-                    float(leave[user]),
+                    gain,
                     [user],
-                    [int(state.up[user])],
-                    [int(state.down[user])],
+                    [up_now],
+                    [down_now],
                     "device-only",
-                    {"split": [(user, int(model.num_layers[user]))], "up": [(user, -1)], "down": [(user, -1)]},
+                    {"split": [(user, layers)], "up": [(user, -1)], "down": [(user, -1)]},
                 )
             )
         # Back from Device-Only onto the best free slots in both directions.
@@ -627,11 +694,21 @@ class LocalSearch:
                 value = torch.where(load < cluster, own + harm, torch.full_like(own, math.inf))
                 best_sides.append(value.min(dim=1))
             join = best_sides[0].values + best_sides[1].values - self.device_only
-            for user in torch.nonzero(~active & (join < -tolerance)).flatten().tolist():
-                up_channel, down_channel = int(best_sides[0].indices[user]), int(best_sides[1].indices[user])
+            joiners = torch.nonzero(~active & (join < -tolerance)).flatten()
+            up_channels, down_channels = best_sides[0].indices[joiners], best_sides[1].indices[joiners]
+            for user, gain, up_channel, down_channel, up_power, down_power, units in zip(
+                joiners.tolist(),
+                join[joiners].tolist(),
+                up_channels.tolist(),
+                down_channels.tolist(),
+                prices[UP][1][joiners, up_channels].tolist(),
+                prices[DOWN][1][joiners, down_channels].tolist(),
+                self._best_units[joiners].tolist(),
+                strict=True,
+            ):
                 moves.append(
                     Move(
-                        float(join[user]),
+                        gain,
                         [user],
                         [up_channel],
                         [down_channel],
@@ -640,9 +717,9 @@ class LocalSearch:
                             "split": [(user, 0)],  # re-chosen by apply()
                             "up": [(user, up_channel)],
                             "down": [(user, down_channel)],
-                            "uplink_power_w": [(user, float(prices[UP][1][user, up_channel]))],
-                            "downlink_power_w": [(user, float(prices[DOWN][1][user, down_channel]))],
-                            "compute_units": [(user, float(self._best_units[user]))],
+                            "uplink_power_w": [(user, up_power)],
+                            "downlink_power_w": [(user, down_power)],
+                            "compute_units": [(user, units)],
                         },
                     )
                 )
@@ -658,23 +735,34 @@ class LocalSearch:
                 join_down = (prices[DOWN][0] + prices[DOWN][2])[idle][:, down_ch]
                 value = join_up + join_down - self.device_only[idle][:, None] + leave_all[busy][None, :]
                 best_value, partner = value.min(dim=1)
-                for row in torch.nonzero(best_value < -tolerance).flatten().tolist():
-                    newcomer, leaver = int(idle[row]), int(busy[partner[row]])
-                    up_channel, down_channel = int(state.up[leaver]), int(state.down[leaver])
+                rows = torch.nonzero(best_value < -tolerance).flatten()
+                newcomers, chosen_leavers = idle[rows], busy[partner[rows]]
+                for newcomer, leaver, gain, up_channel, down_channel, up_power, down_power, units, layers in zip(
+                    newcomers.tolist(),
+                    chosen_leavers.tolist(),
+                    best_value[rows].tolist(),
+                    state.up[chosen_leavers].tolist(),
+                    state.down[chosen_leavers].tolist(),
+                    prices[UP][1][newcomers, state.up[chosen_leavers]].tolist(),
+                    prices[DOWN][1][newcomers, state.down[chosen_leavers]].tolist(),
+                    self._best_units[newcomers].tolist(),
+                    model.num_layers[chosen_leavers].tolist(),
+                    strict=True,
+                ):
                     moves.append(
                         Move(
-                            float(best_value[row]),
+                            gain,
                             [newcomer, leaver],
                             [up_channel],
                             [down_channel],
                             "exchange",
                             {
-                                "split": [(newcomer, 0), (leaver, int(model.num_layers[leaver]))],
+                                "split": [(newcomer, 0), (leaver, layers)],
                                 "up": [(newcomer, up_channel), (leaver, -1)],
                                 "down": [(newcomer, down_channel), (leaver, -1)],
-                                "uplink_power_w": [(newcomer, float(prices[UP][1][newcomer, up_channel]))],
-                                "downlink_power_w": [(newcomer, float(prices[DOWN][1][newcomer, down_channel]))],
-                                "compute_units": [(newcomer, float(self._best_units[newcomer]))],
+                                "uplink_power_w": [(newcomer, up_power)],
+                                "downlink_power_w": [(newcomer, down_power)],
+                                "compute_units": [(newcomer, units)],
                             },
                         )
                     )
@@ -929,6 +1017,14 @@ class LocalSearch:
                 found = self.exhaustive_moves(state, ev, tolerance)
                 if found is not None:
                     ev, accepted = found
+            if not accepted and not self.exhaustive and self.joint_pricing:
+                # Where the exhaustive checks are out of reach: the same moves, each joiner at the power of least
+                # own cost plus harm (single relocations and activations are then priced exactly on the grid).
+                self.prepare(state, ev)
+                moves = self.candidate_moves(state, ev, tolerance, pricing="joint")
+                if moves:
+                    ev, verified = self.verify(state, ev, moves, tolerance)
+                    accepted.update({f"{kind} (joint price)": count for kind, count in verified.items()})
             if not accepted:
                 # Re-optimise the continuous variables at the fixed assignment, then search again.
                 if polished_at is not None and polished_at <= ev.objective:
@@ -943,7 +1039,7 @@ class LocalSearch:
             record.add(accepted, ev.objective)
             history.append(ev.objective)
             if len(history) > STALL_ROUNDS and history[-1] > history[-1 - STALL_ROUNDS] * (1 - STALL_GAIN):
-                return state, ev, "local optimum"  # the last rounds gained almost nothing: take it as one
+                return state, ev, "stalled"  # the last rounds gained almost nothing (improving moves may be left)
 
     def _polished(self, state: PlanState, ev: Evaluation) -> tuple[PlanState, Evaluation]:
         """The plan with its continuous variables re-optimised at its assignment, or the plan itself if that
@@ -985,7 +1081,7 @@ class LocalSearch:
         record = _Record(time.perf_counter(), ev.objective)
         state, ev, stop = self._descend(state, ev, deadline=deadline, max_rounds=max_rounds, record=record)
         kicks_left = max_kicks
-        while stop == "local optimum" and kicks_left > 0:
+        while stop in ("local optimum", "stalled") and kicks_left > 0:
             improved = False
             for trial in self.kicks(state, ev, min(kicks_left, KICKS_PER_ROUND)):
                 kicks_left -= 1
@@ -1007,7 +1103,7 @@ class LocalSearch:
             if not improved:
                 break
             state, ev, stop = self._descend(state, ev, deadline=deadline, max_rounds=max_rounds, record=record)
-        if stop == "local optimum" and time.perf_counter() > deadline:
+        if stop in ("local optimum", "stalled") and time.perf_counter() > deadline:
             stop = "time limit"
         return SearchResult(
             decision=self.decision_of(state),
