@@ -250,6 +250,15 @@ def test_oracle_gets_ten_times_the_work() -> None:
     assert settings["improve_max_rounds"] == 300 and settings["kicks"] == 20 and settings["improve_starts"] == 20
 
 
+def test_the_oracle_solves_every_slot_itself() -> None:
+    table = run_online(small_config(), DynamicsConfig(), slots=2, policies=["static", "oracle"], settings=QUICK)
+    oracle = table[table["policy"] == "oracle"].set_index("slot")
+    static = table[table["policy"] == "static"].set_index("slot")
+    assert oracle["replanned"].all() and np.isfinite(oracle["objective"]).all()
+    assert oracle.loc[0, "objective"] <= static.loc[0, "objective"]  # its own slot-0 solve, with more work
+    assert oracle.loc[1, "objective"] < static.loc[1, "objective"]
+
+
 def test_online_run_rejects_bad_arguments() -> None:
     with pytest.raises(InputError, match="unknown policy 'lazy'"):
         run_online(small_config(), DynamicsConfig(), slots=2, policies=["lazy"])

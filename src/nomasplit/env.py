@@ -126,7 +126,7 @@ class NomaSplitEnv(gymnasium.Env[dict[str, np.ndarray], Any]):
         num_aps, num_subchannels = self.config.num_aps, self.config.num_subchannels
         users = self.max_users
         gain_box = spaces.Box(*GAIN_DB_RANGE, shape=(users, num_aps, num_subchannels), dtype=np.float32)
-        self.observation_space = spaces.Dict(
+        self.observation_space: spaces.Space[Any] = spaces.Dict(
             {
                 "uplink_gain_db": gain_box,
                 "downlink_gain_db": gain_box,

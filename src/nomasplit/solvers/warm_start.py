@@ -67,8 +67,8 @@ def check_same_network(previous: Scenario, scenario: Scenario) -> None:
         before, now = getattr(previous, name), getattr(scenario, name)
         if before != now:
             raise InputError(f"the start plan is for another network: its {name} is {before}, this scenario's is {now}")
-    positions = (previous.ap_positions_m, scenario.ap_positions_m)
-    if positions[0] is not None and positions[1] is not None and not np.allclose(*positions, rtol=0, atol=1e-6):
+    before_m, now_m = previous.ap_positions_m, scenario.ap_positions_m
+    if before_m is not None and now_m is not None and not np.allclose(before_m, now_m, rtol=0, atol=1e-6):
         raise InputError("the start plan is for another network: its APs stand elsewhere")
     if [profile.model for profile in previous.profiles] != [profile.model for profile in scenario.profiles]:
         raise InputError("the start plan is for another network: its users run other models")
