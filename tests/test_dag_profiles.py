@@ -377,3 +377,29 @@ def test_solvers_on_a_resnet18_scenario(algorithm: str) -> None:
     plan = solve(scenario, algorithm)
     assert plan.solver.success
     assert evaluate(scenario, plan).totals.objective == pytest.approx(plan.solver.objective, rel=1e-9)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The extra figure of the reproduction
+
+
+def test_both_presets_run_the_dag_figure_on_every_method() -> None:
+    from nomasplit.experiments import paper_settings, quick_settings
+    from nomasplit.experiments.calibration import calibrated_settings
+    from nomasplit.experiments.dag_figure import DAG_MODELS, DAG_SWEEP, QUICK_DAG_NETWORK
+    from nomasplit.experiments.figures import ALL_METHODS
+
+    for settings in (paper_settings(), quick_settings(), calibrated_settings(quick=True)):
+        sweep = settings.sweep(DAG_SWEEP)
+        assert sweep.values == DAG_MODELS and sweep.methods == ALL_METHODS
+        figures = {figure.key: figure for figure in settings.figures}
+        assert figures["extra-dag"].measure == "latency" and figures["extra-dag-energy"].measure == "energy"
+        assert figures["extra-dag"].baseline == "device-only" and not figures["extra-dag"].paper
+        assert set(figures["extra-dag"].methods) == set(ALL_METHODS) - {"device-only"}
+        for model in DAG_MODELS:
+            assert settings.point_config(sweep, model).model == model
+    quick = quick_settings().sweep(DAG_SWEEP).overrides
+    assert {key: quick[key] for key in QUICK_DAG_NETWORK} == QUICK_DAG_NETWORK
+    assert paper_settings().sweep(DAG_SWEEP).overrides == paper_settings().sweep("models").overrides
+    selected = quick_settings().select_figures(["extra-dag"])
+    assert [sweep.name for sweep in selected.sweeps] == [DAG_SWEEP]

@@ -27,6 +27,7 @@ TINY_VALUES = {
     "device-speed": (1e9, 1e12),
     "bandwidth": (1e4, 4e6),
     "overload": (1.0, 2.0),
+    "dag-models": ("resnet18", "mobilenet-v2"),
 }
 
 
@@ -64,7 +65,7 @@ def test_ci_sized_reproduction_writes_every_figure_results_and_report(tmp_path):
     for key in range(2, 12):
         for suffix in ("png", "svg"):
             assert (out / f"fig{key:02d}.{suffix}").stat().st_size > 1000
-    for name in ("fig-extra-device", "fig-extra-bandwidth"):
+    for name in ("fig-extra-device", "fig-extra-bandwidth", "fig-extra-dag", "fig-extra-dag-energy"):
         assert (out / f"{name}.png").exists() and (out / f"{name}.svg").exists()
     csv = pd.read_csv(out / "results.csv")
     parquet = pd.read_parquet(out / "results.parquet")

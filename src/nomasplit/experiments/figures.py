@@ -117,6 +117,7 @@ def resolve_config(changes: dict[str, Any]) -> ScenarioConfig:
 
 
 _MODEL_LABELS = {"nin": "NiN", "tiny-yolov2": "tiny YOLOv2", "tiny-yolov2-voc": "tiny YOLOv2 VOC", "vgg16": "VGG16"}
+_MODEL_LABELS.update({"resnet18": "ResNet-18", "mobilenet-v2": "MobileNetV2"})  # the DAG figure's models
 
 
 def model_family(name: str) -> str:
@@ -626,6 +627,9 @@ def build_settings(
             label="users per AP per subchannel, U_n / M",
         ),
     ]
+    from nomasplit.experiments.dag_figure import dag_figures, dag_sweep  # the DAG comparison (extra figure)
+
+    sweeps.append(dag_sweep({**small, **network}, quick=quick))
     for regime in regime_maps:
         sweeps += regime.row_sweeps()
     label = model_label(sweep_model)
@@ -634,7 +638,7 @@ def build_settings(
         quick=quick,
         base={**({"num_aps": 3} if quick else {}), **(base or {})},
         sweeps=tuple(sweeps),
-        figures=_figures(label) + _overload_figures(label),
+        figures=_figures(label) + _overload_figures(label) + dag_figures(),
         regime_maps=regime_maps,
         num_seeds=num_seeds,
         algorithm_settings=ALGORITHM_SETTINGS if algorithm_settings is None else algorithm_settings,
