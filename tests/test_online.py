@@ -317,12 +317,25 @@ def test_simulate_bad_input_is_one_line_and_exit_2(
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2
 
 
+def test_simulate_refuses_a_folder_of_other_files_and_its_own_config_as_output(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "small.yaml")
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["simulate", str(config), "--out", str(out), *NO_BAR])
+    assert result.exit_code == 2 and "did not write" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["simulate", str(config), "--out", str(config), *NO_BAR])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (out / "notes.txt").read_text() == "mine" and not (out / "online.parquet").exists()
+
+
 def test_simulate_refuses_an_initial_plan_for_another_network(tmp_path: Path) -> None:
     config = write_config(tmp_path / "small.yaml")
     other = generate_scenario(small_config(num_subchannels=12), seed=0)
     plan_path = tmp_path / "other-plan.json"
     save(plan_path, solve(other, settings=QUICK))
-    command = ["simulate", str(config), "--slots", "2", "--initial-plan", str(plan_path), "--out", str(tmp_path)]
+    out = tmp_path / "o"
+    command = ["simulate", str(config), "--slots", "2", "--initial-plan", str(plan_path), "--out", str(out)]
     result = runner.invoke(app, [*command, *NO_BAR])
     assert result.exit_code == 2, result.output
     assert "another scenario" in result.output and "Traceback" not in result.output

@@ -10,6 +10,10 @@ import typer
 from nomasplit.cli.common import console, handle_errors
 from nomasplit.cli.solve_cmd import parse_settings
 from nomasplit.errors import InputError
+from nomasplit.io import check_output_folder
+
+#: What ``simulate`` writes into its ``--out`` folder (and the temporary files of its atomic writes).
+OUTPUTS = ("online.parquet", "online.png", "online.svg", ".*.tmp")
 
 
 def parse_policies(items: list[str]) -> list[str]:
@@ -64,6 +68,7 @@ def register(app: typer.Typer) -> None:
         ),
         set_: list[str] = typer.Option([], "--set", help="ligd setting key=value of the cold solves (repeatable)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+        force: bool = typer.Option(False, "--force", help="Write into a folder that holds other files."),
     ) -> None:
         """Run a time-slotted simulation of a moving network and write one row per slot and policy."""
         policies = parse_policies(policy)
@@ -83,8 +88,8 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--duration-s must be a positive number of seconds, got {duration_s:g}")
         if config_path is not None and not config_path.is_file():
             raise InputError(f"config {config_path} does not exist")
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out {out} exists and is not a folder")
+        inputs = {"CONFIG": config_path, "--initial-plan": initial_plan}
+        check_output_folder(out, own=OUTPUTS, inputs=inputs, force=force)
         settings = parse_settings(set_)
 
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
