@@ -403,3 +403,13 @@ def test_both_presets_run_the_dag_figure_on_every_method() -> None:
     assert paper_settings().sweep(DAG_SWEEP).overrides == paper_settings().sweep("models").overrides
     selected = quick_settings().select_figures(["extra-dag"])
     assert [sweep.name for sweep in selected.sweeps] == [DAG_SWEEP]
+
+
+def test_measure_times_every_unit_of_a_dag_model() -> None:
+    threads = torch.get_num_threads()
+    profile = profile_graph(Residual(), (1, 4, 8, 8), name="block", measure=True, warmup=0, repeats=2)
+    assert torch.get_num_threads() == threads
+    assert all(layer.measured_latency_s is not None and layer.measured_latency_s > 0 for layer in profile.layers)
+    assert profile.source["latency"]["repeats"] == 2
+    half = profile_graph(Residual(), (1, 4, 8, 8), name="block", dtype="float16")
+    assert half.upload_bits().tolist() == [bits / 2 for bits in profile.upload_bits()]

@@ -156,3 +156,20 @@ def test_cli_edge_serve_resnet18_in_a_process(resnet: RunnableModel, tmp_path: P
         finally:
             process.terminate()
             process.wait(timeout=20)
+
+
+def test_loadtest_and_host_calibration_on_a_dag_model(resnet: RunnableModel, server: EdgeServerThread) -> None:
+    from nomasplit.runtime.prediction import calibrate
+
+    inside = _inside_block(resnet)
+    result = CliRunner().invoke(
+        app,
+        ["edge", "loadtest", "--edge", server.url, "--model", NAME, "--split", str(inside), "--clients", "2",
+         "--duration-s", "0.5"],
+        env={"NOMASPLIT_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert '"mismatches": 0' in result.output and '"errors": {}' in result.output
+    calibration = calibrate(resnet, zoo.load_bundled_profile(NAME), random_input(resnet, 0), repeats=1, warmup=0)
+    assert len(calibration.unit_latency_s) == resnet.num_units
+    assert all(latency_s > 0 for latency_s in calibration.unit_latency_s)
