@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nomasplit.data.plan import Plan
-from nomasplit.model.evaluate import find_violations, plan_from_decision
+from nomasplit.model.evaluate import decision_from_plan, find_violations, plan_from_decision
 from nomasplit.model.system import SystemModel
 from nomasplit.solvers import solve
 from nomasplit.solvers.bounds import optimal_compute_units
@@ -172,3 +172,29 @@ def test_a_round_capped_search_still_reoptimises_compute_units(max_rounds) -> No
     active = model.offloads(result.decision.split)
     gap = (result.decision.compute_units[active] - best_units[active]).abs().max()
     assert float(gap) < 0.05 * (scenario.compute_units_max - scenario.compute_units_min)
+
+
+def test_a_plan_said_to_be_a_local_optimum_has_no_improving_move_left() -> None:
+    """Past the exhaustive size (both pricings run): when the plan says ``local_optimum``, a further descent from
+    it under either pricing finds no improving move."""
+    scenario = random_scenario(3, num_aps=2, num_users=30, num_subchannels=10)
+    plan = solve(scenario, "ligd")
+    info = plan.solver
+    assert info is not None
+    resolved = info.extra["resolved_settings"]
+    assert resolved["joint_pricing"] and not resolved["group_search"]  # the cheap phase of large instances
+    assert info.extra["local_optimum"] is True
+    model = SystemModel(scenario)
+    settings = LigdSettings()
+    search = LocalSearch(model, ligd_method(settings), ligd_stopping(settings, settings.polish_iterations))
+    search._best_units = optimal_compute_units(model)
+    state = search.state_of(decision_from_plan(model, plan))
+    ev = search.evaluate(state)
+    assert ev.objective == pytest.approx(info.objective, rel=1e-9)
+    tolerance = 1e-9 * abs(ev.objective)
+    for pricing in ("own", "joint"):
+        search.prepare(state, ev)
+        moves = search.candidate_moves(state, ev, tolerance, pricing=pricing)
+        after, accepted = search.verify(state.copy(), ev, moves, tolerance) if moves else (ev, {})
+        assert not accepted, (pricing, accepted)
+        assert after.objective >= ev.objective - tolerance

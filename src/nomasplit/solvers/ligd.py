@@ -483,6 +483,7 @@ def improve_and_choose(
     candidates: list[Start] = list(starts)
     improvement: dict[str, Any] = {}
     phase = "none"
+    resolved: dict[str, Any] = {"improve_starts": 0, "kicks": 0, "group_search": False, "joint_pricing": False}
     if settings.improve and working.num_users:
         small = working.num_users * working.num_subchannels <= EXHAUSTIVE_PAIRS
         thorough = thorough_phase(working.num_users, working.num_subchannels)
@@ -503,6 +504,12 @@ def improve_and_choose(
             if group_search and group_search_applies(model)
             else None
         )
+        resolved = {
+            "improve_starts": improve_starts,
+            "kicks": kicks,
+            "group_search": grouper is not None,
+            "joint_pricing": search.joint_pricing and not search.exhaustive,
+        }
         for index in order:
             if len(seen) >= improve_starts:
                 break
@@ -543,11 +550,16 @@ def improve_and_choose(
         values = [float(model.objective(decision).item()) for _, decision in candidates]
     finite = [i for i, value in enumerate(values) if math.isfinite(value)] or list(range(len(values)))
     best = min(finite, key=lambda i: values[i])
+    won_search = improvement.get(candidates[best][0].removesuffix(" + improve"))
     evidence = {
         "start_won": candidates[best][0],
         "starts": {name: value for (name, _), value in zip(candidates, values, strict=True)},
         "improvement": improvement,
         "improvement_phase": phase,
+        "resolved_settings": resolved,
+        # True when the plan returned ends a descent with no improving move under either pricing and no gain from
+        # re-optimising its continuous variables (not "stalled", "max_rounds" or "time limit").
+        "local_optimum": won_search is not None and won_search["stop_reason"] == "local optimum",
     }
     return candidates[best], evidence
 
@@ -613,7 +625,9 @@ def run_ligd(context: SolveContext, settings: LigdSettings, *, extra_starts: tup
     offloading = int(model.offloads(decision.split).sum().item())
     outcome.message = (
         f"ligd: best plan from start '{won}' after {len(candidates)} descents; {offloading}/{model.num_users} users "
-        "offload" + ("" if outcome.chosen_split is None else f" (common split {outcome.chosen_split})")
+        "offload"
+        + ("" if outcome.chosen_split is None else f" (common split {outcome.chosen_split})")
+        + ("; a local optimum of its moves" if evidence["local_optimum"] else "")
     )
     with torch.no_grad():
         outcome.success = bool(torch.isfinite(model.objective(decision)).item())
