@@ -175,6 +175,12 @@ class LigdSettings(AlgorithmSettings):
         "on any machine",
     )
     improve_max_rounds: int = Field(default=200, ge=0, description="cap on rounds of the improvement phase per start")
+    joint_pricing: bool = Field(
+        default=True,
+        description="on instances past the exhaustive checks (more than 64 user-subchannel pairs), where a round "
+        "finds no improving move, price the same moves again with each joiner at the power of least own cost plus "
+        "harm (nomasplit.solvers.improve.LocalSearch.joint_prices)",
+    )
     precision: Literal["float32", "float64"] = Field(
         default="float32",
         description="float type of the descent (float32: about 4x faster; the final plan is re-checked in float64)",
@@ -490,7 +496,12 @@ def improve_and_choose(
         search_polish = max(settings.polish_iterations, 30) if small else settings.polish_iterations
         improve_starts = settings.improve_starts or (4 if thorough else 2)
         kicks = settings.kicks if settings.kicks is not None else (KICKS if thorough else 0)
-        search = LocalSearch(working, ligd_method(settings), ligd_stopping(settings, search_polish))
+        search = LocalSearch(
+            working,
+            ligd_method(settings),
+            ligd_stopping(settings, search_polish),
+            joint_pricing=settings.joint_pricing,
+        )
         units = optimal_compute_units(working)
         seen: list[float] = []
         results = []
