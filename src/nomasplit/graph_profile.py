@@ -24,8 +24,6 @@ on a seeded standard-normal input, ``numel`` times the element width of each ten
 from __future__ import annotations
 
 import copy
-import datetime
-import platform
 import statistics
 import time
 import traceback
@@ -357,13 +355,14 @@ def profile_graph(
             shape, dtype, order or counts.
     """
     from nomasplit.profiling import (
-        FLOP_METHOD,
         INPUT_SEED,
         _check_count,
         _one_thread,
         check_element_bits,
         dtype_name,
+        latency_source,
         parse_dtype,
+        profile_source,
         validate_input_shape,
     )
 
@@ -399,35 +398,22 @@ def profile_graph(
         }
         for index, unit in enumerate(units, start=1)
     ]
-    source: dict[str, Any] = {
-        "method": FLOP_METHOD,
-        "torch_version": torch.__version__,
-        "dtype": dtype_name(torch_dtype),
-        "input": f"standard normal, torch.Generator seed {INPUT_SEED}",
-        "graph": f"torch.fx trace, {len(facts)} nodes in {len(units)} units, order {order}: {ORDERS[order]}; "
-        "output_bits is the live set (every tensor made at or before the unit and read after it)",
-    }
-    if input_bits is not None or activation_bits is not None:
-        source["sizes"] = (
-            f"numel x {input_bits or 'dtype'} bits for the input, numel x {activation_bits or 'dtype'} bits for "
-            "the tensors sent at a split and the result"
-        )
+    graph_note = (
+        f"torch.fx trace, {len(facts)} nodes in {len(units)} units, order {order}: {ORDERS[order]}; "
+        "output_bits is the live set (every tensor made at or before the unit and read after it)"
+    )
+    source = profile_source(torch_dtype, input_bits, activation_bits, graph=graph_note)
     if measure:
         split_model = SplitGraph(traced, graph)
         with torch.inference_mode(), _one_thread():
             latencies = split_model.unit_latencies_s(model_input, warmup, repeats)
         for layer, latency_s in zip(layers, latencies, strict=True):
             layer["measured_latency_s"] = latency_s
-        source["latency"] = {
-            "method": "median over chained passes of each unit's time, after warm-up passes, torch.inference_mode",
-            "warmup": warmup,
-            "repeats": repeats,
-            "threads": 1,
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "hostname": platform.node(),
-            "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        }
+        source["latency"] = latency_source(
+            "median over chained passes of each unit's time, after warm-up passes, torch.inference_mode",
+            warmup,
+            repeats,
+        )
     return ModelProfile(
         model=name,
         input_shape=list(shape),

@@ -174,6 +174,40 @@ def _bits(tensor: torch.Tensor) -> int:
     return tensor.numel() * tensor.element_size() * 8
 
 
+def profile_source(
+    torch_dtype: torch.dtype, input_bits: int | None = None, activation_bits: int | None = None, **extra: str
+) -> dict[str, Any]:
+    """A profile's ``source``: the FLOP method, torch version, dtype, input, ``extra`` entries, and the sizes
+    rule when ``input_bits`` or ``activation_bits`` is set (no host data: a profile regenerates the same)."""
+    source: dict[str, Any] = {
+        "method": FLOP_METHOD,
+        "torch_version": torch.__version__,
+        "dtype": dtype_name(torch_dtype),
+        "input": f"standard normal, torch.Generator seed {INPUT_SEED}",
+        **extra,
+    }
+    if input_bits is not None or activation_bits is not None:
+        source["sizes"] = (
+            f"numel x {input_bits or 'dtype'} bits for the input, numel x {activation_bits or 'dtype'} bits for "
+            "the tensors sent at a split and the result"
+        )
+    return source
+
+
+def latency_source(method: str, warmup: int, repeats: int) -> dict[str, Any]:
+    """``source["latency"]`` of a measured profile: the method, counts, one thread, this host and the time."""
+    return {
+        "method": method,
+        "warmup": warmup,
+        "repeats": repeats,
+        "threads": 1,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "hostname": platform.node(),
+        "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
 def profile_model(
     module: nn.Sequential,
     input_shape: Sequence[int],
@@ -266,31 +300,14 @@ def profile_model(
             )
             current = output
 
-    source: dict[str, Any] = {
-        "method": FLOP_METHOD,
-        "torch_version": torch.__version__,
-        "dtype": dtype_name(torch_dtype),
-        "input": f"standard normal, torch.Generator seed {INPUT_SEED}",
-    }
-    if input_bits is not None or activation_bits is not None:
-        source["sizes"] = (
-            f"numel x {input_bits or 'dtype'} bits for the input, numel x {activation_bits or 'dtype'} bits for "
-            "the tensors sent at a split and the result"
-        )
+    source = profile_source(torch_dtype, input_bits, activation_bits)
     if measure:
         with torch.inference_mode(), _one_thread():
             for layer, unit, unit_input in zip(layers, module.children(), unit_inputs, strict=True):
                 layer["measured_latency_s"] = _median_latency_s(unit, unit_input, warmup, repeats)
-        source["latency"] = {
-            "method": "median of timed runs after warm-up runs, torch.inference_mode, time.perf_counter",
-            "warmup": warmup,
-            "repeats": repeats,
-            "threads": 1,
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "hostname": platform.node(),
-            "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        }
+        source["latency"] = latency_source(
+            "median of timed runs after warm-up runs, torch.inference_mode, time.perf_counter", warmup, repeats
+        )
     return ModelProfile(
         model=name,
         input_shape=list(shape),

@@ -10,7 +10,7 @@ profiles' split points like a chain's.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from nomasplit.experiments.figures import ALL_METHODS, FigureSpec, SweepSpec
 
@@ -47,23 +47,19 @@ def dag_sweep(overrides: dict[str, Any], *, quick: bool = False) -> SweepSpec:
 def dag_figures() -> tuple[FigureSpec, ...]:
     """Latency speedup and energy reduction over Device-Only of every other method on the DAG models."""
     methods = tuple(method for method in ALL_METHODS if method != "device-only")
-    return (
+    figures: tuple[tuple[str, str, Literal["latency", "energy"]], ...] = (
+        ("extra-dag", "latency speedup", "latency"),
+        ("extra-dag-energy", "energy reduction", "energy"),
+    )
+    return tuple(
         FigureSpec(
-            key="extra-dag",
-            title="Extra: latency speedup on DAG models (ResNet-18, MobileNetV2)",
+            key=key,
+            title=f"Extra: {what} on DAG models (ResNet-18, MobileNetV2)",
             sweep=DAG_SWEEP,
-            measure="latency",
+            measure=measure,
             baseline="device-only",
             methods=methods,
             paper=False,
-        ),
-        FigureSpec(
-            key="extra-dag-energy",
-            title="Extra: energy reduction on DAG models (ResNet-18, MobileNetV2)",
-            sweep=DAG_SWEEP,
-            measure="energy",
-            baseline="device-only",
-            methods=methods,
-            paper=False,
-        ),
+        )
+        for key, what, measure in figures
     )
