@@ -47,7 +47,8 @@ def settings_tables() -> str:
         if not fields:
             blocks.append(f"**{title}**: no settings.")
             continue
-        rows = [f"**{title}** (`{settings_type.__name__}`)", "", "| setting | type | default | meaning |", "|---|---|---|---|"]
+        rows = [f"**{title}** (`{settings_type.__name__}`)", "", "| setting | type | default | meaning |"]
+        rows.append("|---|---|---|---|")
         for field_name, field in fields.items():
             rows.append(
                 f"| `{field_name}` | {_cell(_type_name(field.annotation))} | {_cell(_default(field))} | "
