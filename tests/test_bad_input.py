@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -1619,3 +1620,72 @@ def test_a_zero_downlink_gain_keeps_users_on_the_device(
     assert result.exit_code == 0, result.output  # today: exit 1, "internal error: ZeroDivisionError"
     plan = json.loads(out.read_text(encoding="utf-8"))
     assert all(user["uplink_subchannel"] is None for user in plan["users"])  # nobody offloads
+
+
+# --- issue 28: SIGTERM and Ctrl-C stop reproduce and calibrate cleanly ----------------------------------------------
+
+
+def _living_members(group: int) -> list[str]:
+    """Processes of process group ``group`` that are still running (zombies, already exited, are not counted)."""
+    living = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == group and fields[0] != "Z":
+                living.append(stat_file.parent.name)
+    return living
+
+
+def _interrupt_once_results_exist(
+    command: list[str], store: Path, signum: int, *, to_group: bool
+) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run ``nomasplit COMMAND`` in its own process group, signal it once a result is on disk, wait for it."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from nomasplit.cli.main import main; main()", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    while not list(store.glob("results/*/*.json")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    if to_group:
+        os.killpg(process.pid, signum)  # Ctrl-C in a terminal: the whole foreground group
+    else:
+        process.send_signal(signum)  # kill PID, a scheduler's stop: the main process only
+    stdout, stderr = process.communicate(timeout=120)
+    time.sleep(0.5)
+    assert not _living_members(process.pid), "a worker or helper process outlived the command"
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), process.pid
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_sigterm_stops_reproduce_cleanly_and_the_run_resumes(tmp_path: Path) -> None:
+    from nomasplit.experiments import quick_settings
+
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps(quick_settings(num_seeds=1).select_figures(["2"]).model_dump(mode="json")))
+    out = tmp_path / "out"
+    command = ["reproduce", "--settings", str(settings), "--out", str(out), "--no-progress", "--no-compare"]
+    result, _ = _interrupt_once_results_exist([*command, "--workers", "2"], out, signal.SIGTERM, to_group=False)
+    assert result.returncode == 143, result.stderr
+    assert result.stderr.strip() == "terminated", result.stderr
+    stored = list(out.glob("results/*/*.json"))
+    assert stored and all(json.loads(path.read_text(encoding="utf-8"))["row"] for path in stored)
+    assert not list(out.rglob("*.tmp")) and not (out / "report.md").exists()
+    rerun = runner.invoke(app, [*command, "--workers", "0"])
+    assert rerun.exit_code == 0, rerun.output
+    assert f"{len(stored)} found on disk" in rerun.output
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_ctrl_c_stops_calibrate_without_worker_tracebacks(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    command = ["calibrate", "--out", str(tmp_path / "fit.json"), "--store", str(store), "--seeds", "1"]
+    command += ["--rounds", "1", "--workers", "2", "--only", "latency_weight"]
+    result, _ = _interrupt_once_results_exist(command, store, signal.SIGINT, to_group=True)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.strip() == "interrupted", result.stderr  # no KeyboardInterrupt from the workers
+    assert not (tmp_path / "fit.json").exists()

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from nomasplit.cli.common import console, handle_errors
+from nomasplit.cli.common import console, handle_errors, stop_on_sigterm
 from nomasplit.errors import InputError
 from nomasplit.io import check_output_folder, check_output_path, same_file, shown
 
@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("calibrate")
     @handle_errors
+    @stop_on_sigterm()
     def calibrate_command(
         out: Path = typer.Option(..., "--out", help="settings file to write (JSON; use with --calibration)"),
         store: Path = typer.Option(Path("calibration"), "--store", help="folder of the resumable evaluation results"),

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from nomasplit.cli.common import console, error_console, handle_errors
+from nomasplit.cli.common import console, error_console, handle_errors, stop_on_sigterm
 from nomasplit.errors import InputError
 from nomasplit.io import check_output_folder, shown
 
@@ -127,6 +127,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("reproduce")
     @handle_errors
+    @stop_on_sigterm()
     def reproduce_command(
         figures: str | None = typer.Option(
             None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import threading
 import time
 import traceback
@@ -313,15 +314,45 @@ def run_sweep(
             results = ((task, run_task_safely(task)) for task in todo)
         else:
             results = _run_pool(todo, workers or os.cpu_count() or 1)
-        for task, result in results:
-            finished(task, result)
-            advance(outcome.num_failed)
+        try:
+            for task, result in results:
+                finished(task, result)
+                advance(outcome.num_failed)
+        finally:
+            # stop the pool now (on Ctrl-C or SIGTERM too), not when the generator is garbage-collected
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
     outcome.wall_time_s = time.perf_counter() - start
     return outcome
 
 
 def _pool_initializer() -> None:
+    # Ctrl-C reaches the whole process group: the workers leave it to the main process, which stops them (no
+    # KeyboardInterrupt traceback from each worker); SIGTERM keeps its default (the worker ends at once).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _one_thread()
+
+
+def _stop_resource_tracker() -> None:
+    """Stop (and reap) multiprocessing's resource tracker once the pool is gone, so that it does not outlive
+    this process as an orphan; the next pool starts a new one."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # CPython 3.11+: closes the pipe, waits
+    if stop is not None:
+        stop()
+
+
+def _stop_workers(executor: ProcessPoolExecutor) -> None:
+    """Terminate the pool's worker processes now (their running tasks are lost; finished ones are on disk).
+
+    ``shutdown(cancel_futures=True)`` alone would wait for every running task to finish.
+    """
+    processes = getattr(executor, "_processes", None) or {}  # CPython's pool keeps its workers here
+    for process in list(processes.values()):
+        if process.is_alive():
+            process.terminate()
 
 
 def _run_pool(todo: list[Task], workers: int) -> Iterator[tuple[Task, dict[str, Any]]]:
@@ -335,6 +366,7 @@ def _run_pool(todo: list[Task], workers: int) -> Iterator[tuple[Task, dict[str, 
             initializer=_pool_initializer,
         )
         futures: dict[Future[dict[str, Any]], Task] = {}
+        completed = False
         try:
             futures = {executor.submit(run_task_safely, task): task for task in pending}
             pending = []
@@ -354,8 +386,12 @@ def _run_pool(todo: list[Task], workers: int) -> Iterator[tuple[Task, dict[str, 
                             )
                         else:
                             pending.append(task)
+            completed = True
         finally:
+            if not completed:  # interrupted (Ctrl-C, SIGTERM) or closed early: stop the workers, then join them
+                _stop_workers(executor)
             executor.shutdown(wait=True, cancel_futures=True)
+            _stop_resource_tracker()
 
 
 def _run_dask(todo: list[Task], client: Any) -> Iterator[tuple[Task, dict[str, Any]]]:
