@@ -735,12 +735,12 @@ class LocalSearch:
                 join_down = (prices[DOWN][0] + prices[DOWN][2])[idle][:, down_ch]
                 value = join_up + join_down - self.device_only[idle][:, None] + leave_all[busy][None, :]
                 best_value, partner = value.min(dim=1)
-                rows = torch.nonzero(best_value < -tolerance).flatten()
-                newcomers, chosen_leavers = idle[rows], busy[partner[rows]]
+                improving_rows = torch.nonzero(best_value < -tolerance).flatten()
+                newcomers, chosen_leavers = idle[improving_rows], busy[partner[improving_rows]]
                 for newcomer, leaver, gain, up_channel, down_channel, up_power, down_power, units, layers in zip(
                     newcomers.tolist(),
                     chosen_leavers.tolist(),
-                    best_value[rows].tolist(),
+                    best_value[improving_rows].tolist(),
                     state.up[chosen_leavers].tolist(),
                     state.down[chosen_leavers].tolist(),
                     prices[UP][1][newcomers, state.up[chosen_leavers]].tolist(),
