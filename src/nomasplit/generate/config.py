@@ -550,11 +550,13 @@ def paper_config(**overrides: Any) -> ScenarioConfig:
     return config.with_overrides(**overrides) if overrides else config
 
 
-def config_reference_markdown() -> str:
-    """The table of every config key (unit, default, meaning, source) that ``docs/scenarios.md`` shows."""
+def config_reference_markdown(model: type[BaseModel] | None = None) -> str:
+    """The table of every config key (unit, default, meaning, source) that ``docs/scenarios.md`` shows; of another
+    settings model whose every field has a default and ``_meta`` (the ``dynamics`` section, docs/online.md)."""
+    model = ScenarioConfig if model is None else model
     lines = ["| key | unit | default | meaning | source |", "|---|---|---|---|---|"]
-    defaults = ScenarioConfig()
-    for name, field in ScenarioConfig.model_fields.items():
+    defaults = model()
+    for name, field in model.model_fields.items():
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         value = getattr(defaults, name)
         if isinstance(value, BaseModel):

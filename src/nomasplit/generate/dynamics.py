@@ -44,7 +44,7 @@ from nomasplit.data import Scenario
 from nomasplit.data.files import validate_as
 from nomasplit.errors import InputError
 from nomasplit.generate.channel import path_gain
-from nomasplit.generate.config import OUR_CHOICE, ScenarioConfig, load_config, paper_config
+from nomasplit.generate.config import OUR_CHOICE, ScenarioConfig, config_reference_markdown, load_config, paper_config
 from nomasplit.generate.generator import generate_scenario
 from nomasplit.generate.topology import associate_by_path_gain, distances_m, sample_user_positions
 from nomasplit.io import read_yaml
@@ -183,21 +183,7 @@ class DynamicsConfig(BaseModel):
 
 def dynamics_reference_markdown() -> str:
     """The table of every ``dynamics`` key (unit, default, meaning, source) that ``docs/online.md`` shows."""
-    lines = ["| key | unit | default | meaning | source |", "|---|---|---|---|---|"]
-    defaults = DynamicsConfig()
-    for name, field in DynamicsConfig.model_fields.items():
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        value = getattr(defaults, name)
-        default = "null" if value is None else f"{value!r}" if isinstance(value, str) else f"{value}"
-        cells = [
-            f"`{name}`",
-            str(extra.get("unit", "-")),
-            f"`{default}`",
-            field.description or "",
-            str(extra["source"]),
-        ]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join(lines)
+    return config_reference_markdown(DynamicsConfig)
 
 
 def parse_dynamics(data: Any, source: str = "config") -> DynamicsConfig:
