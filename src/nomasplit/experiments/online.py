@@ -178,7 +178,8 @@ def run_online(
     """Run ``slots`` slots of the moving network under each policy (module docstring).
 
     Args:
-        config, dynamics: the network and how it moves.
+        config: the network.
+        dynamics: how it moves.
         slots: number of slots (slot 0 included).
         policies: names in :data:`POLICIES`.
         every: the period of ``every-k``.

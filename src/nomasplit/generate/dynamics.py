@@ -213,7 +213,8 @@ class Snapshot:
         time_s: ``slot * slot_s``.
         scenario: the validated scenario of this slot.
         user_ids: ``[U]`` stable identity of each user (0..U0-1 for the initial users, then counting up).
-        arrived, departed: users that came and left at the start of this slot.
+        arrived: users that came at the start of this slot.
+        departed: users that left at the start of this slot.
         handovers: users whose serving AP changed since the previous slot.
     """
 

@@ -126,8 +126,9 @@ def feasible_decision(
 
     Args:
         split: ``[U]`` wanted split points (clipped to ``0..F_i``; ``F_i`` is Device-Only).
-        uplink, downlink: ``[U]`` wanted subchannels (``-1``: none; an offloading user without one gets a free
+        uplink: ``[U]`` wanted uplink subchannels (``-1``: none; an offloading user without one gets a free
             subchannel of its AP, or runs Device-Only when none is left).
+        downlink: ``[U]`` wanted downlink subchannels (the same).
         powers: ``[3, U]`` wanted uplink power [W], downlink power [W] and compute units (clipped to their boxes).
 
     Returns:
