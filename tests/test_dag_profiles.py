@@ -229,7 +229,7 @@ def test_profile_command_on_a_users_residual_network(user_module: Path) -> None:
     [
         ("Branchy", r"cannot be traced by torch.fx at mymodule.py:\d+ `if x.sum\(\) > 0:`"),
         ("TwoInputs", r"takes 2 inputs \('x', 'y'\); a split model takes one tensor"),
-        ("SizeCall", r"node 'size' \(call_method size\) returns a int, not a non-empty tensor"),
+        ("SizeCall", r"node 'size' \(call_method size\) returns a value of type int, not a non-empty tensor"),
         ("Untraceable", r"cannot be traced by torch.fx at mymodule.py:\d+ `return torch.tensor\(len\(x\)\) \+ x`"),
     ],
 )

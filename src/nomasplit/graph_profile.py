@@ -194,7 +194,7 @@ def measure_nodes(
                 ) from None
             if not isinstance(value, torch.Tensor) or value.numel() == 0:
                 raise InputError(
-                    f"{what}: node {node.name!r} ({node.op} {_target_name(node)}) returns a "
+                    f"{what}: node {node.name!r} ({node.op} {_target_name(node)}) returns a value of type "
                     f"{type(value).__name__}, not a non-empty tensor; a split model's nodes must each make one "
                     "tensor (compute sizes with torch.flatten or view(1, -1) instead of x.size())"
                 )
