@@ -81,3 +81,9 @@ def test_the_example_runs_the_warm_replanner_as_a_policy() -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("slot 0: reward -") and lines[-1].startswith("mean reward over 2 slots: -")
+
+
+def test_without_gymnasium_the_import_names_the_extra() -> None:
+    code = "import sys; sys.modules['gymnasium'] = None; import nomasplit.env"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0 and "pip install 'nomasplit[env]'" in result.stderr

@@ -43,10 +43,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import gymnasium
 import numpy as np
 import torch
-from gymnasium import spaces
+
+try:
+    import gymnasium
+    from gymnasium import spaces
+except ImportError as exc:
+    raise ModuleNotFoundError(
+        "nomasplit.env needs the optional package 'gymnasium': pip install 'nomasplit[env]'", name="gymnasium"
+    ) from exc
 
 from nomasplit.data.plan import Plan
 from nomasplit.data.scenario import Scenario
