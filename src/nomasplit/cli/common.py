@@ -22,7 +22,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -92,7 +91,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             check_option_values(kwargs, option_names)
             return func(*args, **kwargs)
-        except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):  # typer's own exits and usage errors
             raise
         except InputError as exc:
             raise fail(str(exc), EXIT_INPUT_ERROR) from None
