@@ -305,6 +305,7 @@ def test_simulate_writes_the_table_and_the_figure(tmp_path: Path) -> None:
         ("  slot_s: 5\n", ["--duration-s", "2"], "longer than the run"),
         ("  slot_s: 1\n", ["--policy", "lazy"], "--policy 'lazy'"),
         ("  slot_s: 1\n", ["--slots", "0"], "--slots must be at least 1"),
+        ("  slot_s: 1\n", ["--set", "bogus=1"], "bogus"),
     ],
 )
 def test_simulate_bad_input_is_one_line_and_exit_2(

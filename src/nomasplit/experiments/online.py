@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from nomasplit.data.files import validate_as
 from nomasplit.data.plan import Plan
 from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
@@ -101,7 +102,7 @@ def oracle_settings(base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The base settings with ten times the work of the improvement phase: starts (at most 20), rounds, kicks,
     group search nodes, and the time limit if the base sets one (a cold solve's defaults where the base leaves
     them open)."""
-    settings = LigdSettings.model_validate(dict(base or {}))
+    settings = validate_as(LigdSettings, dict(base or {}), "ligd settings")
     starts = settings.improve_starts or 4
     kicks = settings.kicks if settings.kicks is not None else KICKS
     oracle = {
@@ -207,7 +208,7 @@ def run_online(
     if not churn_cost >= 0:
         raise InputError(f"churn cost must be 0 or more, got {churn_cost}")
     base = dict(settings or {})
-    LigdSettings.model_validate(base)  # unknown keys are errors before any work
+    validate_as(LigdSettings, base, "ligd settings")  # unknown keys are errors before any work
     warm = {**base, **WARM_SETTINGS}
     oracle = oracle_settings(base)
     simulator = NetworkSimulator(config, dynamics, seed=seed)
