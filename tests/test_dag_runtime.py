@@ -173,3 +173,18 @@ def test_loadtest_and_host_calibration_on_a_dag_model(resnet: RunnableModel, ser
     calibration = calibrate(resnet, zoo.load_bundled_profile(NAME), random_input(resnet, 0), repeats=1, warmup=0)
     assert len(calibration.unit_latency_s) == resnet.num_units
     assert all(latency_s > 0 for latency_s in calibration.unit_latency_s)
+
+
+@pytest.mark.parametrize("name", ["mobilenet-v2", "mobilenet-v2-imagenet"])
+def test_mobilenet_v2_splits_to_the_whole_models_output(name: str) -> None:
+    model = load_zoo_model(name, seed=0)
+    inputs = random_input(model, 5)
+    assert model.split_tensors is not None
+    one = [split for split, tensors in enumerate(model.split_tensors) if len(tensors) == 1 and split > 0]
+    two = [split for split, tensors in enumerate(model.split_tensors) if len(tensors) == 2]
+    # Edge-Only, the first and last cuts inside a residual block, one between blocks, the last split.
+    splits = (0, two[0], two[-1], one[len(one) // 2], model.num_units - 1)
+    with torch.inference_mode():
+        reference = model.module(inputs)
+        for split in splits:
+            torch.testing.assert_close(model.tail(split)(model.head(split)(inputs)), reference, rtol=1e-4, atol=1e-4)
