@@ -23,7 +23,6 @@ on a seeded standard-normal input, ``numel`` times the element width of each ten
 
 from __future__ import annotations
 
-import copy
 import statistics
 import time
 import traceback
@@ -355,34 +354,21 @@ def profile_graph(
             shape, dtype, order or counts.
     """
     from nomasplit.profiling import (
-        INPUT_SEED,
-        _check_count,
         _one_thread,
-        check_element_bits,
+        check_profile_options,
         dtype_name,
+        in_dtype,
         latency_source,
-        parse_dtype,
         profile_source,
-        validate_input_shape,
+        profiling_input,
     )
 
-    if not isinstance(name, str) or not name.strip():
-        raise InputError(f"model name must be a non-empty string; got {name!r}")
+    shape, torch_dtype = check_profile_options(name, input_shape, dtype, warmup, repeats, input_bits, activation_bits)
     if order not in ORDERS:
         raise InputError(f"order must be one of {', '.join(ORDERS)}; got {order!r}")
-    shape = validate_input_shape(input_shape)
-    torch_dtype = parse_dtype(dtype)
-    _check_count(warmup, "warmup", 0)
-    _check_count(repeats, "repeats", 1)
-    check_element_bits(input_bits, "input bits")
-    check_element_bits(activation_bits, "activation bits")
-    if any(t.is_floating_point() and t.dtype != torch_dtype for t in [*model.parameters(), *model.buffers()]):
-        model = copy.deepcopy(model).to(torch_dtype)
-    model = model.eval()
-    traced = trace_graph(model, what=what)
+    traced = trace_graph(in_dtype(model, torch_dtype), what=what)
     input_name = next(node.name for node in traced.graph.nodes if node.op == "placeholder")
-    generator = torch.Generator(device="cpu").manual_seed(INPUT_SEED)
-    model_input = torch.randn(shape, generator=generator, dtype=torch.float32).to(torch_dtype)
+    model_input = profiling_input(shape, torch_dtype)
     facts = measure_nodes(traced, model_input, activation_bits=activation_bits, what=what)
     sent_input_bits = _bits(model_input, input_bits)
     program_units = group_units(facts, input_name)

@@ -36,7 +36,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.fx
@@ -48,6 +48,9 @@ from nomasplit.data.profile import LayerProfile, ModelProfile
 from nomasplit.errors import InputError
 from nomasplit.graph_profile import NotAChainError, is_chain, profile_graph, trace_graph
 from nomasplit.model.compensation import fit_measured_compensation
+
+#: A module type kept through :func:`in_dtype`.
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 #: dtypes a profile can refer to, by name.
 DTYPES: dict[str, torch.dtype] = {
@@ -174,6 +177,41 @@ def _bits(tensor: torch.Tensor) -> int:
     return tensor.numel() * tensor.element_size() * 8
 
 
+def check_profile_options(
+    name: str,
+    input_shape: Sequence[int],
+    dtype: str | torch.dtype,
+    warmup: int,
+    repeats: int,
+    input_bits: int | None,
+    activation_bits: int | None,
+) -> tuple[tuple[int, ...], torch.dtype]:
+    """Check a profile's name, shape, dtype, counts and element bits; return the shape and the torch dtype."""
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"model name must be a non-empty string; got {name!r}")
+    shape = validate_input_shape(input_shape)
+    torch_dtype = parse_dtype(dtype)
+    _check_count(warmup, "warmup", 0)
+    _check_count(repeats, "repeats", 1)
+    check_element_bits(input_bits, "input bits")
+    check_element_bits(activation_bits, "activation bits")
+    return shape, torch_dtype
+
+
+def in_dtype(module: ModuleT, torch_dtype: torch.dtype) -> ModuleT:
+    """``module`` in eval mode, as it is, or a converted copy when a float tensor of it has another dtype."""
+    float_tensors = [tensor for tensor in [*module.parameters(), *module.buffers()] if tensor.is_floating_point()]
+    if any(tensor.dtype != torch_dtype for tensor in float_tensors):
+        module = copy.deepcopy(module).to(torch_dtype)
+    return module.eval()
+
+
+def profiling_input(shape: Sequence[int], torch_dtype: torch.dtype) -> torch.Tensor:
+    """The standard-normal profiling input, drawn from a generator seeded with :data:`INPUT_SEED`."""
+    generator = torch.Generator(device="cpu").manual_seed(INPUT_SEED)
+    return torch.randn(tuple(shape), generator=generator, dtype=torch.float32).to(torch_dtype)
+
+
 def profile_source(
     torch_dtype: torch.dtype, input_bits: int | None = None, activation_bits: int | None = None, **extra: str
 ) -> dict[str, Any]:
@@ -252,25 +290,13 @@ def profile_model(
         raise InputError(f"model must be an nn.Sequential of split units (see as_chain); got {type(module).__name__}")
     if len(module) == 0:
         raise InputError("model has no units: an empty nn.Sequential cannot be split")
-    if not isinstance(name, str) or not name.strip():
-        raise InputError(f"model name must be a non-empty string; got {name!r}")
-    shape = validate_input_shape(input_shape)
-    torch_dtype = parse_dtype(dtype)
-    _check_count(warmup, "warmup", 0)
-    _check_count(repeats, "repeats", 1)
-    check_element_bits(input_bits, "input bits")
-    check_element_bits(activation_bits, "activation bits")
+    shape, torch_dtype = check_profile_options(name, input_shape, dtype, warmup, repeats, input_bits, activation_bits)
 
     def sent_bits(tensor: torch.Tensor, element_bits: int | None) -> int:
         return _bits(tensor) if element_bits is None else tensor.numel() * element_bits
 
-    float_tensors = [tensor for tensor in [*module.parameters(), *module.buffers()] if tensor.is_floating_point()]
-    if any(tensor.dtype != torch_dtype for tensor in float_tensors):
-        module = copy.deepcopy(module).to(torch_dtype)
-    module = module.eval()
-
-    generator = torch.Generator(device="cpu").manual_seed(INPUT_SEED)
-    model_input = torch.randn(shape, generator=generator, dtype=torch.float32).to(torch_dtype)
+    module = in_dtype(module, torch_dtype)
+    model_input = profiling_input(shape, torch_dtype)
     names = unit_names(module)
     unit_inputs: list[torch.Tensor] = []
     layers: list[dict[str, Any]] = []
