@@ -725,6 +725,23 @@ CLASS_CASES: list[Case] = [
         text=("[x] [bold]b[red].json", "{"),
         message="[x] [bold]b[red].json: malformed JSON",
     ),
+    Case(
+        "scenario-name-too-long",
+        ["solve", "{tmp}/" + "y" * 5000 + ".json", "--out", OUT],
+        message="File name too long",
+        absent=(OUT,),
+    ),
+    Case(
+        "out-name-too-long",
+        ["solve", "{scenario}", "--out", "{tmp}/" + "y" * 5000 + ".json"],
+        message="File name too long",
+    ),
+    Case(  # found by benchmarks/fuzz_cli.py: an OSError from probing whether --model names a file
+        "generate-model-name-too-long",
+        ["scenario", "generate", "--model", "x" * 5000, "--out", OUT],
+        message="unknown model 'xxxx",
+        absent=(OUT,),
+    ),
     # --- every number option checked up front -------------------------------------------------------------------
     Case("device-rtol-nan", ["device", "run", "--model", "nin", "--split", "9", "--rtol", "nan"], message="--rtol nan"),
     Case("device-atol-inf", ["device", "run", "--model", "nin", "--split", "9", "--atol", "inf"], message="--atol inf"),
@@ -960,8 +977,8 @@ def test_cli_refuses_bad_input(
     if case.code != 0:
         errors = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(errors) == 1 and errors[0].startswith("error:"), result.stderr
-    for path in case.absent:
-        assert not Path(path.format(**names)).exists(), path
+    for absent in case.absent:
+        assert not Path(absent.format(**names)).exists(), absent
     for path, content in zip(watched, before, strict=True):
         assert path.read_bytes() == content, f"{path} was changed"
     assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"

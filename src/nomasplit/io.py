@@ -15,6 +15,7 @@ import os
 import stat
 import tempfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -117,7 +118,7 @@ def read_bytes(path: str | Path, *, max_bytes: int | None = None) -> bytes:
                 raise _too_large(source, f"the file ({info.st_size:,} bytes)", limits.max_file_bytes)
             counted = _CountingReader(handle, limits.max_file_bytes, source)
             if path.suffix == ".gz":
-                with gzip.GzipFile(fileobj=counted, mode="rb") as unzipped:  # type: ignore[arg-type]
+                with gzip.GzipFile(fileobj=counted, mode="rb") as unzipped:  # type: ignore[call-overload]
                     return _read_limited(unzipped, content_limit, source, "its decompressed content")
             return _read_limited(counted, content_limit, source, "the file")
     except FileNotFoundError:
@@ -287,6 +288,15 @@ def _default_file_mode() -> int:
     return 0o666 & ~umask
 
 
+def is_existing_file(path: str | Path) -> bool:
+    """True if ``path`` names an existing file; False for anything the system cannot even look up (a name too
+    long, a loop of links) instead of an ``OSError``."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def same_file(first: str | Path, second: str | Path) -> bool:
     """True if both paths name one file (same inode, or the same resolved path when one does not exist yet)."""
     first, second = Path(first), Path(second)
@@ -298,12 +308,12 @@ def same_file(first: str | Path, second: str | Path) -> bool:
         return False
 
 
-Paths = tuple[str | Path | None, ...] | dict[str, str | Path | None]
+Paths = tuple[str | Path | None, ...] | Mapping[str, str | Path | None]
 
 
 def _named(paths: Paths, default: str) -> list[tuple[str, Path]]:
     """``(option, path)`` pairs of the paths given (``None`` ones skipped)."""
-    items = paths.items() if isinstance(paths, dict) else ((default, path) for path in paths)
+    items = paths.items() if isinstance(paths, Mapping) else ((default, path) for path in paths)
     return [(name, Path(path)) for name, path in items if path is not None]
 
 

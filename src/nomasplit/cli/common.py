@@ -78,7 +78,8 @@ def _interrupted(code: int) -> NoReturn:
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """The exception boundary of a command: whatever its body raises ends in an exit code and one line.
 
-    InputError -> 2; SolverError -> 1; a missing optional package -> 2 with the extra to install; Ctrl-C
+    InputError -> 2; SolverError -> 1; a missing optional package -> 2 with the extra to install; an OSError
+    about a path (a name too long, a loop of links, no permission) -> 2 naming the path; Ctrl-C
     (SIGINT) -> 130 and SIGTERM -> 143 (see :class:`Terminated`), with one word; ``SystemExit`` raised inside
     the body (user code that calls ``exit()``) -> 2; a recursion or memory exhaustion -> 2 (input too large or
     too deep); any other exception -> 1, naming its type, as an internal error. Typer's own exits pass through.
@@ -118,6 +119,9 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             ) from None
         except RecursionError:
             raise fail("the input nests too deeply to be processed", EXIT_INPUT_ERROR) from None
+        except OSError as exc:  # a path the user gave that the system refuses (too long, a loop, permissions)
+            name = f"{shown(exc.filename)}: " if exc.filename is not None else ""
+            raise fail(f"{name}{exc.strerror or shown(exc)}", EXIT_INPUT_ERROR) from None
         except MemoryError:
             raise fail("out of memory: the input is too large for this machine", EXIT_INPUT_ERROR) from None
         except Exception as exc:

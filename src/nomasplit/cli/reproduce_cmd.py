@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
+from rich.markup import escape
 
-from nomasplit.cli.common import console, error_console, handle_errors, stop_on_sigterm
+from nomasplit.cli.common import console, error_console, handle_errors, one_line, stop_on_sigterm
 from nomasplit.errors import InputError
 from nomasplit.io import check_output_folder, shown
 
@@ -239,7 +240,7 @@ def register(app: typer.Typer) -> None:
 
         def report_failure(failure: Failure) -> None:
             error_console.print(
-                f"[bold red]task failed:[/] {failure.task.describe()}: {failure.error}",
+                f"[bold red]task failed:[/] {escape(one_line(f'{failure.task.describe()}: {failure.error}'))}",
                 highlight=False,
                 soft_wrap=True,
             )

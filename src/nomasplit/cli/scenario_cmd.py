@@ -11,7 +11,7 @@ from rich.table import Table
 
 from nomasplit.cli import calibrate_cmd
 from nomasplit.cli.common import console, handle_errors
-from nomasplit.io import check_output_path
+from nomasplit.io import check_output_path, is_existing_file
 
 
 def _summary_table(rows: list[tuple[str, str]], title: str) -> Table:
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         access: str | None = typer.Option(None, "--access", help="noma or oma (oma sets cluster size 1)."),
     ) -> None:
         """Generate a scenario file; flags override the config (and are noted in the scenario's description)."""
-        model_file = Path(model) if model is not None and Path(model).is_file() else None
+        model_file = Path(model) if model is not None and is_existing_file(model) else None
         check_output_path(out, inputs={"CONFIG": config_path, "--model": model_file})
 
         from nomasplit.generate import generate_to_file, load_config, paper_config

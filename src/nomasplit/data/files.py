@@ -12,7 +12,7 @@ from nomasplit.data.plan import Plan
 from nomasplit.data.profile import ModelProfile
 from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
-from nomasplit.io import read_json, write_json
+from nomasplit.io import read_json, shown, write_json
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -64,17 +64,17 @@ def validate_strict(model: type[ModelT], data: Any, source: str) -> ModelT:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario JSON file (``.json`` or ``.json.gz``)."""
-    return validate_as(Scenario, read_json(path), str(path))
+    return validate_as(Scenario, read_json(path), shown(path))
 
 
 def load_plan(path: str | Path) -> Plan:
     """Read a plan JSON file."""
-    return validate_as(Plan, read_json(path), str(path))
+    return validate_as(Plan, read_json(path), shown(path))
 
 
 def load_profile(path: str | Path) -> ModelProfile:
     """Read a model profile JSON file."""
-    return validate_as(ModelProfile, read_json(path), str(path))
+    return validate_as(ModelProfile, read_json(path), shown(path))
 
 
 def save(path: str | Path, obj: BaseModel) -> Path:
