@@ -14,7 +14,7 @@ from nomasplit.errors import SolverError
 from nomasplit.model.evaluate import find_violations
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers import ALGORITHMS, solve
-from nomasplit.solvers.exact_groups import Group, GroupSearch, _bisect, group_cost, minimise_cost_per_bit
+from nomasplit.solvers.exact_groups import Group, GroupBranchAndBound, _bisect, group_cost, minimise_cost_per_bit
 
 from .factories import random_scenario
 
@@ -245,7 +245,7 @@ def test_group_search_brackets_the_grid_minimum() -> None:
         low_w=1e-3,
         high_w=0.3,
     )
-    search = GroupSearch(group)
+    search = GroupBranchAndBound(group)
     search.refine(1e-4, max_nodes=200_000, deadline=math.inf)
     axis = np.geomspace(1e-3, 0.3, 600)
     grid = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1)

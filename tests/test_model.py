@@ -229,3 +229,27 @@ def test_listed_profile_no_user_runs_is_ignored() -> None:
         torch.ones(4, dtype=torch.float64),
     )
     assert torch.isfinite(model.objective(decision))
+
+
+def test_the_sic_order_of_the_model_is_the_one_decoding_predicate() -> None:
+    """SicOrder (the model) sorts every AP's users exactly as decoded_after (the search and exact) orders pairs,
+    ties in gain included."""
+    from nomasplit.model.noma import CellTables, SicOrder, decoded_after, to_slots
+
+    rng = np.random.default_rng(0)
+    num_users, num_subchannels = 9, 3
+    association = torch.as_tensor(rng.integers(0, 2, num_users))
+    gains = torch.as_tensor(rng.choice([0.5, 1.0, 2.0], (num_users, num_subchannels)))  # many ties
+    cells = CellTables.build(association, 2)
+    for uplink in (True, False):
+        order = SicOrder.build(to_slots(gains, cells), cells.slot_valid, strongest_first=uplink)
+        decoding = torch.flip(order.last_first, [1])  # [N, U_max, M] slots in decoding order
+        for ap in range(2):
+            for channel in range(num_subchannels):
+                users = [int(cells.cell_users[ap, slot]) for slot in decoding[ap, :, channel].tolist()]
+                users = [user for user in users if user < num_users]
+                for position, earlier in enumerate(users):
+                    for later in users[position + 1 :]:
+                        assert bool(
+                            decoded_after(gains[later, channel], later, gains[earlier, channel], earlier, uplink=uplink)
+                        )

@@ -12,8 +12,23 @@ by the stronger users of its cell. Ties in gain: the lower user index is decoded
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+
+
+def decoded_after(later_gain: Any, later_index: Any, earlier_gain: Any, earlier_index: Any, *, uplink: bool) -> Any:
+    """Whether user ``later`` is decoded after user ``earlier`` by SIC on one AP and subchannel: THE decoding order
+    of this project, which the model (:class:`SicOrder`), the improvement phase's prices and ``exact``'s group
+    costs all follow (a test checks :class:`SicOrder` against it).
+
+    Uplink: the AP decodes the strongest own gain first; downlink: users decode the weakest first. Ties in gain:
+    the lower user index is decoded first. A user decoded *earlier* suffers interference from those decoded
+    after it (uplink); on the downlink a user suffers from the same-cell users decoded after it. Elementwise on
+    numbers, numpy arrays or torch tensors.
+    """
+    ahead = earlier_gain > later_gain if uplink else earlier_gain < later_gain
+    return ahead | ((earlier_gain == later_gain) & (earlier_index < later_index))
 
 
 @dataclass(frozen=True)
@@ -58,7 +73,8 @@ class SicOrder:
 
     @staticmethod
     def build(own_gain_slots: torch.Tensor, slot_valid: torch.Tensor, *, strongest_first: bool) -> SicOrder:
-        """Sort each AP's users per subchannel by own gain; ties keep ascending user index (stable sort).
+        """Sort each AP's users per subchannel by own gain; ties keep ascending user index (stable sort): the
+        order of :func:`decoded_after` (``uplink = strongest_first``), slots being in ascending user index.
 
         Args:
             own_gain_slots: ``[N, U_max, M]`` gain of each slot's user to/from its own AP.

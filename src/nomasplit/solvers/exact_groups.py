@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from scipy.special import lambertw
 
+from nomasplit.model.noma import decoded_after
 from nomasplit.model.system import Decision, SystemModel
 
 LN2 = math.log(2.0)
@@ -194,7 +195,7 @@ def _box_bounds(group: Group, low: np.ndarray, high: np.ndarray) -> tuple[np.nda
     return bound, candidate, group_cost(group, candidate)
 
 
-class GroupSearch:
+class GroupBranchAndBound:
     """Resumable branch and bound over the power boxes of one group.
 
     Boxes whose bound is within ``tolerance`` of the incumbent are set aside, not dropped: a later call with a
@@ -361,13 +362,6 @@ def cost_tables(model: SystemModel) -> CostTables:
     )
 
 
-def decoded_after(gains: np.ndarray, later: int, earlier: int, strongest_first: bool) -> bool:
-    """True if user ``later`` is decoded after user ``earlier`` (ties: lower index first)."""
-    if gains[later] != gains[earlier]:
-        return gains[later] < gains[earlier] if strongest_first else gains[later] > gains[earlier]
-    return later > earlier
-
-
 class GroupCache:
     """Builds, solves and caches the subchannel groups of one scenario."""
 
@@ -375,7 +369,7 @@ class GroupCache:
         self.scenario = model.scenario
         self.tables = tables
         self.noma = model.noma
-        self.cache: dict[tuple[int, int, int], GroupSearch] = {}
+        self.cache: dict[tuple[int, int, int], GroupBranchAndBound] = {}
 
     def build(self, direction: int, subchannel: int, mask: int) -> Group:
         tables, scenario = self.tables, self.scenario
@@ -391,7 +385,7 @@ class GroupCache:
                     if other == user:
                         continue
                     other_cell = assoc[other] != assoc[user]
-                    if other_cell or (self.noma and decoded_after(own, other, user, strongest_first=True)):
+                    if other_cell or (self.noma and decoded_after(own[other], other, own[user], user, uplink=True)):
                         coupling[row, col] = gain_tensor[assoc[user], other, subchannel]
             bandwidth = scenario.uplink_bandwidth_hz / tables.num_subchannels
             low, high = scenario.uplink_power_min_w, scenario.uplink_power_max_w
@@ -406,7 +400,7 @@ class GroupCache:
                         continue
                     if assoc[other] != assoc[user]:
                         coupling[row, col] = gain_tensor[assoc[other], user, subchannel]
-                    elif self.noma and decoded_after(own, other, user, strongest_first=False):
+                    elif self.noma and decoded_after(own[other], other, own[user], user, uplink=False):
                         coupling[row, col] = own[user]
             bandwidth = scenario.downlink_bandwidth_hz / tables.num_subchannels
             low, high = scenario.downlink_power_min_w, scenario.downlink_power_max_w
@@ -425,11 +419,11 @@ class GroupCache:
             high_w=high,
         )
 
-    def search(self, direction: int, subchannel: int, mask: int) -> GroupSearch:
+    def search(self, direction: int, subchannel: int, mask: int) -> GroupBranchAndBound:
         """The (cached) search of a group; a new one has evaluated its root box."""
         key = (direction, subchannel, mask)
         if key not in self.cache:
-            self.cache[key] = GroupSearch(self.build(direction, subchannel, mask))
+            self.cache[key] = GroupBranchAndBound(self.build(direction, subchannel, mask))
         return self.cache[key]
 
     @property

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from nomasplit.model.noma import decoded_after
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers.gradient import Method, StoppingRule
 from nomasplit.solvers.polish import polish
@@ -297,13 +298,10 @@ class LocalSearch:
         mover_gain, victim_gain = own[movers, channels], own[victim, channels]
         if direction == UP:
             gain = self.gain_full[UP][victim_ap, movers, channels]
-            # The victim (same cell) suffers from the mover iff the victim is decoded first: it is stronger, or
-            # equally strong with the lower index.
-            later = (victim_gain > mover_gain) | ((victim_gain == mover_gain) & (victim < movers))
         else:
             gain = self.gain_full[DOWN][mover_ap, victim, channels]
-            # Downlink: the victim suffers from same-cell users decoded after it (stronger, or equal and later).
-            later = (mover_gain > victim_gain) | ((mover_gain == victim_gain) & (movers > victim))
+        # A same-cell victim suffers from the mover iff the mover is decoded after it (both directions).
+        later = decoded_after(mover_gain, movers, victim_gain, victim, uplink=direction == UP)
         same_cell = mover_ap == victim_ap
         interferes = valid & (victim != movers) & (~same_cell | (later & model.noma))
         return torch.where(interferes, gain, torch.zeros_like(gain))
