@@ -38,6 +38,9 @@ def test_solve_writes_a_plan_that_evaluate_reports_feasible(scenario_file: Path,
     assert info.objective is not None and info.objective_relaxed is not None and info.objective_rounded is not None
     assert info.history and info.iterations_total == sum(item.iterations for item in info.history)
     assert info.wall_time_s > 0
+    assert info.bound is not None and info.gap is not None and info.bound <= info.objective
+    assert f"lower bound on the optimum {info.bound:.6g}" in result.output
+    assert f"at most {100 * info.gap:.2f} % above the optimum" in result.output
     if algorithm.endswith("-paper"):
         assert info.settings["max_iterations"] == 10
     evaluated = runner.invoke(app, ["evaluate", str(scenario_file), str(out), "--out", str(tmp_path / "r.json")])

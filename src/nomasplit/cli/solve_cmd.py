@@ -98,6 +98,13 @@ def register(app: typer.Typer) -> None:
             f"{info.iterations_total} iterations; {info.wall_time_s:.2f} s; {'success' if info.success else 'FAILED'}",
             highlight=False,
         )
+        if info.bound is not None and info.gap is not None:
+            console.print(
+                f"lower bound on the optimum {number(info.bound)} ({info.extra['lower_bound']['source']}): the plan "
+                f"is at most {100 * info.gap:.2f} % above the optimum",
+                highlight=False,
+                soft_wrap=True,
+            )
         if info.message:
             console.print(info.message, highlight=False)
         console.print(f"wrote {out}")
