@@ -462,6 +462,7 @@ def test_seed_command_lines(seed: dict[str, Any], bases: Bases, tmp_path: Path) 
         check_command(args, tmp_path)
 
 
+@pytest.mark.slow
 def test_fuzz_every_command(bases: Bases, tmp_path_factory: pytest.TempPathFactory) -> None:
     @settings(
         max_examples=FUZZ_SUITE_EXAMPLES,
