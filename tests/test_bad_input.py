@@ -1638,6 +1638,20 @@ def test_a_zero_downlink_gain_keeps_users_on_the_device(
     assert all(user["uplink_subchannel"] is None for user in plan["users"])  # nobody offloads
 
 
+@pytest.mark.parametrize("direction", ["uplink_gain", "downlink_gain"])
+@pytest.mark.parametrize("algorithm", ["exact", "dnn-surgery", "ligd"])
+def test_a_direction_without_gain_leaves_every_user_on_the_device(algorithm: str, direction: str) -> None:
+    """A gain of 0 in one direction (in range): no finite offloading cost, so the plan is all Device-Only and its
+    certified bound equals its objective (the bound is exact there)."""
+    scenario = random_scenario(0, num_users=4)
+    shape = (scenario.num_aps, scenario.num_users, scenario.num_subchannels)
+    scenario = scenario.replace(**{direction: np.zeros(shape)})
+    plan = solve(scenario, algorithm)
+    assert plan.solver is not None and plan.solver.success
+    assert all(user.uplink_subchannel is None for user in plan.users)
+    assert plan.solver.bound == pytest.approx(plan.solver.objective, rel=1e-12)
+
+
 # --- issue 28: SIGTERM and Ctrl-C stop reproduce and calibrate cleanly ----------------------------------------------
 
 

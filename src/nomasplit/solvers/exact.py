@@ -178,8 +178,9 @@ def run_exact(context: SolveContext, settings: ExactSettings) -> SolveOutcome:
                 search = groups.search(direction, subchannel, 1 << user)  # no interference: exact at once
                 single[user, subchannel] = search.lower_bound
                 upper[direction, subchannel, 1 << user] = search.upper_bound
-        # Interference only raises costs, so the members' interference-free optima bound any group.
-        lower[direction] = (bits @ single).T
+        # Interference only raises costs, so the members' interference-free optima bound any group (summed over the
+        # members only: a user with no rate there costs inf, and 0 * inf in a matrix product would be nan).
+        lower[direction] = np.where(bits[:, :, None] > 0, single[None, :, :], 0.0).sum(axis=1).T
     lower[:, :, ~fits_cluster] = np.inf
     upper[:, :, ~fits_cluster] = np.inf
 

@@ -248,9 +248,12 @@ def estimated_split_costs(
         ``latency_s [F+1]``, ``device_energy_j [F+1]``.
     """
     offloads = np.arange(tables.num_layers + 1) < tables.num_layers  # [F+1]
-    with np.errstate(divide="ignore"):
-        upload_s = np.where(offloads, tables.upload_bits / uplink_rate_bps, 0.0)  # [F+1]
-        download_s = np.where(offloads, tables.result_bits / downlink_rate_bps, 0.0)  # [F+1]
+    # A rate of 0 (a gain of 0, inside the documented range) makes every offloading split cost inf: the user
+    # stays on the device. numpy float64 division gives inf there; Python's raises ZeroDivisionError.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        upload_s = np.where(offloads, tables.upload_bits / np.float64(uplink_rate_bps), 0.0)  # [F+1]
+        download = np.float64(tables.result_bits) / np.float64(downlink_rate_bps) if tables.result_bits else 0.0
+        download_s = np.where(offloads, download, 0.0)  # [F+1]
     latency = tables.device_latency_s + tables.edge_work / edge_flops_per_s + upload_s + download_s
     energy = tables.device_energy_j + uplink_power_w * upload_s
     return latency, energy

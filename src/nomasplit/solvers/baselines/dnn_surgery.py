@@ -153,7 +153,11 @@ def min_cut_choice(
     edge_flops_per_s: float,
     profile: ModelProfile | None = None,
 ) -> CutChoice:
-    """One user's minimum-latency cut of its layer graph, as a split point of its profile (module docstring)."""
+    """One user's minimum-latency cut of its layer graph, as a split point of its profile (module docstring).
+
+    A rate of 0 either way (a gain of 0, inside the documented range) leaves no finite cut but all-device."""
+    if not (uplink_rate_bps > 0 and downlink_rate_bps > 0):
+        return CutChoice(split=tables.num_layers, cut_is_split=True, gap_s=0.0)
     graph = latency_graph(tables, uplink_rate_bps, downlink_rate_bps, edge_flops_per_s, profile)
     device_layers, cut_cost = min_cut_partition(graph)
     if is_prefix(device_layers):
