@@ -450,6 +450,7 @@ def test_bad_settings_are_input_errors(name: str, settings: dict) -> None:
 needs_ligd = pytest.mark.skipif("ligd" not in ALGORITHMS, reason="the 'ligd' solver is not registered yet")
 
 
+@pytest.mark.slow
 @needs_ligd
 @pytest.mark.parametrize("seed", range(2))
 def test_ecc_is_no_worse_than_device_only(seed: int) -> None:
@@ -462,6 +463,7 @@ def test_ecc_is_no_worse_than_device_only(seed: int) -> None:
         assert plan.solver.extra["inner_algorithm"] == "ligd"
 
 
+@pytest.mark.slow
 @needs_ligd
 def test_ecc_oma_keeps_one_user_of_an_ap_per_subchannel() -> None:
     scenario = random_scenario(1, num_aps=2, num_users=8, num_subchannels=4)

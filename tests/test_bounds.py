@@ -66,6 +66,7 @@ def test_bound_is_tight_for_a_lone_user_at_its_best_powers() -> None:
     assert bound <= utility(best) <= bound * 1.05
 
 
+@pytest.mark.slow
 def test_pruned_candidates_are_dominated_and_recorded() -> None:
     scenario = random_scenario(2, num_users=10, num_subchannels=3)
     plan = solve(scenario, "ligd", seed=0)

@@ -70,6 +70,7 @@ def test_discrete_form_masks_impossible_splits_and_repairs_overfull_subchannels(
         NomaSplitEnv(config, levels=1)
 
 
+@pytest.mark.slow
 def test_the_example_runs_the_warm_replanner_as_a_policy() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "online_policy.py"), "2"],

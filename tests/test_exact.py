@@ -256,6 +256,7 @@ def test_group_search_brackets_the_grid_minimum() -> None:
     assert float(group_cost(group, search.power_w)) == pytest.approx(search.upper_bound, rel=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [21, 22])
 def test_exact_no_worse_than_any_registered_algorithm(seed: int) -> None:
     scenario = random_scenario(seed, num_aps=2, num_users=4, num_subchannels=2, num_layers=4)

@@ -93,6 +93,7 @@ def test_it_does_not_apply_with_an_edge_capacity() -> None:
     assert not any(name.endswith("group search") for name in info.extra["improvement"])
 
 
+@pytest.mark.slow
 def test_groups_above_the_cap_are_never_searched() -> None:
     """One cell, one subchannel, NOMA clusters of up to 8: a start with every user on the subchannel has a group
     above the cap, so the search declines; ligd still returns a feasible plan."""
@@ -114,6 +115,7 @@ def test_groups_above_the_cap_are_never_searched() -> None:
     assert find_violations(scenario, plan) == []
 
 
+@pytest.mark.slow
 def test_the_thorough_phase_reaches_past_the_exhaustive_size_and_stops_at_its_own() -> None:
     """Up to 256 (user, subchannel) pairs, however dense, ligd runs the group search, 4 starts and the kicks by
     default (measured: on 72-80 pairs the cheap phase was up to 8.5 % above the optimum, on 18-30 users on 4-6
@@ -147,6 +149,7 @@ def test_the_thorough_phase_reaches_past_the_exhaustive_size_and_stops_at_its_ow
     assert wide.extra["improvement_phase"] == "cheap by size: 2 starts, 0 kicks, group search off"
 
 
+@pytest.mark.slow
 def test_the_group_search_stops_on_its_node_budget_with_the_same_plan_every_time() -> None:
     """group_search_nodes bounds its work (so a solve on an ample time budget does not depend on the machine's
     speed): with a small budget it stops with "work limit", after about that many nodes, and a second solve gives

@@ -30,6 +30,7 @@ def _search(model: SystemModel) -> LocalSearch:
     return LocalSearch(model, ligd_method(settings), ligd_stopping(settings, settings.polish_iterations))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("seed", "access"), [(0, "noma"), (1, "oma"), (2, "noma")])
 def test_search_never_raises_gamma_and_keeps_plans_feasible(seed, access) -> None:
     scenario = random_scenario(seed, num_users=8, num_subchannels=2, access=access)
@@ -97,6 +98,7 @@ def test_a_device_only_user_can_take_an_offloading_users_slot() -> None:
     assert results[0] == pytest.approx(results[1], rel=1e-4)
 
 
+@pytest.mark.slow
 @given(
     seed=st.integers(0, 10_000),
     access=st.sampled_from(["noma", "oma"]),
@@ -119,6 +121,7 @@ def test_guarantees_hold_on_random_scenarios(seed, access, num_users, num_subcha
     assert objective["ecc-noma"] <= objective["ecc-oma"] + tolerance
 
 
+@pytest.mark.slow
 def test_plan_records_the_start_that_won_and_the_anytime_curve() -> None:
     scenario = random_scenario(7, num_users=8, num_subchannels=2)
     info = solve(scenario, "ligd").solver
@@ -134,6 +137,7 @@ def test_plan_records_the_start_that_won_and_the_anytime_curve() -> None:
         assert record["objective"] <= record["start_objective"] * (1 + 1e-6)
 
 
+@pytest.mark.slow
 def test_improvement_can_be_switched_off_and_then_does_no_better() -> None:
     scenario = random_scenario(8, num_users=9, num_subchannels=2, access="oma")
     with_phase = solve(scenario, "ligd").solver
@@ -143,6 +147,7 @@ def test_improvement_can_be_switched_off_and_then_does_no_better() -> None:
     assert with_phase.objective <= without.objective * (1 + 1e-12)
 
 
+@pytest.mark.slow
 def test_ecc_noma_records_the_oma_start() -> None:
     scenario = random_scenario(9, num_users=8, num_subchannels=2)
     info = solve(scenario, "ecc-noma").solver

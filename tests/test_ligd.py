@@ -33,6 +33,7 @@ FAST = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm", sorted(FAST))
 @pytest.mark.parametrize(("seed", "access"), [(0, "noma"), (1, "noma"), (2, "oma")])
 def test_plans_are_feasible_and_beat_device_only_and_edge_only(algorithm, seed, access) -> None:
@@ -54,6 +55,7 @@ def test_plans_are_feasible_and_beat_device_only_and_edge_only(algorithm, seed, 
         assert item.stop_reason
 
 
+@pytest.mark.slow
 def test_ligd_histories_never_increase() -> None:
     plan = solve(random_scenario(4, num_users=10), "ligd")
     assert plan.solver is not None
@@ -61,6 +63,7 @@ def test_ligd_histories_never_increase() -> None:
         assert all(b <= a for a, b in itertools.pairwise(item.objective))
 
 
+@pytest.mark.slow
 def test_peruser_is_never_worse_than_ligd() -> None:
     for seed in range(2):
         scenario = random_scenario(seed, num_users=10, mixed_models=True)
@@ -159,6 +162,7 @@ GOLDEN: dict[tuple[str, int], float] = {
 NO_TIME_LIMIT = {"time_limit_s": 3600.0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("algorithm", "seed"), sorted(GOLDEN))
 def test_golden_objectives(algorithm, seed) -> None:
     scenario = random_scenario(seed, num_users=10, num_subchannels=3)

@@ -92,6 +92,7 @@ def test_profile_units_errors(tmp_path: Path, extra: list[str], message: str) ->
     assert not (tmp_path / "p.json").exists()
 
 
+@pytest.mark.slow
 def test_calibrate_puts_tables_and_lambda_into_the_scenario(tmp_path: Path) -> None:
     one_unit = [0.001 * (index + 1) for index in range(NIN_UNITS)]  # 45 ms in all
     save(tmp_path / "edge.json", nin_measurement(one_unit, 0.030))

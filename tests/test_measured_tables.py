@@ -41,6 +41,7 @@ def flop_equal_tables(scenario: Scenario) -> Scenario:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compensation", [None, {"kind": "amdahl", "parallel_fraction": 0.8}])
 def test_tables_equal_to_the_flop_model_change_nothing(compensation: dict | None) -> None:
     base = random_scenario(4, num_users=8, mixed_models=True)

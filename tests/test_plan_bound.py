@@ -85,6 +85,7 @@ def test_the_slot_limit_binds_in_an_overloaded_cell() -> None:
     assert plan.solver.bound <= plan.solver.objective
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["ligd", "ligd-peruser", "ecc-noma", "ecc-oma", "device-only", "exact"])
 def test_every_plan_records_a_bound_below_its_objective_and_the_gap(algorithm: str) -> None:
     scenario = random_scenario(5, num_users=5, num_subchannels=2)

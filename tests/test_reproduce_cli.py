@@ -6,6 +6,7 @@ import json
 import re
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from nomasplit.cli.main import app
@@ -46,6 +47,7 @@ def ci_settings_file(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_ci_sized_reproduction_writes_every_figure_results_and_report(tmp_path):
     settings_path = ci_settings_file(tmp_path)
     out = tmp_path / "runs" / "ci"  # parents are created, as for the README's `--out out/quick`
@@ -113,6 +115,7 @@ def test_the_estimate_counts_a_task_two_sweeps_share_once(tmp_path):
     assert estimated and ran and estimated.group(1) == ran.group(1) == ran.group(2) == "36"
 
 
+@pytest.mark.slow
 def test_calibrated_quick_preset_writes_report_md_and_json_with_both_presets(tmp_path):
     out = tmp_path / "cal"
     runner = CliRunner()
@@ -157,6 +160,7 @@ def test_calibrated_quick_preset_writes_report_md_and_json_with_both_presets(tmp
     assert (out / "fig02.png").exists() and (out / "paper-preset" / "fig02.png").exists()
 
 
+@pytest.mark.slow
 def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path, monkeypatch):
     import shlex
     import sys

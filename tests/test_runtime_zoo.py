@@ -184,6 +184,7 @@ def _wait_for_line(process: subprocess.Popen[str], timeout_s: float) -> str:
     raise AssertionError(f"edge serve printed no address (exit code {process.poll()})")
 
 
+@pytest.mark.slow
 def test_cli_edge_serve_and_device_run_end_to_end(tmp_path: Path) -> None:
     env = {**os.environ, "NOMASPLIT_TOKEN": TOKEN}
     command = [sys.executable, "-c", "from nomasplit.cli.main import main; main()"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from nomasplit.data.plan import Plan
@@ -27,6 +28,7 @@ def test_the_default_stop_is_work_not_the_clock() -> None:
     assert LigdSettings().time_limit_s is None
 
 
+@pytest.mark.slow
 def test_the_same_plan_with_the_cpu_kept_busy_by_other_processes() -> None:
     scenario = random_scenario(7, num_aps=2, num_users=8, num_subchannels=3)
     threads = torch.get_num_threads()

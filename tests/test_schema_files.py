@@ -83,6 +83,7 @@ def test_a_schema_rejects_what_the_loader_rejects() -> None:
     assert list(validator("plan").iter_errors({"users": "not a list"}))
 
 
+@pytest.mark.slow
 def test_generated_files_match_their_schemas(tmp_path: Path) -> None:
     """Every format, as the commands write it: a scenario, a plan, an evaluation, profiles, a measurement, and a
     scenario with measured tables."""

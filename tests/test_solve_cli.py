@@ -24,7 +24,15 @@ def scenario_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("algorithm", ["ligd", "ligd-paper", "gd-paper", "ligd-peruser"])
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        pytest.param("ligd", marks=pytest.mark.slow),
+        "ligd-paper",
+        "gd-paper",
+        pytest.param("ligd-peruser", marks=pytest.mark.slow),
+    ],
+)
 def test_solve_writes_a_plan_that_evaluate_reports_feasible(scenario_file: Path, tmp_path: Path, algorithm) -> None:
     out = tmp_path / "plan.json"
     args = ["solve", str(scenario_file), "--algorithm", algorithm, "--out", str(out), "--seed", "3"]
@@ -81,6 +89,7 @@ def test_algorithms_lists_names_and_citations() -> None:
     assert "Table I" in result.output
 
 
+@pytest.mark.slow
 def test_quick_start_commands_in_docs_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = (Path(__file__).resolve().parents[1] / "docs" / "solvers.md").read_text()
     block = text.split("Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
