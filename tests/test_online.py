@@ -250,6 +250,7 @@ def test_oracle_gets_ten_times_the_work() -> None:
     assert settings["improve_max_rounds"] == 300 and settings["kicks"] == 20 and settings["improve_starts"] == 20
 
 
+@pytest.mark.slow
 def test_the_oracle_solves_every_slot_itself() -> None:
     table = run_online(small_config(), DynamicsConfig(), slots=2, policies=["static", "oracle"], settings=QUICK)
     oracle = table[table["policy"] == "oracle"].set_index("slot")

@@ -105,6 +105,7 @@ def test_bad_options_exit_2_without_output(tmp_path):
     assert runner.invoke(app, ["reproduce", "--quick", "--seeds", "0", "--out", str(out)]).exit_code == 2
 
 
+@pytest.mark.slow
 def test_the_estimate_counts_a_task_two_sweeps_share_once(tmp_path):
     # Fig. 2's models sweep and the device-speed sweep share the tasks at the preset's own device speed
     args = ["reproduce", "--quick", "--figures", "2,extra-device", "--seeds", "1", "--no-compare", "--workers", "0"]
