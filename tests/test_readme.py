@@ -51,3 +51,26 @@ def test_python_example_runs() -> None:
     exec(compile(example, "README.md", "exec"), namespace)  # the README's own example
     plan = namespace["plan"]
     assert plan.solver.success  # type: ignore[attr-defined]
+
+
+def test_quick_start_is_what_ci_runs() -> None:
+    """`.ci/run` installs exactly as the Quick start says and runs the README's full test command."""
+    quick_start = next(block for block in code_blocks("bash") if "nomasplit reproduce --quick" in block)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    installs = [line.split("#")[0].strip() for line in quick_start.splitlines() if line.startswith("pip install")]
+    assert installs == ["pip install torch==2.13.0", 'pip install -e ".[dev]"']
+    for command in installs:
+        assert command.replace("pip install", "pip install -q") in ci, command
+    tests = next(block for block in code_blocks("bash") if "pytest" in block)
+    full = tests.splitlines()[0].split("#")[0].strip()
+    assert full == "python -m pytest -q" and ci.rstrip().endswith(full)
+    assert 'python -m pytest -q -m "not slow"' in tests
+
+
+def test_readme_is_a_front_door() -> None:
+    """Short, and free of history: no commit hashes, no timings of earlier versions (those are in CHANGELOG.md)."""
+    assert len(README.splitlines()) <= 150
+    assert not re.findall(r"`[0-9a-f]{7,40}`", README), "commit hashes belong in CHANGELOG.md or git"
+    assert not re.search(r"\b(earlier|previous) commits?\b", README)
+    for link in re.findall(r"\]\(([^)#]+)", README):
+        assert link.startswith("http") or (ROOT / link).exists(), link
