@@ -479,3 +479,36 @@ def test_fuzz_every_command(bases: Bases, tmp_path_factory: pytest.TempPathFacto
 
     with stubbed_work(stub_solvers=True), small_file_limits():
         run()
+
+
+# --- what the long runs found (benchmarks/fuzz_cli.py), one test each -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["reproduce", "--scheduler", "max_iterations=[[[", "--out", "{dir}/r"], "--scheduler 'max_iterations=[[['"),
+        (["calibrate", "--start", "a\x00b", "--out", "{dir}/fit.json"], "holds a NUL character"),
+        (["scenario", "generate", "--model", "x" * 5000, "--out", "{dir}/s.json"], "unknown model"),
+        (["scenario", "show", "{dir}/huge-int.json"], "beyond a signed 64-bit integer"),
+        (["scenario", "generate", "{dir}/huge-int.yaml", "--out", "{dir}/s.json"], "beyond a signed 64-bit integer"),
+    ],
+    ids=["scheduler-invalid-ipv6", "nul-in-option", "name-too-long", "json-int", "yaml-int"],
+)
+def test_what_the_long_fuzz_runs_found(args: list[str], message: str, tmp_path: Path) -> None:
+    """Each was an internal error (exit 1, 'please report it') before its fix; now exit 2 with one line."""
+    (tmp_path / "huge-int.json").write_text('{"workload_tasks": 1' + "0" * 400 + "}", encoding="utf-8")
+    (tmp_path / "huge-int.yaml").write_text("model: nin\nnum_aps: 1" + "0" * 400 + "\n", encoding="utf-8")
+    result = runner.invoke(app, [arg.replace("{dir}", str(tmp_path)) for arg in args])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0] and "internal error" not in lines[0], result.stderr
+
+
+def test_an_integer_beyond_float_range_in_a_scenario_array_is_refused(tmp_path: Path) -> None:
+    """workload_tasks = 10**400 reached numpy's float conversion (OverflowError) through `edge replay`."""
+    scenario = json.loads((ROOT / "src" / "nomasplit" / "examples" / "small-scenario.json").read_text())
+    text = json.dumps(scenario).replace('"workload_tasks": [', '"workload_tasks": [1' + "0" * 400 + ", ", 1)
+    (tmp_path / "s.json").write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "s.json"), str(tmp_path / "s.json")])
+    assert result.exit_code == 2 and "beyond a signed 64-bit integer" in result.stderr, result.output

@@ -58,6 +58,29 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed in input files")
 
 
+#: Integers in input files (as in options) fit a signed 64-bit integer: a larger one is a typo, and cannot even be
+#: converted to a float when it passes 1.8e308.
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _check_int(value: int) -> int:
+    if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+        digits = str(value)
+        shown_value = digits if len(digits) <= 24 else f"{digits[:20]}... ({len(digits)} digits)"
+        raise ValueError(f"the integer {shown_value} is beyond a signed 64-bit integer (the limit in input files)")
+    return value
+
+
+def _parse_int(text: str) -> int:
+    return _check_int(int(text))
+
+
+def check_path_text(path: str | Path, what: str) -> None:
+    """Raise :class:`InputError` if a path holds a NUL character (no file system takes one)."""
+    if "\x00" in str(path):
+        raise InputError(f"{what} {shown(path)}: a file name cannot hold a NUL character")
+
+
 def _too_large(source: str, what: str, limit: int) -> InputError:
     return InputError(
         f"{source}: {what} is larger than the limit of {limit:,} bytes (nomasplit.io.FILE_LIMITS); nothing was parsed"
@@ -107,6 +130,7 @@ def read_bytes(path: str | Path, *, max_bytes: int | None = None) -> bytes:
     """
     path = Path(path)
     source = shown(path)
+    check_path_text(path, "file")
     limits = FILE_LIMITS
     content_limit = min(limits.max_decompressed_bytes, max_bytes or limits.max_decompressed_bytes)
     try:
@@ -175,7 +199,7 @@ def check_depth(data: Any, source: str, *, max_depth: int | None = None) -> Any:
 def parse_json(text: str, source: str) -> Any:
     """Parse JSON text with the input rules: no NaN or Infinity, no key given twice, nesting within the limit."""
     try:
-        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        data = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise InputError(f"{source}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except _DuplicateKeyError as exc:
@@ -220,6 +244,13 @@ class _InputYamlLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_yaml_int(self, node: Any) -> int:
+        value = super().construct_yaml_int(node)
+        try:
+            return _check_int(value)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(None, None, str(exc), node.start_mark) from None
+
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen: set[Any] = set()
         for key_node, _ in node.value:
@@ -237,6 +268,9 @@ class _InputYamlLoader(yaml.SafeLoader):
                     key_node.start_mark,
                 )
         return super().construct_mapping(node, deep=deep)
+
+
+_InputYamlLoader.add_constructor("tag:yaml.org,2002:int", _InputYamlLoader.construct_yaml_int)
 
 
 def parse_yaml(text: str, source: str) -> Any:
@@ -304,7 +338,7 @@ def same_file(first: str | Path, second: str | Path) -> bool:
         if first.exists() and second.exists():
             return os.path.samefile(first, second)
         return first.resolve() == second.resolve()
-    except OSError:
+    except (OSError, ValueError):  # a name too long, a NUL character: not the same file as anything
         return False
 
 
@@ -355,6 +389,7 @@ def check_output_path(path: str | Path, *, inputs: Paths = (), outputs: Paths = 
     """
     path = Path(path)
     where = f"{option} {shown(path)}"
+    check_path_text(path, option)
     _check_not_an_input(path, option, inputs, outputs)
     try:
         info = path.lstat()
@@ -402,6 +437,7 @@ def check_output_folder(
     """
     path = Path(path)
     where = f"{option} {shown(path)}"
+    check_path_text(path, option)
     _check_not_an_input(path, option, inputs, outputs)
     for name, source in _named(inputs, "input"):
         if _is_inside(source, path) and not force:
@@ -435,7 +471,7 @@ def check_output_folder(
 def _is_inside(child: Path, folder: Path) -> bool:
     try:
         return child.resolve().is_relative_to(folder.resolve())
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 

@@ -181,8 +181,9 @@ def _short(value: object) -> str:
 
 
 def check_option_values(values: dict[str, Any], option_names: dict[str, str]) -> None:
-    """Every number given to a command, checked before any work: finite (no NaN, no infinity) and, for integers,
-    within a signed 64-bit integer. Lists (repeatable options) are checked element by element.
+    """Every value given to a command, checked before any work: numbers finite (no NaN, no infinity) and, for
+    integers, within a signed 64-bit integer; text and paths without a NUL character. Lists (repeatable options)
+    are checked element by element.
 
     Raises:
         InputError: naming the option and the value.
@@ -192,6 +193,8 @@ def check_option_values(values: dict[str, Any], option_names: dict[str, str]) ->
             if isinstance(item, bool):
                 continue
             option = option_names.get(name, name)
+            if isinstance(item, str | Path) and "\x00" in str(item):
+                raise InputError(f"{option} {shown(item)}: holds a NUL character")
             if isinstance(item, float) and not math.isfinite(item):
                 raise InputError(f"{option} {item}: not a finite number (NaN and infinities are not accepted)")
             if isinstance(item, int) and not INT64_RANGE[0] <= item <= INT64_RANGE[1]:

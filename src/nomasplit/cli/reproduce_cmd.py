@@ -49,7 +49,10 @@ def _parse_figures(text: str | None) -> list[str] | None:
 
 def check_scheduler(address: str, timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S) -> None:
     """Raise :class:`InputError` unless a TCP connection to the scheduler's host and port opens in time."""
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    except ValueError as exc:  # e.g. an unbalanced '[' ("Invalid IPv6 URL")
+        raise InputError(f"--scheduler {address!r}: not an address ({exc}); expected tcp://HOST:PORT") from None
     if parts.scheme not in ("tcp", "tls"):
         return  # other transports (inproc, ucx) are left to Dask
     try:
