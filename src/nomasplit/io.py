@@ -37,7 +37,7 @@ class FileLimits(NamedTuple):
     max_nesting_depth: int
 
 
-#: The values (docs/formats.md, "Limits of input files"). A paper-scale scenario is about 35 MB.
+#: The values (docs/formats.md, "Limits of input files"). The paper's scenario is 33.5 MB (docs/formats.md).
 FILE_LIMITS = FileLimits(
     max_file_bytes=256 * 2**20,
     max_decompressed_bytes=256 * 2**20,
