@@ -44,6 +44,7 @@ import torch
 
 from nomasplit.model.noma import decoded_after
 from nomasplit.model.system import Decision, SystemModel
+from nomasplit.solvers.bounds import optimal_compute_units
 from nomasplit.solvers.gradient import Method, StoppingRule
 from nomasplit.solvers.polish import polish
 from nomasplit.solvers.rounding import one_hot_rows
@@ -173,6 +174,8 @@ class LocalSearch:
         self.offloading_split = splits[None, :] < model.num_layers[:, None]  # [U, F+1]
         self.device_only = self._device_only_utility()  # [U]
         self.capacity_units = scenario.edge_capacity_units
+        #: ``[U]`` compute units an activated user gets (its optimum without an edge capacity); :meth:`run` sets them.
+        self.best_units = optimal_compute_units(model).to(dtype)
         self.exhaustive = self.num_users * self.num_subchannels <= EXHAUSTIVE_PAIRS
         self._shortlist: dict[int, torch.Tensor] = {}
 
@@ -701,7 +704,7 @@ class LocalSearch:
                 down_channels.tolist(),
                 prices[UP][1][joiners, up_channels].tolist(),
                 prices[DOWN][1][joiners, down_channels].tolist(),
-                self._best_units[joiners].tolist(),
+                self.best_units[joiners].tolist(),
                 strict=True,
             ):
                 moves.append(
@@ -743,7 +746,7 @@ class LocalSearch:
                     state.down[chosen_leavers].tolist(),
                     prices[UP][1][newcomers, state.up[chosen_leavers]].tolist(),
                     prices[DOWN][1][newcomers, state.down[chosen_leavers]].tolist(),
-                    self._best_units[newcomers].tolist(),
+                    self.best_units[newcomers].tolist(),
                     model.num_layers[chosen_leavers].tolist(),
                     strict=True,
                 ):
@@ -936,7 +939,7 @@ class LocalSearch:
                                         vacated = (int(trial.up[leaver]), int(trial.down[leaver]))
                                         trial.up[leaver], trial.down[leaver] = -1, -1
                                         trial.split[leaver] = model.num_layers[leaver]
-                                    trial.compute_units[user] = self._best_units[user]
+                                    trial.compute_units[user] = self.best_units[user]
                                     if not (
                                         place(trial, user, UP, up_channel, vacated[0])
                                         and place(trial, user, DOWN, down_channel, vacated[1])
@@ -1037,7 +1040,19 @@ class LocalSearch:
             record.add(accepted, ev.objective)
             history.append(ev.objective)
             if len(history) > STALL_ROUNDS and history[-1] > history[-1 - STALL_ROUNDS] * (1 - STALL_GAIN):
-                return state, ev, "stalled"  # the last rounds gained almost nothing (improving moves may be left)
+                # The last rounds gained almost nothing. Past the exhaustive size the first pricing may be finding
+                # only small moves while the joint one would find larger ones: one joint round decides.
+                if not self.exhaustive and self.joint_pricing:
+                    self.prepare(state, ev)
+                    moves = self.candidate_moves(state, ev, tolerance, pricing="joint")
+                    before = ev.objective
+                    if moves:
+                        ev, verified = self.verify(state, ev, moves, tolerance)
+                        if ev.objective < before * (1 - STALL_GAIN):
+                            record.add({f"{kind} (joint price)": n for kind, n in verified.items()}, ev.objective)
+                            history.append(ev.objective)
+                            continue
+                return state, ev, "stalled"  # improving moves may be left, each worth almost nothing
 
     def _polished(self, state: PlanState, ev: Evaluation) -> tuple[PlanState, Evaluation]:
         """The plan with its continuous variables re-optimised at its assignment, or the plan itself if that
@@ -1073,7 +1088,7 @@ class LocalSearch:
         """Improve a discrete, feasible decision: descend to a local optimum, then try up to ``max_kicks``
         single moves that do not improve on their own, each followed by a descent, and keep a kick whose
         descent ends lower (a variable-neighbourhood step); until no kick helps, ``max_rounds`` or ``deadline``."""
-        self._best_units = best_units.to(self.model.dtype)
+        self.best_units = best_units.to(self.model.dtype)
         state = self.state_of(decision)
         ev = self.evaluate(state)
         record = _Record(time.perf_counter(), ev.objective)
