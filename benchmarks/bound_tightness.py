@@ -10,16 +10,12 @@ worst ``1 - bound / optimum`` and ``ligd / optimum - 1``.
 
 from __future__ import annotations
 
-import json
 import statistics
-from pathlib import Path
 
-from benchmarks.hard_instances import hard_instance
-
+from benchmarks.hard_instances import committed_instances
 from nomasplit.model import SystemModel
 from nomasplit.solvers.bounds import plan_lower_bound
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 FILES = ("optimality", "optimality-latency-only", "optimality-wide")
 
 
@@ -27,20 +23,7 @@ def rows() -> list[dict]:
     """One row per proven instance: its file, (user, subchannel) pairs, load, bound and ligd against the optimum."""
     found = []
     for name in FILES:
-        data = json.loads((BENCHMARKS / f"{name}.json").read_text())
-        config = data["config"]
-        for row in data["rows"]:
-            if not row["exact"]["proven"]:
-                continue
-            scenario = hard_instance(
-                row["seed"],
-                max_users=config["max_users"],
-                max_subchannels=config["max_subchannels"],
-                min_users=config["min_users"],
-                min_subchannels=config["min_subchannels"],
-            )
-            if config["latency_weight"] is not None:
-                scenario = scenario.replace(latency_weight=[config["latency_weight"]] * scenario.num_users)
+        for row, scenario in committed_instances(name):
             optimum = row["exact"]["objective"]
             bound = plan_lower_bound(SystemModel(scenario)).value
             found.append(

@@ -113,3 +113,26 @@ def regime(scenario: Scenario) -> dict[str, str]:
         ),
         "model": "nin" if scenario.profiles[0].model == "nin" else "generic chain",
     }
+
+
+def committed_instances(name: str):
+    """The proven instances of a committed optimality benchmark (``docs/benchmarks/NAME.json``), rebuilt from
+    their seeds: ``(row, scenario)`` pairs, ``row`` as stored (``exact``'s optimum, each algorithm's objective)."""
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / f"{name}.json").read_text())
+    config = data["config"]
+    for row in data["rows"]:
+        if not row["exact"]["proven"]:
+            continue
+        scenario = hard_instance(
+            row["seed"],
+            max_users=config["max_users"],
+            max_subchannels=config["max_subchannels"],
+            min_users=config["min_users"],
+            min_subchannels=config["min_subchannels"],
+        )
+        if config["latency_weight"] is not None:
+            scenario = scenario.replace(latency_weight=[config["latency_weight"]] * scenario.num_users)
+        yield row, scenario

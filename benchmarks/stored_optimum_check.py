@@ -9,35 +9,19 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from benchmarks.bound_tightness import BENCHMARKS, FILES
-from benchmarks.hard_instances import hard_instance
-
+from benchmarks.bound_tightness import FILES
+from benchmarks.hard_instances import committed_instances
 from nomasplit.solvers import solve
 
 
 def main() -> None:
-    import json
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=FILES)
     parser.add_argument("--algorithms", default="ligd")
     args = parser.parse_args()
-    data = json.loads((BENCHMARKS / f"{args.name}.json").read_text())
-    config = data["config"]
     gaps: dict[str, list[float]] = {}
     before: dict[str, list[float]] = {}
-    for row in data["rows"]:
-        if not row["exact"]["proven"]:
-            continue
-        scenario = hard_instance(
-            row["seed"],
-            max_users=config["max_users"],
-            max_subchannels=config["max_subchannels"],
-            min_users=config["min_users"],
-            min_subchannels=config["min_subchannels"],
-        )
-        if config["latency_weight"] is not None:
-            scenario = scenario.replace(latency_weight=[config["latency_weight"]] * scenario.num_users)
+    for row, scenario in committed_instances(args.name):
         optimum = row["exact"]["objective"]
         for algorithm in args.algorithms.split(","):
             info = solve(scenario, algorithm).solver

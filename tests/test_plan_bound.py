@@ -3,44 +3,21 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmarks.hard_instances import hard_instance
+from benchmarks.hard_instances import committed_instances
 
 from nomasplit.model import SystemModel
 from nomasplit.solvers import solve
 from nomasplit.solvers.bounds import _assignment_bound, plan_lower_bound, side_costs
 from tests.factories import random_scenario
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
-
-
-def proven_rows(name: str):
-    """The instances of a committed optimality benchmark with a proven optimum, rebuilt from their seeds."""
-    data = json.loads((BENCHMARKS / f"{name}.json").read_text())
-    config = data["config"]
-    for row in data["rows"]:
-        if not row["exact"]["proven"]:
-            continue
-        scenario = hard_instance(
-            row["seed"],
-            max_users=config["max_users"],
-            max_subchannels=config["max_subchannels"],
-            min_users=config["min_users"],
-            min_subchannels=config["min_subchannels"],
-        )
-        if config["latency_weight"] is not None:
-            scenario = scenario.replace(latency_weight=[config["latency_weight"]] * scenario.num_users)
-        yield row, scenario
-
 
 @pytest.mark.parametrize("name", ["optimality", "optimality-wide", "optimality-latency-only"])
 def test_the_bound_never_exceeds_a_proven_optimum_of_the_benchmark_instances(name: str) -> None:
-    rows = list(proven_rows(name))
+    rows = list(committed_instances(name))
     assert len(rows) >= 12
     below = 0
     for row, scenario in rows:
