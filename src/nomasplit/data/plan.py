@@ -62,7 +62,8 @@ class SolveInfo(BaseModel):
     history: list[SplitHistory] = Field(default_factory=list, description="one entry per split candidate")
     bound: float | None = Field(
         default=None,
-        description="certified lower bound on the scenario's optimum Gamma (every solve: the relaxation of nomasplit.solvers.bounds, or exact's proven bound if larger)",
+        description="certified lower bound on the scenario's optimum Gamma (every solve: the relaxation of "
+        "nomasplit.solvers.bounds, or exact's proven bound if larger)",
     )
     gap: float | None = Field(default=None, description="relative gap (objective - bound) / |objective|")
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -48,7 +48,7 @@ def run_load_test(
     *,
     model: str,
     split: int,
-    intermediate: torch.Tensor,
+    intermediate: torch.Tensor | dict[str, torch.Tensor],
     reference: torch.Tensor,
     num_clients: int,
     duration_s: float,
@@ -63,7 +63,7 @@ def run_load_test(
         token: shared secret.
         model: served model name.
         split: ``s`` in ``0..F-1``.
-        intermediate: output of units ``1..s`` (what every client sends).
+        intermediate: output of units ``1..s`` (what every client sends; a DAG split's live tensors by name).
         reference: the full local model's output (what every answer must equal).
         num_clients: concurrent clients, 1..256.
         duration_s: how long clients keep sending, in (0, 3600].
