@@ -1715,10 +1715,10 @@ def test_sigterm_stops_reproduce_cleanly_and_the_run_resumes(tmp_path: Path) -> 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_ctrl_c_stops_calibrate_without_worker_tracebacks(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    # Enough evaluations (every parameter, 2 seeds) that the run is still going when the first result lands, on a
-    # fast machine too (with one parameter and one seed it could end between the check and the signal).
-    command = ["calibrate", "--out", str(tmp_path / "fit.json"), "--store", str(store), "--seeds", "2"]
-    command += ["--rounds", "1", "--workers", "2"]
+    # Enough evaluations (3 seeds) that the run is still going when the first result lands, on an idle machine too
+    # (with one seed it once ended between the check and the signal).
+    command = ["calibrate", "--out", str(tmp_path / "fit.json"), "--store", str(store), "--seeds", "3"]
+    command += ["--rounds", "1", "--workers", "2", "--only", "latency_weight"]
     result, _ = _interrupt_once_results_exist(command, store, signal.SIGINT, to_group=True)
     assert result.returncode == 130, result.stderr
     assert result.stderr.strip() == "interrupted", result.stderr  # no KeyboardInterrupt from the workers
