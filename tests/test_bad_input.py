@@ -1666,6 +1666,10 @@ def _living_members(group: int) -> list[str]:
     return living
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_once_results_exist(
     command: list[str], store: Path, signum: int, *, to_group: bool
 ) -> tuple[subprocess.CompletedProcess[str], int]:
@@ -1676,6 +1680,9 @@ def _interrupt_once_results_exist(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # As a command in a terminal has it: a suite started in the background (`cmd &` without job control) runs
+        # with SIGINT ignored, which children inherit, and Python then installs no KeyboardInterrupt handler.
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 180
     while not list(store.glob("results/*/*.json")) and process.poll() is None and time.monotonic() < deadline:
@@ -1715,8 +1722,6 @@ def test_sigterm_stops_reproduce_cleanly_and_the_run_resumes(tmp_path: Path) -> 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_ctrl_c_stops_calibrate_without_worker_tracebacks(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    # Enough evaluations (3 seeds) that the run is still going when the first result lands, on an idle machine too
-    # (with one seed it once ended between the check and the signal).
     command = ["calibrate", "--out", str(tmp_path / "fit.json"), "--store", str(store), "--seeds", "3"]
     command += ["--rounds", "1", "--workers", "2", "--only", "latency_weight"]
     result, _ = _interrupt_once_results_exist(command, store, signal.SIGINT, to_group=True)
