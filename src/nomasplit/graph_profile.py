@@ -38,6 +38,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from nomasplit.data.profile import GRAPH_ORDERS, GraphUnit, LayerProfile, ModelGraph, ModelProfile
 from nomasplit.errors import InputError
+from nomasplit.model.device import torch_threads
 
 #: Topological orders of the units: name -> what it does.
 ORDERS: dict[str, str] = {
@@ -354,7 +355,6 @@ def profile_graph(
             shape, dtype, order or counts.
     """
     from nomasplit.profiling import (
-        _one_thread,
         check_profile_options,
         dtype_name,
         in_dtype,
@@ -391,7 +391,7 @@ def profile_graph(
     source = profile_source(torch_dtype, input_bits, activation_bits, graph=graph_note)
     if measure:
         split_model = SplitGraph(traced, graph)
-        with torch.inference_mode(), _one_thread():
+        with torch.inference_mode(), torch_threads(1):
             latencies = split_model.unit_latencies_s(model_input, warmup, repeats)
         for layer, latency_s in zip(layers, latencies, strict=True):
             layer["measured_latency_s"] = latency_s

@@ -48,6 +48,7 @@ from nomasplit.data.profile import LayerProfile, ModelProfile
 from nomasplit.errors import InputError
 from nomasplit.graph_profile import NotAChainError, is_chain, profile_graph, trace_graph
 from nomasplit.model.compensation import fit_measured_compensation
+from nomasplit.model.device import torch_threads
 
 #: A module type kept through :func:`in_dtype`.
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
@@ -150,16 +151,6 @@ def unit_names(module: nn.Sequential) -> list[str]:
     for child_name, child in module.named_children():
         names.append(f"{child_name}_{type(child).__name__}" if child_name.isdigit() else child_name)
     return names
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _median_latency_s(unit: nn.Module, unit_input: torch.Tensor, warmup: int, repeats: int) -> float:
@@ -328,7 +319,7 @@ def profile_model(
 
     source = profile_source(torch_dtype, input_bits, activation_bits)
     if measure:
-        with torch.inference_mode(), _one_thread():
+        with torch.inference_mode(), torch_threads(1):
             for layer, unit, unit_input in zip(layers, module.children(), unit_inputs, strict=True):
                 layer["measured_latency_s"] = _median_latency_s(unit, unit_input, warmup, repeats)
         source["latency"] = latency_source(

@@ -46,8 +46,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Where to write the plan JSON."),
         seed: int = typer.Option(0, help="Seed of the algorithm's random generator (0 or more)."),
         device: str = typer.Option("cpu", help="Torch device: cpu or cuda."),
-        threads: int | None = typer.Option(
-            None, help=f"torch intra-op threads for this process, 1..{MAX_THREADS} (default: torch's choice)."
+        threads: int = typer.Option(
+            1,
+            help=f"torch intra-op threads of the solve, 1..{MAX_THREADS} (1: the same plan on any machine; more "
+            "threads can change the last bits of sums and so the plan).",
         ),
         set_: list[str] = typer.Option(
             [], "--set", help="Algorithm setting key=value (repeatable); unknown keys are errors."
@@ -61,24 +63,20 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"unknown algorithm {algorithm!r}; allowed: {', '.join(ALGORITHM_NAMES)}")
         if seed < 0:
             raise InputError(f"--seed must be 0 or more, got {seed}")
-        if threads is not None and not 1 <= threads <= MAX_THREADS:
+        if not 1 <= threads <= MAX_THREADS:
             raise InputError(f"--threads {threads} is out of range: allowed 1..{MAX_THREADS}")
         check_output_path(out, inputs={"SCENARIO": scenario_path})
         settings = parse_settings(set_)
-
-        import torch
 
         from nomasplit.data.files import load_scenario, save
         from nomasplit.solvers import get_algorithm, solve
 
         get_algorithm(algorithm)
         scenario = load_scenario(scenario_path)
-        if threads is not None:
-            torch.set_num_threads(threads)
         with console.status(
             f"solving with {algorithm} ({scenario.num_users} users, {scenario.num_subchannels} subchannels)"
         ):
-            plan = solve(scenario, algorithm, settings=settings, seed=seed, device=device)
+            plan = solve(scenario, algorithm, settings=settings, seed=seed, device=device, threads=threads)
         info = plan.solver
         assert info is not None
         if info.objective is None or not math.isfinite(info.objective):

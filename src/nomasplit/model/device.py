@@ -1,6 +1,9 @@
-"""Choosing the torch device: ``cpu`` by default, ``cuda`` when present and asked for."""
+"""Choosing the torch device (``cpu`` by default, ``cuda`` when present and asked for) and its CPU threads."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -18,3 +21,14 @@ def resolve_device(name: str | torch.device) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {name!r} asked for, but CUDA is not available on this machine; use --device cpu")
     return device
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch's CPU kernels on ``count`` intra-op threads, restoring the previous number after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

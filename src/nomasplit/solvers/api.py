@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -17,6 +16,7 @@ from nomasplit.data.hashing import sha256_of
 from nomasplit.data.plan import Plan, SolveInfo
 from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
+from nomasplit.model.device import torch_threads
 from nomasplit.model.evaluate import find_violations, plan_from_decision
 from nomasplit.model.system import SystemModel
 from nomasplit.solvers.bounds import plan_lower_bound
@@ -33,6 +33,7 @@ def solve(
     device: str = "cpu",
     start: Plan | None = None,
     start_scenario: Scenario | None = None,
+    threads: int = 1,
 ) -> Plan:
     """Run a registered algorithm on a scenario and return the plan with its :class:`SolveInfo`.
 
@@ -40,9 +41,12 @@ def solve(
         scenario: the instance.
         algorithm: a name in :data:`nomasplit.solvers.ALGORITHMS`.
         settings: the algorithm's settings (a mapping is validated; unknown keys are errors).
-        seed: seeds the algorithm's ``torch.Generator`` (random starts, tie-breaks). The solve runs on one torch
-            thread and, by default, stops on work, not on the clock: the same scenario, algorithm, settings and seed
+        seed: seeds the algorithm's ``torch.Generator`` (random starts, tie-breaks). By default the solve runs on
+            one torch thread and stops on work, not on the clock: the same scenario, algorithm, settings and seed
             give the same plan on any machine, whatever its load (an opt-in ``time_limit_s`` breaks that).
+        threads: torch's CPU threads for this solve (restored after). 1, the default, keeps the plan independent
+            of the machine's core count: a reduction split over threads sums in another order, and a last-bit
+            difference can change a discrete choice.
         device: torch device of the model (``cpu`` or ``cuda``).
         start: a previous plan to warm-start from (``ligd`` only), mapped onto ``scenario`` by
             :func:`~nomasplit.solvers.warm_start.start_decision` (users kept, gone, new); the plan is never
@@ -68,7 +72,7 @@ def solve(
     if start is not None and algorithm not in WARM_START_ALGORITHMS:
         raise InputError(f"algorithm {algorithm!r} takes no start plan; allowed: {', '.join(WARM_START_ALGORITHMS)}")
     started = time.perf_counter()
-    with one_torch_thread():
+    with torch_threads(threads):
         model = SystemModel(scenario, device=device)
         generator = torch.Generator(device="cpu").manual_seed(seed)
         mapped = None if start is None else start_decision(start, scenario, model, start_scenario=start_scenario)
@@ -109,19 +113,6 @@ def solve(
         extra={**outcome.extra, "lower_bound": bound_evidence},
     )
     return Plan(scenario_sha256=draft.scenario_sha256, users=users, solver=info)
-
-
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run torch's CPU kernels on one thread (restored after): a reduction split over a machine's threads sums in
-    another order, and a last-bit difference can change a discrete choice, so a solve's plan would depend on the
-    machine's core count. Sweeps run one solve per worker process anyway."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _certified_bound(model: SystemModel, algorithm_bound: float | None) -> tuple[float, dict[str, Any]]:
