@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpcore
 import httpx
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -32,7 +35,7 @@ from nomasplit.runtime.protocol import (
     encode_payload,
     parse_tensor_header,
 )
-from nomasplit.runtime.shaping import paced_chunks
+from nomasplit.runtime.shaping import paced_chunks, transfer_time_s
 
 TOKEN_ENV = "NOMASPLIT_TOKEN"
 
@@ -41,6 +44,8 @@ DEFAULT_MAX_ANSWER_BYTES = 256 * 2**20
 MAX_JSON_ANSWER_BYTES = 2**20
 #: Longest Retry-After the client honours [s].
 MAX_RETRY_AFTER_S = 60.0
+#: Overall deadline of one request when the caller names none (``device run``, ``edge loadtest``'s checks) [s].
+DEFAULT_TIMEOUT_S = 120.0
 
 
 def token_from_env(environ: Mapping[str, str] | None = None) -> str:
@@ -161,17 +166,14 @@ def _error_from(response: httpx.Response, content: bytes) -> EdgeError:
         return EdgeError(response.status_code, "error", content[:200].decode("utf-8", "replace"), retry_after)
 
 
-def _read_capped(response: httpx.Response, limit: int, what: str, deadline: float | None = None) -> bytes:
-    """The body of a streamed answer, refusing (EdgeError) one longer than ``limit`` bytes before reading it, or
-    one still arriving at ``deadline`` (``time.monotonic()``; an edge that trickles its answer)."""
+def _read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
+    """The body of a streamed answer, refusing (EdgeError) one longer than ``limit`` bytes before reading it."""
     declared = response.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise EdgeError(response.status_code, "answer_too_large", f"{what} declares {declared} bytes, limit {limit}")
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
-        if deadline is not None and time.monotonic() > deadline:
-            raise EdgeError(response.status_code, "deadline", f"{what} was still arriving at the deadline")
         size += len(chunk)
         if size > limit:
             raise EdgeError(
@@ -181,29 +183,145 @@ def _read_capped(response: httpx.Response, limit: int, what: str, deadline: floa
     return b"".join(chunks)
 
 
+# --- the overall deadline -----------------------------------------------------------------------------------------
+# httpx's timeouts bound each socket operation (connect, one read, one write), not a request: an edge that sends
+# its status line, headers or body one byte per second never trips them. The client's transport runs on a network
+# backend that caps every socket wait at the time left before the request's deadline, so the whole request
+# (connect, request, status line, headers, body) ends by then, however the edge trickles.
+
+#: Largest slice of a body written in one socket wait (each slice's wait is capped anew at the time left).
+_WRITE_SLICE_BYTES = 64 * 1024
+
+
+class _Deadline(threading.local):
+    """When (``time.monotonic()``) the request in progress on this thread must be complete; ``None`` outside one."""
+
+    at: float | None = None
+
+    def cap(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """``timeout`` of one socket wait, shortened to the time left; raise ``error`` if none is left."""
+        if self.at is None:
+            return timeout
+        left_s = self.at - time.monotonic()
+        if left_s <= 0:
+            raise error("the request's overall deadline has passed")
+        return left_s if timeout is None else min(timeout, left_s)
+
+    @property
+    def passed(self) -> bool:
+        return self.at is not None and time.monotonic() >= self.at
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write waits at most until the request's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, self._deadline.cap(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        view = memoryview(buffer)
+        for start in range(0, len(view), _WRITE_SLICE_BYTES):
+            piece = view[start : start + _WRITE_SLICE_BYTES]
+            self._stream.write(piece, self._deadline.cap(timeout, httpcore.WriteTimeout))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        secure = self._stream.start_tls(
+            ssl_context, server_hostname, self._deadline.cap(timeout, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(secure, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's blocking sockets, with every wait held to :attr:`deadline` (one per client)."""
+
+    def __init__(self) -> None:
+        self.deadline = _Deadline()
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = self.deadline.cap(timeout, httpcore.ConnectTimeout)
+        stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream, self.deadline)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        timeout = self.deadline.cap(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options), self.deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's own transport (its request and response handling, its exceptions) on a :class:`_DeadlineBackend`."""
+
+    def __init__(self, backend: _DeadlineBackend, socket_options: list[tuple[int, int, int]]) -> None:
+        super().__init__(trust_env=False, socket_options=socket_options)
+        if not isinstance(getattr(self, "_pool", None), httpcore.ConnectionPool):  # httpx keeps its pool there
+            raise RuntimeError(f"httpx {httpx.__version__}: its transport has no connection pool to replace")
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            socket_options=socket_options,
+            network_backend=backend,
+        )
+
+
 class EdgeClient:
     """Talks to one edge server. Use as a context manager, or call :meth:`close`.
+
+    Every request has one overall deadline, ``timeout_s`` from its start: connecting, sending, and receiving the
+    status line, the headers and the whole body must all be done by then, however slowly the edge trickles any of
+    them (``EdgeError`` with code ``"deadline"`` past it). A shaped transfer adds its air time: the uplink's
+    (``8 * len(body) / uplink_bps``) and, once the headers declare its length, the paced downlink's.
 
     Args:
         url: ``http://host:port`` of the edge.
         token: the shared secret (see :func:`token_from_env`).
-        timeout_s: limit on connecting and on each read or write, and on receiving a whole answer (an overall
-            deadline: an edge that trickles its answer byte by byte is cut off; a paced downlink adds the time
-            its declared length takes at the paced rate).
+        timeout_s: the overall deadline of each request [s] (and so of each connect, read and write in it);
+            ``None``: :data:`DEFAULT_TIMEOUT_S`.
         max_answer_bytes: longest inference answer read (longer ones are refused unread, ``answer_too_large``).
     """
 
     def __init__(
-        self, url: str, token: str, *, timeout_s: float = 120.0, max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout_s: float | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise InputError(f"--edge {url!r} must be an http:// or https:// URL")
+        timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
+        if not 0 < timeout_s < float("inf"):
+            raise InputError(f"the edge client's timeout_s {timeout_s!r} must be a positive number of seconds")
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self.max_answer_bytes = max_answer_bytes
+        self._backend = _DeadlineBackend()
         # TCP_NODELAY: the request's headers and body are separate writes; with Nagle's algorithm the body
         # would wait for the peer's delayed ACK of the headers (about 40 ms on Linux).
-        transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        transport = _DeadlineTransport(self._backend, [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
         self._http = httpx.Client(
             base_url=self.url,
             headers={"Authorization": f"Bearer {token}"},
@@ -222,14 +340,35 @@ class EdgeClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def _deadline(self, seconds: float, doing: str) -> Iterator[_Deadline]:
+        """Within: every socket wait of this thread's request ends by ``seconds`` from now (extend it through
+        the yielded :class:`_Deadline`); an httpx error becomes an :class:`EdgeError` naming ``doing`` (code
+        ``deadline`` once the time is up, else ``unreachable``)."""
+        deadline = self._backend.deadline
+        began = time.monotonic()
+        deadline.at = began + seconds
+        try:
+            yield deadline
+        except httpx.HTTPError as exc:
+            if isinstance(exc, httpx.TimeoutException) and deadline.passed:
+                assert deadline.at is not None
+                raise EdgeError(
+                    None,
+                    "deadline",
+                    f"{doing}: no complete answer from {self.url} within the overall deadline of "
+                    f"{deadline.at - began:.3g} s",
+                ) from None
+            if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                raise EdgeError(None, "unreachable", f"{doing}: cannot reach {self.url}: {exc}") from None
+            raise EdgeError(None, "unreachable", f"{doing}: the exchange with {self.url} broke off: {exc}") from None
+        finally:
+            deadline.at = None
+
     def _get(self, path: str, answer: type[BaseModel]) -> dict[str, Any]:
         """``GET path``: the JSON answer, validated as ``answer`` (the edge's answer as sent, once valid)."""
-        deadline = time.monotonic() + self.timeout_s
-        try:
-            with self._http.stream("GET", path) as response:
-                content = _read_capped(response, MAX_JSON_ANSWER_BYTES, f"the answer to GET {path}", deadline)
-        except httpx.HTTPError as exc:
-            raise EdgeError(None, "unreachable", f"cannot reach {self.url}: {exc}") from None
+        with self._deadline(self.timeout_s, f"GET {path}"), self._http.stream("GET", path) as response:
+            content = _read_capped(response, MAX_JSON_ANSWER_BYTES, f"the answer to GET {path}")
         if response.status_code != 200:
             raise _error_from(response, content)
         try:
@@ -271,7 +410,8 @@ class EdgeClient:
             downlink_bps: ask the edge to pace its answer at this rate.
 
         Raises:
-            EdgeError: the edge rejected the request or could not be reached.
+            EdgeError: the edge rejected the request, could not be reached, or did not answer in full within
+                the overall deadline (``timeout_s`` plus the shaped air time of the body and the answer).
         """
         body, request_headers = encode_payload(tensor)
         marks: dict[str, float] = {}
@@ -286,25 +426,21 @@ class EdgeClient:
         request = self._http.build_request(
             "POST", INFER_PATH.format(model=model, split=split), content=paced_body(), headers=headers
         )
-        started = time.perf_counter()
-        try:
+        uplink_air_s = transfer_time_s(len(body), uplink_bps) if uplink_bps else 0.0
+        with self._deadline(self.timeout_s + uplink_air_s, f"POST {request.url.path}") as deadline:
+            started = time.perf_counter()
             response = self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise EdgeError(None, "unreachable", f"request to {self.url} failed: {exc}") from None
-        try:
-            headers_at = time.perf_counter()
-            deadline = time.monotonic() + self.timeout_s
-            declared = response.headers.get("content-length", "")
-            if downlink_bps and declared.isascii() and declared.isdigit():
-                deadline += min(int(declared), self.max_answer_bytes) * 8 / downlink_bps
-            if response.status_code != 200:
-                raise _error_from(response, _read_capped(response, MAX_JSON_ANSWER_BYTES, "the error answer", deadline))
-            payload = _read_capped(response, self.max_answer_bytes, "the answer", deadline)
-            finished = time.perf_counter()
-        except httpx.HTTPError as exc:
-            raise EdgeError(None, "unreachable", f"answer from {self.url} broke off: {exc}") from None
-        finally:
-            response.close()
+            try:
+                headers_at = time.perf_counter()
+                declared = response.headers.get("content-length", "")
+                if downlink_bps and declared.isascii() and declared.isdigit() and deadline.at is not None:
+                    deadline.at += transfer_time_s(min(int(declared), self.max_answer_bytes), downlink_bps)
+                if response.status_code != 200:
+                    raise _error_from(response, _read_capped(response, MAX_JSON_ANSWER_BYTES, "the error answer"))
+                payload = _read_capped(response, self.max_answer_bytes, "the answer")
+                finished = time.perf_counter()
+            finally:
+                response.close()
         try:
             out_header = parse_tensor_header(response.headers.get(HEADER_DTYPE), response.headers.get(HEADER_SHAPE))
             output = decode_tensor(payload, out_header)
