@@ -1,8 +1,8 @@
 """Does the planned edge allocation hold when an AP's users really share one server? ``nomasplit edge replay``
-for 1, 2 and 4 users of one AP, on a scenario calibrated with this host's measured edge table.
+for 1, 2 and 4 users of one AP, on a scenario that carries this host's measured edge table.
 
 Steps: measure NiN's per-unit edge table on this host (one thread), generate ``benchmarks/replay-one-ap.yaml``
-(1 AP, 4 users, r = 1), calibrate it with the table (the device stays the scenario's phone, FLOP model), solve
+(1 AP, 4 users, r = 1), put the table into it (the device stays the scenario's phone, FLOP model), solve
 with ``ligd``, then replay the AP's offloading users, 1, 2 and 4 at once. Writes ``docs/benchmarks/replay.md``.
 
 Run: ``python benchmarks/edge_replay.py`` (about 2 minutes on 2 cores).
@@ -19,9 +19,9 @@ from pathlib import Path
 
 from nomasplit.data.files import save
 from nomasplit.generate import generate_scenario, load_config
-from nomasplit.generate.calibrate import calibrate_scenario
 from nomasplit.io import write_atomic
-from nomasplit.profiling import measure_unit_latencies
+from nomasplit.measure.apply import apply_measurements
+from nomasplit.measure.timing import measure_unit_latencies
 from nomasplit.runtime.replay import run_replay
 from nomasplit.solvers import solve
 from nomasplit.zoo import build_model, input_shape
@@ -41,10 +41,10 @@ def main() -> None:
     load_start = os.getloadavg()[0]
     measurement = measure_unit_latencies(build_model("nin"), input_shape("nin"), name="nin", units=[1], repeats=15)
     scenario = generate_scenario(load_config(HERE / "replay-one-ap.yaml"))
-    calibrated = calibrate_scenario(scenario, edge=[measurement])
-    calibrated = calibrated.replace(compensation={"kind": "linear"})  # r = 1 only: lambda(1) = 1 either way
-    plan = solve(calibrated, "ligd", seed=0)
-    save(args.work / "scenario.json", calibrated)
+    measured = apply_measurements(scenario, edge=[measurement])
+    measured = measured.replace(compensation={"kind": "linear"})  # r = 1 only: lambda(1) = 1 either way
+    plan = solve(measured, "ligd", seed=0)
+    save(args.work / "scenario.json", measured)
     save(args.work / "plan.json", plan)
     offloading = sum(user.split < 9 for user in plan.users)
     lines = [
@@ -53,7 +53,7 @@ def main() -> None:
         f"Made with `{' '.join(['python benchmarks/edge_replay.py', *sys.argv[1:]])}` on a "
         f"{os.cpu_count()}-CPU host shared with other work; load average {load_start:.1f} at the start.",
         "",
-        f"Scenario: `benchmarks/replay-one-ap.yaml` (1 AP, 4 users, NiN, r = 1) calibrated with this host's NiN edge "
+        f"Scenario: `benchmarks/replay-one-ap.yaml` (1 AP, 4 users, NiN, r = 1) with this host's measured NiN edge "
         f"table (one thread, median pass {measurement.at_units(1).total_latency_s * 1e3:.2f} ms); the device is the "
         f"scenario's phone (FLOP model). Plan: `ligd`, {offloading} of 4 users offload. Each replay: the first N "
         f"offloading users, device parts first (each alone), then all N offload at once at their planned rates; "
@@ -70,7 +70,7 @@ def main() -> None:
     for count in [int(value) for value in args.users.split(",")]:
         if count > offloading:
             break
-        result = run_replay(calibrated, plan, num_users=count, rounds=args.rounds, max_seconds=300)
+        result = run_replay(measured, plan, num_users=count, rounds=args.rounds, max_seconds=300)
         edge_errors, total_errors = [], []
         for user in result.users:
             rows = {row.stage: row for row in user.comparison}

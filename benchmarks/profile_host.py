@@ -5,7 +5,7 @@ Run from the repository root::
     python benchmarks/profile_host.py --out docs/benchmarks/profiles.md
 
 Each unit runs ``--warmup`` times un-timed and ``--repeats`` times timed; the median is reported
-(``nomasplit.profiling.profile_model(..., measure=True)``). The totals row adds the unit medians.
+(``nomasplit.measure.profile_model(..., measure=True)``). The totals row adds the unit medians.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from nomasplit.io import write_atomic
-from nomasplit.profiling import markdown_table, profile_model
+from nomasplit.measure import markdown_table, profile_model
 from nomasplit.zoo import MODEL_NAMES, build_model, input_shape
 
 

@@ -1,12 +1,12 @@
 """Predicted against measured latency of split inference at every split point of the zoo models; a load test.
 
 The edge runs as a separate process (``nomasplit edge serve`` on 127.0.0.1, a free port); this process is the
-device. Transfers are shaped to fixed rates. For each model: calibrate this host (warm-up, then medians),
+device. Transfers are shaped to fixed rates. For each model: measure this host's speed (warm-up, then medians),
 then for every split point one warm-up run and ``--repeats`` measured runs (the median run is reported).
 Then a load test: N concurrent clients for a bounded time. Writes ``docs/benchmarks/runtime.md``.
 
-Predictions: the FLOP model (c calibrated from one full pass) and the measured per-unit tables of this host
-(device and edge, as a calibrated scenario carries them); every stage (device compute, uplink, edge compute,
+Predictions: the FLOP model (c measured from one full pass) and the measured per-unit tables of this host
+(device and edge, as a scenario with measurements carries them); every stage (device compute, uplink, edge compute,
 downlink) predicted against measured.
 
 Run: ``python benchmarks/runtime_predicted_vs_measured.py`` (about 4 minutes on 2 cores).
@@ -29,12 +29,18 @@ import torch
 
 from nomasplit import zoo
 from nomasplit.io import write_atomic
-from nomasplit.profiling import DEFAULT_IDLE_S, measure_unit_latencies
+from nomasplit.measure.timing import DEFAULT_IDLE_S, measure_unit_latencies
 from nomasplit.runtime.client import EdgeClient
 from nomasplit.runtime.device import check_edge_weights, device_part, local_output, random_input, run_split
 from nomasplit.runtime.loadtest import LoadTestResult, run_load_test
 from nomasplit.runtime.models import load_zoo_model
-from nomasplit.runtime.prediction import STAGES, calibrate, compare_stages, predict_latency, predict_latency_from_tables
+from nomasplit.runtime.prediction import (
+    STAGES,
+    compare_stages,
+    measure_host_speed,
+    predict_latency,
+    predict_latency_from_tables,
+)
 from nomasplit.runtime.replay import MeasuredStages, stop_edge
 
 CLI = [sys.executable, "-c", "from nomasplit.cli.main import main; main()"]
@@ -93,8 +99,8 @@ def benchmark_model(
     profile = zoo.load_bundled_profile(name)
     inputs = random_input(model, 0)
     reference = local_output(model, inputs)
-    calibration = calibrate(model, profile, inputs, repeats=9, warmup=3)
-    flops_per_s = calibration.flops_per_s
+    speed = measure_host_speed(model, profile, inputs, repeats=9, warmup=3)
+    flops_per_s = speed.flops_per_s
     # The measured per-unit table of this host (1 thread, chained passes): the device's table, and the edge's
     # (the edge runs on this host too, with 1 thread, so one measurement serves both).
     measurement = measure_unit_latencies(
@@ -104,8 +110,8 @@ def benchmark_model(
     lines = [
         f"### {name} ({model.num_units} units, {profile.total_flops / 1e9:.3f} GFLOP)",
         "",
-        f"FLOP model: one full pass takes {calibration.full_latency_s * 1e3:.2f} ms (median of "
-        f"{calibration.repeats}), so c_dev = c_edge = Z / t_full = {flops_per_s / 1e9:.2f} GFLOP/s. Measured "
+        f"FLOP model: one full pass takes {speed.full_latency_s * 1e3:.2f} ms (median of "
+        f"{speed.repeats}), so c_dev = c_edge = Z / t_full = {flops_per_s / 1e9:.2f} GFLOP/s. Measured "
         f"table at the start: chained passes, median of {table_repeats}, whole pass "
         f"{start_table.total_latency_s * 1e3:.2f} ms (IQR {start_table.total_spread_s * 1e3:.2f} ms)"
         + (
@@ -265,10 +271,10 @@ def main() -> None:
             "(predicted - measured) / measured. Each measured stage and the total is its own median over the "
             "runs (other = HTTP, decoding, loopback and edge queue, so the stages need not add up to the total).",
             "",
-            "Predictions, eq. (12): FLOP model = `D(s)/c + Edge(s)/c + w(s)/R_up + m/R_dn` with c calibrated "
+            "Predictions, eq. (12): FLOP model = `D(s)/c + Edge(s)/c + w(s)/R_up + m/R_dn` with c measured "
             "per model as Z / (median full forward pass); measured tables = the same with the device and edge "
             "per-unit latency tables measured on this host (`measure_unit_latencies`, chained passes, one "
-            "thread) in place of FLOPs/c, exactly as the system model uses a calibrated scenario's tables "
+            "thread) in place of FLOPs/c, exactly as the system model uses the tables of a scenario with measurements "
             "(`predict_latency_from_tables`). The host's speed drifts with its other users' load (a full pass of a "
             "model varied 2-4x within minutes on this machine), so unless `--table-once` is given the table is "
             "measured again right before each split point's runs; the prediction from the table measured once at "

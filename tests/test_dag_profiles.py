@@ -18,9 +18,11 @@ from nomasplit.data.profile import ModelProfile
 from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
 from nomasplit.generate import generate_scenario, parse_config
-from nomasplit.graph_profile import profile_graph
+from nomasplit.measure.chain import as_network
+from nomasplit.measure.graph import profile_graph
+from nomasplit.measure.markdown import markdown_table
+from nomasplit.measure.profile import profile_network
 from nomasplit.model.evaluate import evaluate
-from nomasplit.profiling import as_network, markdown_table, profile_network
 from nomasplit.solvers import ALGORITHMS, solve
 from nomasplit.solvers.baselines.common import UserTables
 from nomasplit.solvers.baselines.dnn_surgery import CutChoice, latency_graph, min_cut_choice
@@ -385,9 +387,9 @@ def test_solvers_on_a_resnet18_scenario(algorithm: str) -> None:
 
 def test_both_presets_run_the_dag_figure_on_every_method() -> None:
     from nomasplit.experiments import paper_settings, quick_settings
-    from nomasplit.experiments.calibration import calibrated_settings
     from nomasplit.experiments.dag_figure import DAG_MODELS, DAG_SWEEP, QUICK_DAG_NETWORK
     from nomasplit.experiments.figures import ALL_METHODS
+    from nomasplit.experiments.presets import calibrated_settings
 
     for settings in (paper_settings(), quick_settings(), calibrated_settings(quick=True)):
         sweep = settings.sweep(DAG_SWEEP)

@@ -158,8 +158,8 @@ def test_cli_edge_serve_resnet18_in_a_process(resnet: RunnableModel, tmp_path: P
             process.wait(timeout=20)
 
 
-def test_loadtest_and_host_calibration_on_a_dag_model(resnet: RunnableModel, server: EdgeServerThread) -> None:
-    from nomasplit.runtime.prediction import calibrate
+def test_loadtest_and_host_speed_on_a_dag_model(resnet: RunnableModel, server: EdgeServerThread) -> None:
+    from nomasplit.runtime.prediction import measure_host_speed
 
     inside = _inside_block(resnet)
     result = CliRunner().invoke(
@@ -170,9 +170,9 @@ def test_loadtest_and_host_calibration_on_a_dag_model(resnet: RunnableModel, ser
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert '"mismatches": 0' in result.output and '"errors": {}' in result.output
-    calibration = calibrate(resnet, zoo.load_bundled_profile(NAME), random_input(resnet, 0), repeats=1, warmup=0)
-    assert len(calibration.unit_latency_s) == resnet.num_units
-    assert all(latency_s > 0 for latency_s in calibration.unit_latency_s)
+    speed = measure_host_speed(resnet, zoo.load_bundled_profile(NAME), random_input(resnet, 0), repeats=1, warmup=0)
+    assert len(speed.unit_latency_s) == resnet.num_units
+    assert all(latency_s > 0 for latency_s in speed.unit_latency_s)
 
 
 @pytest.mark.parametrize("name", ["mobilenet-v2", "mobilenet-v2-imagenet"])

@@ -30,7 +30,7 @@ def test_docs_site_builds_strict_with_the_api_reference(tmp_path: Path) -> None:
     assert "WARNING" not in result.stderr, result.stderr[-3000:]
     solvers = visible_text((site / "api" / "solvers" / "index.html").read_text(encoding="utf-8"))
     assert "nomasplit.solvers.solve" in solvers and "Run a registered algorithm on a scenario" in solvers
-    pages = {"generate": "generate_scenario", "model": "evaluate", "profiling": "profile_model"}
+    pages = {"generate": "generate_scenario", "model": "evaluate", "measure": "profile_model"}
     pages |= {"experiments": "run_sweep", "data": "load_scenario"}
     for page, name in pages.items():
         assert name in visible_text((site / "api" / page / "index.html").read_text(encoding="utf-8")), page

@@ -389,7 +389,7 @@ def _verdict_table(rows: list[tuple[str, str, float, float, float]], offloading:
 
 
 def test_a_method_that_never_offloads_is_never_close_to_a_quoted_number():
-    from nomasplit.experiments.report import compare_quoted
+    from nomasplit.experiments.verdicts import compare_quoted
 
     # ECC equals Device-Only: 1.0 everywhere, no user offloads; the paper's Fig. 3 range is 0.85-0.97, and
     # 1.0 lies within 15 % of it: it must still not count as close.
@@ -405,7 +405,7 @@ def test_a_method_that_never_offloads_is_never_close_to_a_quoted_number():
 
 
 def test_an_ordering_agrees_only_when_the_intervals_separate():
-    from nomasplit.experiments.report import check_trends
+    from nomasplit.experiments.verdicts import check_trends
 
     def fig2(noma: tuple[float, float, float]) -> dict[str, pd.DataFrame]:
         rows = []
@@ -428,7 +428,7 @@ def test_the_paired_verdict_tests_each_ordering_seed_by_seed():
     order holds, so 'paired' agrees while the verdict stays inconclusive. An order that flips between seeds
     agrees in neither."""
     from nomasplit.experiments.measures import geometric_mean_ci95
-    from nomasplit.experiments.report import check_trends
+    from nomasplit.experiments.verdicts import check_trends
 
     def run(noma_over_oma: list[float]) -> dict:
         oma = [2.0, 3.0, 4.5, 2.5, 3.5]  # per-seed speedups of ECC-OMA: a wide spread between seeds
@@ -455,7 +455,8 @@ def test_the_paired_verdict_tests_each_ordering_seed_by_seed():
 
 
 def test_quoted_points_match_however_the_model_was_given(tmp_path):
-    from nomasplit.experiments.report import compare_quoted, matches_point
+    from nomasplit.experiments.checks import matches_point
+    from nomasplit.experiments.verdicts import compare_quoted
     from nomasplit.zoo import load_bundled_profile
 
     assert matches_point("nin-in8-a16", "nin") and matches_point("10.0", "10") and not matches_point("vgg16", "nin")
@@ -468,7 +469,7 @@ def test_quoted_points_match_however_the_model_was_given(tmp_path):
 
 
 def test_trend_verdicts_need_a_real_difference_and_quoted_numbers_compare_to_the_paper():
-    from nomasplit.experiments.report import check_trends, compare_quoted
+    from nomasplit.experiments.verdicts import check_trends, compare_quoted
 
     paper_like = {"6": _fig6_table([7.1, 3.85], [6.3, 1.9])}
     verdicts = {row["statement"]: row["verdict"] for row in check_trends(paper_like) if row["figure"] == "6"}
@@ -481,7 +482,8 @@ def test_trend_verdicts_need_a_real_difference_and_quoted_numbers_compare_to_the
 
 
 def test_device_speed_sweep_keeps_the_energy_per_flop() -> None:
-    from nomasplit.experiments.figures import DEVICE_SPEED_AT_FIXED_ENERGY, paper_settings
+    from nomasplit.experiments.figures import DEVICE_SPEED_AT_FIXED_ENERGY
+    from nomasplit.experiments.presets import paper_settings
 
     settings = paper_settings(num_seeds=1)
     sweep = next(sweep for sweep in settings.sweeps if sweep.parameter == DEVICE_SPEED_AT_FIXED_ENERGY)
@@ -533,7 +535,7 @@ def test_pseudo_parameters_set_what_they_name() -> None:
 
 
 def test_regime_maps_are_row_sweeps_and_can_be_selected_or_dropped() -> None:
-    from nomasplit.experiments.calibration import calibrated_settings
+    from nomasplit.experiments.presets import calibrated_settings
 
     settings = calibrated_settings(quick=True, num_seeds=1)
     assert [regime.key for regime in settings.regime_maps] == ["regime-speed-bandwidth", "regime-overload-speed"]
@@ -546,7 +548,7 @@ def test_regime_maps_are_row_sweeps_and_can_be_selected_or_dropped() -> None:
 
 
 def test_the_shipped_calibration_lies_in_the_box_and_builds_both_scales() -> None:
-    from nomasplit.experiments.calibration import (
+    from nomasplit.experiments.presets.calibrated import (
         CALIBRATION_BOX,
         FITTED_QUOTES,
         calibrated_settings,
@@ -565,7 +567,7 @@ def test_the_shipped_calibration_lies_in_the_box_and_builds_both_scales() -> Non
 
 
 def test_the_user_placement_reading_reaches_every_scenario_and_the_report() -> None:
-    from nomasplit.experiments.calibration import CALIBRATION_BOX, calibrated_settings, shipped_parameters
+    from nomasplit.experiments.presets.calibrated import CALIBRATION_BOX, calibrated_settings, shipped_parameters
     from nomasplit.generate import generate_scenario, parse_config
 
     shipped = shipped_parameters()

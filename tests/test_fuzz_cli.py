@@ -344,8 +344,8 @@ STUBS: list[tuple[str, str, Callable[..., Any]]] = [
     ("nomasplit.runtime.replay", "run_replay", _reached),
     ("nomasplit.runtime.loadtest", "run_load_test", _reached),
     ("nomasplit.generate", "generate_to_file", _reached),
-    ("nomasplit.profiling", "profile_network", _reached),
-    ("nomasplit.profiling", "profile_model", _reached),
+    ("nomasplit.measure.profile", "profile_network", _reached),
+    ("nomasplit.measure.profile", "profile_model", _reached),
     ("nomasplit.cli.measure_view", "measure_with_units", _reached),
 ]
 

@@ -1,4 +1,5 @@
-"""``profile --measure --units``, ``calibrate``, ``device run --plan`` against the plan, and ``edge replay``."""
+"""``profile --measure --units``, ``scenario apply-measurements``, ``device run --plan`` against the plan, and
+``edge replay``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from nomasplit.cli.main import app
 from nomasplit.data import LatencyMeasurement, Plan, UnitTimings, UserDecision
 from nomasplit.data.files import load_scenario, save
-from nomasplit.generate.calibrate import calibrate_scenario, load_device_table
+from nomasplit.measure.apply import apply_measurements, load_device_table
 from nomasplit.model import evaluate
 from nomasplit.model.system import SystemModel
 from nomasplit.runtime.models import load_zoo_models
@@ -42,7 +43,7 @@ def nin_measurement(one_unit_s: list[float], two_units_total_s: float) -> Latenc
             total_latency_s=total * scale, total_spread_s=0.0,
         )  # fmt: skip
 
-    from nomasplit.model.compensation import fit_measured_compensation
+    from nomasplit.measure.lambda_fit import fit_measured_compensation
 
     compensation, _ = fit_measured_compensation([1, 2], [total, two_units_total_s])
     return LatencyMeasurement(
@@ -93,14 +94,14 @@ def test_profile_units_errors(tmp_path: Path, extra: list[str], message: str) ->
 
 
 @pytest.mark.slow
-def test_calibrate_puts_tables_and_lambda_into_the_scenario(tmp_path: Path) -> None:
+def test_apply_measurements_puts_tables_and_lambda_into_the_scenario(tmp_path: Path) -> None:
     one_unit = [0.001 * (index + 1) for index in range(NIN_UNITS)]  # 45 ms in all
     save(tmp_path / "edge.json", nin_measurement(one_unit, 0.030))
     phone = tmp_path / "phone.csv"
     phone.write_text("unit,latency_s\n" + "".join(f"{i + 1},{0.01 * (i + 1)}\n" for i in range(NIN_UNITS)))
-    out = tmp_path / "calibrated.json"
+    out = tmp_path / "measured.json"
     code, output = invoke(
-        ["scenario", "calibrate", str(SMALL_SCENARIO), "--edge", str(tmp_path / "edge.json"),
+        ["scenario", "apply-measurements", str(SMALL_SCENARIO), "--edge", str(tmp_path / "edge.json"),
          "--device", f"nin={phone}", "--out", str(out)]
     )  # fmt: skip
     assert code == 0, output
@@ -138,15 +139,37 @@ def test_calibrate_puts_tables_and_lambda_into_the_scenario(tmp_path: Path) -> N
         ("unit,latency_s\n" + "1,0.1\n" * 9, "vgg16={}", "it is not among the scenario's profiles"),
     ],
 )
-def test_calibrate_refuses_bad_device_tables(tmp_path: Path, content: str, spec: str, message: str) -> None:
+def test_apply_measurements_refuses_bad_device_tables(tmp_path: Path, content: str, spec: str, message: str) -> None:
     path = tmp_path / "table.csv"
     path.write_text(content)
     out = tmp_path / "out.json"
     code, output = invoke(
-        ["scenario", "calibrate", str(SMALL_SCENARIO), "--device", spec.format(path), "--out", str(out)]
+        ["scenario", "apply-measurements", str(SMALL_SCENARIO), "--device", spec.format(path), "--out", str(out)]
     )
     assert code == 2 and message in output, output
     assert not out.exists()
+
+
+def test_scenario_calibrate_is_the_deprecated_name_of_apply_measurements(tmp_path: Path) -> None:
+    save(tmp_path / "edge.json", nin_measurement([0.001] * NIN_UNITS, 0.006))
+    outputs = {}
+    for name in ("apply-measurements", "calibrate"):
+        out = tmp_path / f"{name}.json"
+        args = ["scenario", name, str(SMALL_SCENARIO), "--edge", str(tmp_path / "edge.json"), "--out", str(out)]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        outputs[name] = (result.stderr, out.read_bytes())
+    new_stderr, new_file = outputs["apply-measurements"]
+    old_stderr, old_file = outputs["calibrate"]
+    assert new_stderr == ""
+    assert old_stderr.splitlines() == [
+        "warning: 'nomasplit scenario calibrate' is deprecated and goes in nomasplit 0.3; use 'nomasplit scenario "
+        "apply-measurements'"
+    ]
+    assert old_file == new_file
+    assert load_scenario(tmp_path / "apply-measurements.json").provenance["measurements"]["edge_models"] == ["nin"]
+    help_text = " ".join(CliRunner().invoke(app, ["scenario", "--help"]).output.split())
+    assert "apply-measurements" in help_text and "calibrate" not in help_text
 
 
 def test_device_table_json_forms(tmp_path: Path) -> None:
@@ -154,7 +177,7 @@ def test_device_table_json_forms(tmp_path: Path) -> None:
     assert load_device_table(tmp_path / "m.json").unit_latency_s == pytest.approx([0.001] * NIN_UNITS)
     (tmp_path / "t.json").write_text(json.dumps({"model": "nin", "unit_latency_s": [0.002] * NIN_UNITS}))
     assert load_device_table(f"nin={tmp_path / 't.json'}").model == "nin"
-    scenario = calibrate_scenario(load_scenario(SMALL_SCENARIO), device={"nin": load_device_table(tmp_path / "t.json")})
+    scenario = apply_measurements(load_scenario(SMALL_SCENARIO), device={"nin": load_device_table(tmp_path / "t.json")})
     assert scenario.compensation.kind == "linear" and scenario.device_unit_latency_s is not None
 
 
@@ -179,25 +202,13 @@ def _two_user_plan(tmp_path: Path, scenario_path: Path) -> Path:
 
 def test_device_run_plan_compares_every_stage(nin_server: EdgeServerThread, tmp_path: Path) -> None:
     save(tmp_path / "edge.json", nin_measurement([0.001] * NIN_UNITS, 0.006))
-    calibrated = tmp_path / "calibrated.json"
-    assert (
-        invoke(
-            [
-                "scenario",
-                "calibrate",
-                str(SMALL_SCENARIO),
-                "--edge",
-                str(tmp_path / "edge.json"),
-                "--out",
-                str(calibrated),
-            ]
-        )[0]
-        == 0
-    )
-    plan_path = _two_user_plan(tmp_path, calibrated)
+    measured = tmp_path / "measured.json"
+    command = ["scenario", "apply-measurements", str(SMALL_SCENARIO), "--edge", str(tmp_path / "edge.json")]
+    assert invoke([*command, "--out", str(measured)])[0] == 0
+    plan_path = _two_user_plan(tmp_path, measured)
     out = tmp_path / "report.json"
     code, output = invoke(
-        ["device", "run", "--edge", nin_server.url, "--plan", str(plan_path), "--scenario", str(calibrated),
+        ["device", "run", "--edge", nin_server.url, "--plan", str(plan_path), "--scenario", str(measured),
          "--user", "1", "--json", str(out)],
         env={"NOMASPLIT_TOKEN": TOKEN},
     )  # fmt: skip
@@ -206,7 +217,7 @@ def test_device_run_plan_compares_every_stage(nin_server: EdgeServerThread, tmp_
     document = json.loads(out.read_text())
     rows = {row["stage"]: row for row in document["comparison"]}
     assert list(rows) == ["device compute", "uplink", "edge compute", "downlink", "total"]
-    expected = evaluate(load_scenario(calibrated), Plan.model_validate_json(plan_path.read_text())).users[1]
+    expected = evaluate(load_scenario(measured), Plan.model_validate_json(plan_path.read_text())).users[1]
     assert rows["edge compute"]["predicted_s"] == pytest.approx(expected.edge_latency_s)
     assert rows["edge compute"]["predicted_s"] == pytest.approx(0.009)  # the measured table, r = 1
     assert rows["uplink"]["predicted_s"] == pytest.approx(expected.uplink_latency_s)

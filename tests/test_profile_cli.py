@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from nomasplit.cli.main import app
 from nomasplit.data.files import load_profile, load_scenario
-from nomasplit.profiling import markdown_table
+from nomasplit.measure.markdown import markdown_table
 from nomasplit.zoo import MODEL_NAMES, load_bundled_profile
 
 runner = CliRunner()
@@ -196,8 +196,8 @@ def test_docs_commands_run_as_written(tmp_path: Path, monkeypatch: pytest.Monkey
     assert load_profile(tmp_path / "vgg16-float16.json").dtype == "float16"
     assert load_profile(tmp_path / "nin-in8-a16.json") == load_bundled_profile("nin-in8-a16")
     assert all(layer.measured_latency_s for layer in load_profile(tmp_path / "nin-measured.json").layers)
-    calibrated = load_scenario(tmp_path / "calibrated-both.json")
-    assert calibrated.compensation.kind == "measured" and calibrated.device_unit_latency_s is not None
+    measured = load_scenario(tmp_path / "measured-both.json")
+    assert measured.compensation.kind == "measured" and measured.device_unit_latency_s is not None
     assert (tmp_path / "plan.json").exists()
     custom = load_profile(tmp_path / "my-net.json")
     assert [layer.name for layer in custom.layers] == ["conv", "relu", "pool", "flatten", "fc"]

@@ -11,16 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from nomasplit.errors import InputError
-from nomasplit.graph_profile import NotAChainError, SplitGraph, trace_graph
-from nomasplit.profiling import (
-    as_chain,
-    load_user_model,
-    parse_dtype,
-    parse_input_shape,
-    profile_model,
-    profile_network,
-    validate_input_shape,
-)
+from nomasplit.measure.chain import as_chain
+from nomasplit.measure.graph import NotAChainError, SplitGraph, trace_graph
+from nomasplit.measure.options import parse_dtype, parse_input_shape, validate_input_shape
+from nomasplit.measure.profile import profile_model, profile_network
+from nomasplit.measure.user_model import load_user_model
 from nomasplit.zoo import CHAIN_MODEL_NAMES, build_model, input_shape
 
 # ------------------------------------------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def test_calibrated_quick_preset_writes_report_md_and_json_with_both_presets(tmp
     assert data["compare"]["preset"] == "paper"
     summary = data["summary"]
     assert summary["trends_total"] == 25 and summary["quotes_total"] == 11
-    from nomasplit.experiments.calibration import FITTED_QUOTES
+    from nomasplit.experiments.presets.calibrated import FITTED_QUOTES
 
     assert set(summary["fitted_quotes"]) == set(FITTED_QUOTES)
     checked = [row for row in data["quotes"] if row["verdict"] != "not run"]
@@ -166,12 +166,8 @@ def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path, monke
     import shlex
     import sys
 
-    from nomasplit.experiments.calibration import (
-        CalibratedParameters,
-        calibrated_settings,
-        load_parameters,
-        write_parameters,
-    )
+    from nomasplit.experiments.calibration import write_parameters
+    from nomasplit.experiments.presets.calibrated import CalibratedParameters, calibrated_settings, load_parameters
 
     out = tmp_path / "fit.json"
     runner = CliRunner()
@@ -186,7 +182,7 @@ def test_calibrate_writes_a_settings_file_that_reproduce_accepts(tmp_path, monke
     assert parameters.fit["evaluations"] >= 3 and parameters.fit["command"] == shlex.join(["nomasplit", *args])
     assert set(parameters.fit["losses"]) == set(parameters.fit["fitted"])
     # the fit ran ECC with the reproduction's own settings (the solver the preset runs)
-    from nomasplit.experiments.figures import ALGORITHM_SETTINGS
+    from nomasplit.experiments.presets.paper import ALGORITHM_SETTINGS
 
     assert parameters.fit["algorithm_settings"]["ecc-noma"] == ALGORITHM_SETTINGS["ecc-noma"]
     # DNN Surgery assumed the server of the candidate (the declared start: one unit per user of the cell)

@@ -31,7 +31,7 @@ SHIPPED_FORMATS = {
 }
 #: Shipped JSON files that are not one of the file formats, with what they are instead.
 NO_SCHEMA = {
-    "src/nomasplit/experiments/calibrated.json": "a calibration settings file (CalibratedParameters)",
+    "src/nomasplit/experiments/presets/calibrated.json": "a calibration settings file (CalibratedParameters)",
     "docs/reproduction/paper/report.json": "a reproduction report",
     "docs/reproduction/calibrated/report.json": "a reproduction report",
     **{
@@ -100,7 +100,7 @@ def test_generated_files_match_their_schemas(tmp_path: Path) -> None:
     run("profile", "nin", "--out", tmp_path / "profile.json")
     run("profile", "nin", "--measure", "--units", "1", "--warmup", "0", "--repeats", "1",
         "--timings", tmp_path / "measurement.json", "--out", tmp_path / "measured-profile.json")  # fmt: skip
-    run("scenario", "calibrate", tmp_path / "scenario.json", "--edge", tmp_path / "measurement.json",
+    run("scenario", "apply-measurements", tmp_path / "scenario.json", "--edge", tmp_path / "measurement.json",
         "--out", tmp_path / "measured-scenario.json")  # fmt: skip
     table = UnitLatencyTable(model="nin", unit_latency_s=[1e-3] * 9, source={"device": "test"})
     save(tmp_path / "table.json", table)

@@ -12,7 +12,7 @@ from torch import nn
 
 from nomasplit.data import ModelProfile
 from nomasplit.errors import InputError
-from nomasplit.profiling import profile_network
+from nomasplit.measure.profile import profile_network
 from nomasplit.zoo import (
     CHAIN_MODEL_NAMES,
     DAG_MODEL_NAMES,
@@ -38,7 +38,7 @@ EXPECTED_OUTPUT = {
     "mobilenet-v2": (1, 10),
     "mobilenet-v2-imagenet": (1, 1000),
 }
-#: Split units of the DAG models: their graph's units (followers fused, see nomasplit.graph_profile).
+#: Split units of the DAG models: their graph's units (followers fused, see nomasplit.measure.graph).
 DAG_UNIT_COUNTS = {"resnet18": 30, "resnet18-imagenet": 31, "mobilenet-v2": 63, "mobilenet-v2-imagenet": 64}
 
 

@@ -1,102 +1,156 @@
-"""``nomasplit scenario calibrate``: measured per-unit tables and a measured ``lambda(r)`` into a scenario."""
+"""``nomasplit calibrate``: fit the parameters the paper leaves open to a few of its quoted numbers
+(:mod:`nomasplit.experiments.calibration`); ``nomasplit reproduce --preset calibrated`` runs with them."""
 
 from __future__ import annotations
 
+import shlex
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.table import Table
 
-from nomasplit.cli.common import console, handle_errors
+from nomasplit.cli.common import console, handle_errors, stop_on_sigterm
 from nomasplit.errors import InputError
-from nomasplit.io import check_output_path
+from nomasplit.io import check_output_folder, check_output_path, same_file, shown
+
+#: What calibrate writes into its --store folder (glob patterns): the resumable results, as reproduce's.
+CALIBRATE_STORE: tuple[str, ...] = ("results", ".*.tmp")
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``calibrate`` command to ``app`` (the ``scenario`` group: ``nomasplit scenario calibrate``)."""
+    """Add the ``calibrate`` command to the app."""
 
     @app.command("calibrate")
     @handle_errors
-    def calibrate(
-        scenario_path: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario JSON to calibrate."),
-        out: Path = typer.Option(..., "--out", "-o", help="Calibrated scenario to write."),
-        edge: list[Path] = typer.Option(
-            [], "--edge", help="Edge measurement (nomasplit profile --measure --units ... --timings FILE); repeat."
-        ),
-        device: list[str] = typer.Option(
-            [], "--device", help="Device table: a measurement or table JSON, or MODEL=FILE.csv; repeat."
-        ),
-        compensation_from: Path | None = typer.Option(
+    @stop_on_sigterm()
+    def calibrate_command(
+        out: Path = typer.Option(..., "--out", help="settings file to write (JSON; use with --calibration)"),
+        store: Path = typer.Option(Path("calibration"), "--store", help="folder of the resumable evaluation results"),
+        seeds: int = typer.Option(2, "--seeds", help="Monte-Carlo seeds per evaluation"),
+        rounds: int = typer.Option(2, "--rounds", help="at most this many passes over the parameters"),
+        confirm_seeds: int | None = typer.Option(
             None,
-            "--compensation-from",
-            help="Take lambda(r) from this one measurement (default: pooled over the --edge measurements).",
+            "--confirm-seeds",
+            help="evaluate each start's end point again with this many seeds (more than --seeds) and keep the "
+            "lowest of those losses: the choice between starts is then not made by a few seeds' noise",
         ),
-        keep_compensation: bool = typer.Option(
-            False, "--keep-compensation", help="Keep the scenario's lambda(r); only add the tables."
+        min_improvement: float = typer.Option(
+            0.01,
+            "--min-improvement",
+            help="a candidate must lower the loss by more than this fraction to be kept (Monte-Carlo noise)",
+        ),
+        workers: int | None = typer.Option(
+            None, "--workers", help="worker processes (0: run in this process; default: CPUs)"
+        ),
+        progress: bool = typer.Option(False, "--progress/--no-progress", help="a progress bar per batch"),
+        solver_settings: str | None = typer.Option(
+            None,
+            "--solver-settings",
+            help='settings per method as JSON, e.g. \'{"ecc-noma": {"ligd": {"max_iterations": 5}}}\' '
+            "(validated up front)",
+        ),
+        start: list[str] = typer.Option(
+            [],
+            "--start",
+            help="start the search from the parameters of this settings file (e.g. the shipped calibration, "
+            "to refit after a solver change), or 'declared' for the declared start point; repeat to search from "
+            "several starts and keep the lowest loss; default: the declared start point",
+        ),
+        only: str | None = typer.Option(
+            None,
+            "--only",
+            help="comma-separated parameters to search (the others stay at the start point); default: all",
+        ),
+        force: bool = typer.Option(
+            False, "--force", help="use a --store folder that holds files calibrate did not write"
         ),
     ) -> None:
-        """Put measured edge and device per-unit latencies, and the measured lambda(r), into a scenario."""
-        from nomasplit.data.files import load_scenario, save
-        from nomasplit.generate.calibrate import (
-            calibrate_scenario,
-            load_device_table,
-            load_measurement,
-            pooled_compensation,
-        )
+        """Fit device speed and energy, edge energy, lambda's shape, the precision sent, a finite edge server,
+        DNN Surgery's server, the latency weight and the users per subchannel, inside a declared box, to Fig. 2's
+        NiN 4.1 / 6.1 and the Fig. 2, 3 and 5 ranges (coordinate search over a grid; docs/reproduction.md).
+        Writes the settings file of `nomasplit reproduce --preset calibrated --calibration FILE`.
+        """
+        from nomasplit.experiments.calibration import calibrate, write_parameters
+        from nomasplit.experiments.presets.calibrated import CALIBRATION_BOX, FITTED_QUOTES, load_parameters
 
-        device_files = {f"--device {spec}": Path(spec.partition("=")[2] or spec) for spec in device}
-        check_output_path(
-            out,
-            inputs={
-                "SCENARIO": scenario_path,
-                **{f"--edge {path}": path for path in edge},
-                **device_files,
-                "--compensation-from": compensation_from,
-            },
-        )
-        if not edge and not device and compensation_from is None:
-            raise InputError("give at least one --edge, --device or --compensation-from")
-        if keep_compensation and compensation_from is not None:
-            raise InputError("--keep-compensation and --compensation-from exclude each other")
-        scenario = load_scenario(scenario_path)
-        edge_measurements = [load_measurement(path) for path in edge]
-        device_tables = {}
-        for spec in device:
-            table = load_device_table(spec)
-            if table.model in device_tables:
-                raise InputError(f"--device gives model {table.model!r} twice")
-            device_tables[table.model] = table
-        compensation = None
-        fit = None
-        if compensation_from is not None:
-            compensation, fit = pooled_compensation([load_measurement(compensation_from)])
-        elif edge_measurements and not keep_compensation:
-            compensation, fit = pooled_compensation(edge_measurements)
-        calibrated = calibrate_scenario(
-            scenario, edge=edge_measurements, device=device_tables, compensation=compensation
-        )
-        if keep_compensation:
-            calibrated = calibrated.replace(compensation=scenario.compensation)
-        save(out, calibrated)
-        if compensation is not None and fit is not None:
-            view = Table(title="measured lambda(r) (piecewise linear through the points; fit error per model)")
-            view.add_column("r", justify="right")
-            view.add_column("lambda(r)", justify="right")
-            for model in fit["per_model"]:
-                view.add_column(f"{model} T(1)/T(r)", justify="right")
-            for index, units in enumerate(compensation.units):
-                row = [f"{units:g}", f"{compensation.speedup[index]:.3f}"]
-                row += [f"{fit['per_model'][m]['measured_speedup'][index]:.3f}" for m in fit["per_model"]]
-                view.add_row(*row)
-            console.print(view)
-            errors = ", ".join(f"{m} {v['max_relative_error']:.1%}" for m, v in fit["per_model"].items())
-            console.print(f"fit error (max |lambda - T(1)/T(r)| / (T(1)/T(r))): {errors}")
-            if scenario.compute_units_max > compensation.units[-1]:
-                console.print(
-                    f"note: r_max = {scenario.compute_units_max:g} lies beyond the largest measured r = "
-                    f"{compensation.units[-1]:g}; lambda is extrapolated with the last segment's slope there"
+        if seeds < 1:
+            raise InputError(f"--seeds must be at least 1, got {seeds}")
+        if rounds < 1:
+            raise InputError(f"--rounds must be at least 1, got {rounds}")
+        if confirm_seeds is not None and confirm_seeds <= seeds:
+            raise InputError(f"--confirm-seeds must be more than --seeds ({seeds}), got {confirm_seeds}")
+        if not 0 <= min_improvement < 1:
+            raise InputError(f"--min-improvement must be in [0, 1), got {min_improvement}")
+        if workers is not None and workers < 0:
+            raise InputError(f"--workers must be 0 or more, got {workers}")
+        starts = {f"--start {item}": item for item in start if item != "declared"}
+        check_output_path(out, inputs=starts, outputs={"--store": store})
+        check_output_folder(store, own=CALIBRATE_STORE, inputs=starts, option="--store", force=force)
+        if same_file(out, store) or out.resolve().is_relative_to(store.resolve()):
+            raise InputError(f"--out {shown(out)} is inside --store {shown(store)}; write the settings elsewhere")
+        box = CALIBRATION_BOX
+        if only is not None:
+            names = [name.strip() for name in only.split(",") if name.strip()]
+            unknown = [name for name in names if name not in CALIBRATION_BOX]
+            if unknown or not names:
+                raise InputError(
+                    f"--only: unknown parameter(s) {', '.join(unknown) or '(none given)'}; allowed: "
+                    f"{', '.join(CALIBRATION_BOX)}"
                 )
-        console.print(
-            f"wrote {out}: edge tables for {sorted(m.model for m in edge_measurements) or 'none'}, device tables "
-            f"for {sorted(device_tables) or 'none'}, compensation {calibrated.compensation.kind}"
+            box = {name: CALIBRATION_BOX[name] for name in names}
+        algorithm_settings = _parse_solver_settings(solver_settings)
+        start_values: list[dict[str, Any] | None] = [
+            None if item == "declared" else load_parameters(item).values() for item in start
+        ] or [None]
+        started = time.perf_counter()
+        parameters, history = calibrate(
+            store,
+            box=box,
+            start=start_values,
+            algorithm_settings=algorithm_settings,
+            num_seeds=seeds,
+            max_rounds=rounds,
+            min_improvement=min_improvement,
+            confirm_seeds=confirm_seeds,
+            workers=workers,
+            progress=progress,
+            log=lambda line: console.print(line, highlight=False),
         )
+        fit = {**parameters.fit, "command": shlex.join(["nomasplit", *sys.argv[1:]])}
+        write_parameters(out, parameters.model_copy(update={"fit": fit}))
+        confirmed = (
+            f" ({parameters.fit['confirmed_loss']:.4g} with {confirm_seeds} seeds)" if confirm_seeds is not None else ""
+        )
+        console.print(
+            f"fitted {', '.join(FITTED_QUOTES)}: loss {parameters.fit['loss']:.4g}{confirmed} after {len(history)} "
+            f"evaluations in {time.perf_counter() - started:.0f} s; wrote {out}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for name, value in parameters.values().items():
+            console.print(f"  {name} = {value!r}", highlight=False)
+
+
+def _parse_solver_settings(text: str | None) -> dict[str, dict[str, Any]] | None:
+    """``--solver-settings`` as {method: settings}, each validated by the method's settings type; they replace the
+    preset's settings of the methods named (the others keep the reproduction's). None when the option is not
+    given."""
+    if text is None:
+        return None
+    from nomasplit.io import parse_json
+
+    data = parse_json(text, "--solver-settings")
+    if not isinstance(data, dict) or not all(isinstance(value, dict) for value in data.values()):
+        raise InputError('--solver-settings: expected {"method": {"setting": value}}')
+    from nomasplit.experiments.calibration import CALIBRATION_METHODS
+    from nomasplit.experiments.reproduce import check_algorithm_settings
+
+    for method in data:
+        if method not in CALIBRATION_METHODS:
+            raise InputError(
+                f"--solver-settings: {method!r} is not run by calibrate ({', '.join(CALIBRATION_METHODS)})"
+            )
+    check_algorithm_settings(data, "--solver-settings")
+    return data

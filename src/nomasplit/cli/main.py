@@ -38,7 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scenario_cmd",
     "runtime_cmd",
     "reproduce_cmd",
-    "fit_cmd",
+    "calibrate_cmd",
     "solve_cmd",
     "replay_cmd",
     "simulate_cmd",

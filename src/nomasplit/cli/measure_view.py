@@ -14,7 +14,7 @@ from nomasplit.data.files import save
 from nomasplit.data.profile import ModelProfile
 from nomasplit.errors import InputError
 from nomasplit.io import check_output_path
-from nomasplit.profiling import measure_unit_latencies, parse_units
+from nomasplit.measure.timing import measure_unit_latencies, parse_units
 
 
 def check_units_options(

@@ -2,7 +2,7 @@
 
 A chain model (an ``nn.Sequential``, or a trace that is one chain) is profiled unit by unit; a DAG model (a
 ResNet, a MobileNetV2, a user's network with branches or skip connections) from its graph, with the live set
-at each split point (``nomasplit.graph_profile``)."""
+at each split point (``nomasplit.measure.graph``)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from nomasplit.io import check_output_path
 if TYPE_CHECKING:
     from nomasplit.data.profile import ModelProfile
 
-#: ``nomasplit.profiling.DEFAULT_WARMUP`` / ``DEFAULT_REPEATS`` (repeated here: profiling imports torch).
+#: ``nomasplit.measure.options.DEFAULT_WARMUP`` / ``DEFAULT_REPEATS`` (repeated here: measure imports torch).
 DEFAULT_WARMUP = 3
 DEFAULT_REPEATS = 10
 
@@ -109,14 +109,10 @@ def register(app: typer.Typer) -> None:
 
         from nomasplit.cli.measure_view import check_units_options, measure_with_units
         from nomasplit.data.files import save
-        from nomasplit.profiling import (
-            as_chain,
-            is_dag,
-            load_user_model,
-            parse_dtype,
-            parse_input_shape,
-            profile_network,
-        )
+        from nomasplit.measure.chain import as_chain, is_dag
+        from nomasplit.measure.options import parse_dtype, parse_input_shape
+        from nomasplit.measure.profile import profile_network
+        from nomasplit.measure.user_model import load_user_model
         from nomasplit.zoo import build_model, check_model_name, input_shape, variant_name
 
         torch_dtype = parse_dtype(dtype)

@@ -114,7 +114,7 @@ def preset_settings(
 ) -> tuple[ReproductionSettings, ReproductionSettings]:
     """The settings of ``preset`` and of the other preset, at full or quick scale."""
     from nomasplit.experiments import paper_settings, quick_settings
-    from nomasplit.experiments.calibration import calibrated_settings, load_parameters
+    from nomasplit.experiments.presets.calibrated import calibrated_settings, load_parameters
 
     if preset not in PRESETS:
         raise InputError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")

@@ -1,4 +1,5 @@
-"""``nomasplit scenario generate|show``: draw a network instance from a config, or summarise one."""
+"""``nomasplit scenario generate|show``: draw a network instance from a config, or summarise one
+(``scenario apply-measurements`` is in :mod:`nomasplit.cli.apply_measurements_cmd`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nomasplit.cli import calibrate_cmd
+from nomasplit.cli import apply_measurements_cmd
 from nomasplit.cli.common import console, handle_errors
 from nomasplit.io import check_output_path, is_existing_file
 
@@ -25,9 +26,11 @@ def _summary_table(rows: list[tuple[str, str]], title: str) -> Table:
 
 def register(app: typer.Typer) -> None:
     """Add the ``scenario`` command group to the app."""
-    group = typer.Typer(help="Generate, inspect and calibrate scenario files.", no_args_is_help=True)
+    group = typer.Typer(
+        help="Generate and inspect scenario files, and put measurements into them.", no_args_is_help=True
+    )
     app.add_typer(group, name="scenario")
-    calibrate_cmd.register(group)  # nomasplit scenario calibrate
+    apply_measurements_cmd.register(group)  # nomasplit scenario apply-measurements
 
     @group.command("generate")
     @handle_errors

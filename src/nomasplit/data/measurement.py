@@ -1,9 +1,9 @@
 """Measured per-unit latencies of a model on a host, at several compute-unit counts, and the fitted ``lambda(r)``.
 
-Written by ``nomasplit profile MODEL --measure --units 1,2 --timings FILE`` (``nomasplit.profiling.
-measure_unit_latencies``) and read by ``nomasplit scenario calibrate`` to put measured tables and a measured ``lambda``
-into a scenario. A device table measured elsewhere (a phone) can be supplied as :class:`UnitLatencyTable` JSON
-or CSV (``nomasplit.generate.calibrate.load_device_table``).
+Written by ``nomasplit profile MODEL --measure --units 1,2 --timings FILE``
+(``nomasplit.measure.timing.measure_unit_latencies``) and read by ``nomasplit scenario apply-measurements`` to put
+measured tables and a measured ``lambda`` into a scenario. A device table measured elsewhere (a phone) can be
+supplied as :class:`UnitLatencyTable` JSON or CSV (``nomasplit.measure.apply.load_device_table``).
 """
 
 from __future__ import annotations

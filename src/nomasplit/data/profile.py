@@ -23,7 +23,7 @@ from nomasplit.data.limits import PROFILE_LIMITS, check_limits
 #: Optional profile fields written only when set (a profile without them has sizes at its dtype's width).
 OPTIONAL_PRECISION_FIELDS = ("input_element_bits", "activation_element_bits")
 
-#: Topological orders a DAG profile may use (``nomasplit.graph_profile.ORDERS`` describes them).
+#: Topological orders a DAG profile may use (``nomasplit.measure.graph.ORDERS`` describes them).
 GRAPH_ORDERS = ("program", "min-live")
 
 

@@ -49,7 +49,7 @@ class MeasuredCompensation(BaseModel):
     (``lambda(r) = lambda_1 r / r_1``, so ``lambda(0) = 0``); above the last it continues with the last
     segment's slope (one point: proportional throughout). Units and speed-ups must both be strictly
     increasing, so ``lambda`` is increasing and invertible. ``nomasplit profile --measure --units`` fits one
-    (``nomasplit.model.compensation.fit_measured_compensation``); ``source`` records how.
+    (``nomasplit.measure.lambda_fit.fit_measured_compensation``); ``source`` records how.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

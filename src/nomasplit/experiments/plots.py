@@ -104,7 +104,7 @@ def plot_regime_map(table: pd.DataFrame, regime: RegimeMapSpec, out_dir: str | P
     regime's (x, y) grid, each cell annotated; the regime's marks drawn as labelled points.
 
     Args:
-        table: :func:`~nomasplit.experiments.report.regime_table` (columns x, y, speedup, noma_over_oma).
+        table: :func:`~nomasplit.experiments.verdicts.regime_table` (columns x, y, speedup, noma_over_oma).
         regime: the map's definition. out_dir: folder of ``<key>.png`` and ``<key>.svg``.
     """
     import matplotlib

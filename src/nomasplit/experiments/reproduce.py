@@ -24,8 +24,9 @@ import pandas as pd
 from nomasplit.errors import InputError
 from nomasplit.experiments.figures import ReproductionSettings
 from nomasplit.experiments.plots import plot_figure, plot_regime_map
-from nomasplit.experiments.report import Analysis, analyse, render_report, report_data
+from nomasplit.experiments.report import render_report, report_data
 from nomasplit.experiments.sweep import Failure, SweepOutcome, build_tasks, load_results, run_sweep
+from nomasplit.experiments.verdicts import Analysis, analyse
 from nomasplit.io import write_atomic, write_json
 
 
@@ -88,7 +89,7 @@ def reproduce(
     """Run (or resume) the sweeps of ``settings`` and write results, figures and the report into ``out_dir``.
 
     Args:
-        settings: figures, sweeps, seeds (e.g. :func:`~nomasplit.experiments.figures.paper_settings`).
+        settings: figures, sweeps, seeds (e.g. :func:`~nomasplit.experiments.presets.paper_settings`).
         out_dir: the output folder (created with its parents if missing).
         compare: another preset, run in the same sweep (same store) and written into
             :func:`compare_dir`; both reports set the two presets' verdicts side by side.

@@ -360,7 +360,7 @@ class ScenarioConfig(BaseModel):
     compensation: Compensation = Field(
         default_factory=LinearCompensation,
         description="lambda(r), eq. (3): {kind: linear}, {kind: power, exponent}, {kind: amdahl, parallel_fraction} "
-        "or {kind: measured, units, speedup} (nomasplit scenario calibrate writes one)",
+        "or {kind: measured, units, speedup} (nomasplit scenario apply-measurements writes one)",
         json_schema_extra=_meta("-", "spec (linear: the single-core case)"),
     )
 

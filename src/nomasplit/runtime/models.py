@@ -3,7 +3,7 @@ DAG model (a ResNet) with its profile's graph.
 
 Split ``s`` runs ``children[:s]`` on the device and ``children[s:]`` on the edge; ``s = 0`` is Edge-Only and
 ``s = F`` Device-Only. For a DAG model, units ``1..s`` of its profile's graph run on the device, which sends
-every live tensor (by name) and the edge runs the rest (:class:`nomasplit.graph_profile.SplitGraph`).
+every live tensor (by name) and the edge runs the rest (:class:`nomasplit.measure.graph.SplitGraph`).
 Weights are the zoo's deterministic seeded initialisation, or a user's state dict read from a safetensors
 file (never pickle, nothing downloaded). Device and edge compare a SHA-256 fingerprint of the weights, so a
 seed or file mismatch is reported instead of silently giving different outputs."""
@@ -21,7 +21,7 @@ from torch import nn
 
 from nomasplit.data.profile import ModelGraph
 from nomasplit.errors import InputError
-from nomasplit.graph_profile import SplitGraph, trace_graph
+from nomasplit.measure.graph import SplitGraph, trace_graph
 from nomasplit.runtime.protocol import TensorList, format_shape, format_tensors, wire_dtype_name
 
 

@@ -6,8 +6,8 @@ Spec ``system-model.md`` eq. (12) with one task (``k = 1``)::
 
 ``D(s)`` and ``Edge(s) = Z - D(s)`` are the profile's FLOPs, ``w(s)`` and ``m`` its sizes in bits, ``R_up``
 and ``R_dn`` the emulated rates. Device and edge are the same host here, so ``c_dev = c_edge = c``,
-calibrated per model as ``c = Z / t_full``: the model's FLOPs over the median warm latency of one full
-forward pass on this host (:func:`calibrate`). That keeps the model's form (latency proportional to FLOPs)
+measured per model as ``c = Z / t_full``: the model's FLOPs over the median warm latency of one full
+forward pass on this host (:func:`measure_host_speed`). That keeps the model's form (latency proportional to FLOPs)
 and makes ``T(0)`` and ``T(F)`` right by construction; what is left between them is the model's assumption
 that every FLOP costs the same.
 
@@ -30,7 +30,7 @@ from nomasplit.errors import InputError
 from nomasplit.runtime.models import RunnableModel
 
 
-class HostCalibration(BaseModel):
+class HostSpeed(BaseModel):
     """Compute speed of this host for one model, from warm timed runs."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -68,9 +68,9 @@ def _median_time_s(run: object, repeats: int, warmup: int) -> float:
     return statistics.median(times)
 
 
-def calibrate(
+def measure_host_speed(
     model: RunnableModel, profile: ModelProfile, inputs: torch.Tensor, *, repeats: int = 7, warmup: int = 2
-) -> HostCalibration:
+) -> HostSpeed:
     """Measure ``c = Z / t_full`` and each unit's latency on this host (warm-up runs first, then medians).
 
     Args:
@@ -95,7 +95,7 @@ def calibrate(
                 unit_input = value
                 unit_latency_s.append(_median_time_s(lambda unit=unit, x=unit_input: unit(x), repeats, warmup))
                 value = unit(unit_input)
-    return HostCalibration(
+    return HostSpeed(
         model=model.name,
         flops_per_s=profile.total_flops / full_latency_s,
         full_latency_s=full_latency_s,

@@ -24,7 +24,7 @@ shortcut). Its requests carry them all in one body, one after the other, named i
     X-Nomasplit-Dtype: float32
     X-Nomasplit-Tensors: layer1_0_conv1=1,64,8,8;maxpool=1,64,8,8
 
-The names are the graph's (``nomasplit.graph_profile``), in the order the edge lists for that split in
+The names are the graph's (``nomasplit.measure.graph``), in the order the edge lists for that split in
 ``/v1/models`` (``split_tensors``); the edge checks names, order, shapes and length before reading the body.
 
 The body is exactly the tensor (or tensors): its length is the profile's ``output_bits / 8``, so bytes on the

@@ -9,7 +9,7 @@ after unit ``s`` runs units ``1..s`` on the device and the rest on the edge. The
 
 The DAG models, ResNet-18 (:mod:`nomasplit.zoo.resnet`) and MobileNetV2 (:mod:`nomasplit.zoo.mobilenet_v2`),
 each at CIFAR-10 size and at ImageNet size, are ordinary modules with torchvision's layer layout; their split
-units, order and live sets come from their traced graph (:mod:`nomasplit.graph_profile`), and their profiles
+units, order and live sets come from their traced graph (:mod:`nomasplit.measure.graph`), and their profiles
 carry that graph.
 
 The package ships a profile of each model (``profiles/<name>.json``, generated with ``nomasplit profile``);
@@ -49,7 +49,7 @@ MODEL_NAMES: tuple[str, ...] = (
 #: The chain models (``nn.Sequential`` of split units).
 CHAIN_MODEL_NAMES: tuple[str, ...] = ("nin", "tiny-yolov2", "tiny-yolov2-voc", "vgg16")
 
-#: The DAG models (profiled from their graph, :mod:`nomasplit.graph_profile`).
+#: The DAG models (profiled from their graph, :mod:`nomasplit.measure.graph`).
 DAG_MODEL_NAMES: tuple[str, ...] = ("mobilenet-v2", "mobilenet-v2-imagenet", "resnet18", "resnet18-imagenet")
 
 #: The models of the paper's evaluation (Section VI-A: NiN, YOLOv2, VGG16 on CIFAR-10).

@@ -5,7 +5,7 @@ The module and attribute names are torchvision's ``resnet18`` (``conv1``, ``bn1`
 ``downsample``), so a torchvision state dict loads into it; the shortcut sum is written ``out + identity``
 (torchvision adds in place, which changes no value). No weights are shipped: the zoo initialises them from a
 seeded generator. Split units, their order and the live set at each split point come from the graph
-(:mod:`nomasplit.graph_profile`), not from this file.
+(:mod:`nomasplit.measure.graph`), not from this file.
 
 ``resnet18`` is the CIFAR-10 size of the paper's models (3x32x32 input, 10 classes; the 7x7 stride-2 stem and
 the max-pool leave a 1x1 map before the average pool); ``resnet18-imagenet`` the 3x224x224, 1000-class

@@ -1,12 +1,13 @@
-"""Put measurements into a scenario: per-unit latency tables and a measured ``lambda(r)``.
+"""Put measurements into a scenario: per-unit latency tables and a measured ``lambda(r)``
+(``nomasplit scenario apply-measurements``).
 
-``calibrate_scenario`` returns a copy of a scenario in which
+:func:`apply_measurements` returns a copy of a scenario in which
 
 - every profile whose model has an edge measurement (:class:`LatencyMeasurement`) gets its one-unit
   latencies as ``edge_unit_latency_s`` (edge work = seconds x ``lambda(1)`` x ``c_min``, docs/model.md);
 - every profile whose model has a device table gets it as ``device_unit_latency_s`` (replacing ``D(s)/c_i``);
 - the compensation becomes a ``measured`` ``lambda(r)``: given, or fitted from the edge measurements
-  (:func:`pooled_compensation`).
+  (:func:`~nomasplit.measure.lambda_fit.pooled_compensation`).
 
 Device tables come from a measurement of this host (its one-unit row), or from a file a user measured on a
 phone: :class:`UnitLatencyTable` JSON, or CSV with a header ``unit,latency_s`` and one row per unit in order
@@ -21,14 +22,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nomasplit.data.files import validate_as
 from nomasplit.data.measurement import LatencyMeasurement, UnitLatencyTable
 from nomasplit.data.scenario import MeasuredCompensation, Scenario
 from nomasplit.errors import InputError
 from nomasplit.io import read_json, read_text
-from nomasplit.model.compensation import fit_measured_compensation
+from nomasplit.measure.lambda_fit import pooled_compensation
 
 
 def load_measurement(path: str | Path) -> LatencyMeasurement:
@@ -85,40 +84,7 @@ def load_device_table(spec: str | Path) -> UnitLatencyTable:
     return table
 
 
-def pooled_compensation(measurements: Sequence[LatencyMeasurement]) -> tuple[MeasuredCompensation, dict[str, Any]]:
-    """One ``lambda(r)`` for a server from several models' measurements, and each model's deviation from it.
-
-    At each ``r`` measured for every model, the pooled latency is the sum of the models' whole-pass medians
-    (a workload of one inference of each), so ``lambda(r) = sum_m T_m(1) / sum_m T_m(r)``, fitted as in
-    :func:`fit_measured_compensation`. The report adds, per model, its own ``T_m(1)/T_m(r)`` and its largest
-    relative error against the pooled ``lambda`` (the fit error of using one ``lambda`` for all models).
-    """
-    if not measurements:
-        raise InputError("no edge measurements to fit lambda(r) from")
-    common = sorted(set.intersection(*[{t.units for t in m.timings} for m in measurements]))
-    pooled = [sum(m.at_units(r).total_latency_s for m in measurements) for r in common]
-    compensation, fit = fit_measured_compensation(
-        common, pooled, source={"models": [m.model for m in measurements], "method": "pooled whole-pass medians"}
-    )
-    per_model = {}
-    table = np.asarray(fit["table_speedup"])
-    for measurement in measurements:
-        own = np.array(
-            [measurement.at_units(1).total_latency_s / measurement.at_units(r).total_latency_s for r in common]
-        )
-        per_model[measurement.model] = {
-            "measured_speedup": own.tolist(),
-            "max_relative_error": float(np.max(np.abs(table - own) / own)),
-            "relative_spread_at_units": [
-                measurement.at_units(r).total_spread_s / measurement.at_units(r).total_latency_s for r in common
-            ],
-        }
-    fit = {**fit, "per_model": per_model}
-    compensation = compensation.model_copy(update={"source": {**compensation.source, "fit": fit}})
-    return compensation, fit
-
-
-def calibrate_scenario(
+def apply_measurements(
     scenario: Scenario,
     *,
     edge: Sequence[LatencyMeasurement] = (),
@@ -162,7 +128,7 @@ def calibrate_scenario(
         "device_unit_latency_s": device_tables if any(t is not None for t in device_tables) else None,
         "provenance": {
             **scenario.provenance,
-            "calibration": {
+            "measurements": {
                 "edge_models": sorted(edge_by_model),
                 "edge_tables_for": sorted(set(edge_by_model) & set(names)),
                 "device_models": sorted(device),

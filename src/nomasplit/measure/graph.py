@@ -17,7 +17,7 @@ graph:
   both the branch and the shortcut, a cut between blocks one tensor. Its size is the unit's ``output_bits``,
   so every solver reads a DAG profile as it reads a chain's (:class:`~nomasplit.data.profile.ModelGraph`).
 
-FLOPs and sizes are counted as for chains (:mod:`nomasplit.profiling`): ``FlopCounterMode`` around each node
+FLOPs and sizes are counted as for chains (:mod:`nomasplit.measure.profile`): ``FlopCounterMode`` around each node
 on a seeded standard-normal input, ``numel`` times the element width of each tensor.
 """
 
@@ -38,6 +38,15 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from nomasplit.data.profile import GRAPH_ORDERS, GraphUnit, LayerProfile, ModelGraph, ModelProfile
 from nomasplit.errors import InputError
+from nomasplit.measure.options import (
+    check_profile_options,
+    dtype_name,
+    in_dtype,
+    latency_source,
+    profile_source,
+    profiling_input,
+    tensor_bits,
+)
 from nomasplit.model.device import torch_threads
 
 #: Topological orders of the units: name -> what it does.
@@ -146,10 +155,6 @@ def _attribute(module: nn.Module, dotted: str) -> Any:
     return value
 
 
-def _bits(tensor: torch.Tensor, element_bits: int | None) -> int:
-    return tensor.numel() * (tensor.element_size() * 8 if element_bits is None else element_bits)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Units and orders
 
@@ -204,7 +209,7 @@ def measure_nodes(
                     name=node.name,
                     inputs=tuple(item.name for item in _tensor_inputs(node)),
                     flops=float(counter.get_total_flops()),
-                    bits=_bits(value, activation_bits),
+                    bits=tensor_bits(value, activation_bits),
                     shape=tuple(int(size) for size in value.shape),
                 )
             )
@@ -354,15 +359,6 @@ def profile_graph(
         InputError: untraceable model, several inputs or outputs, a node that fails or makes no tensor, bad
             shape, dtype, order or counts.
     """
-    from nomasplit.profiling import (
-        check_profile_options,
-        dtype_name,
-        in_dtype,
-        latency_source,
-        profile_source,
-        profiling_input,
-    )
-
     shape, torch_dtype = check_profile_options(name, input_shape, dtype, warmup, repeats, input_bits, activation_bits)
     if order not in ORDERS:
         raise InputError(f"order must be one of {', '.join(ORDERS)}; got {order!r}")
@@ -370,7 +366,7 @@ def profile_graph(
     input_name = next(node.name for node in traced.graph.nodes if node.op == "placeholder")
     model_input = profiling_input(shape, torch_dtype)
     facts = measure_nodes(traced, model_input, activation_bits=activation_bits, what=what)
-    sent_input_bits = _bits(model_input, input_bits)
+    sent_input_bits = tensor_bits(model_input, input_bits)
     program_units = group_units(facts, input_name)
     units = [program_units[index] for index in order_units(program_units, input_name, sent_input_bits, order)]
     graph = build_graph(units, input_name, order)
