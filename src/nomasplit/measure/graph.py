@@ -47,7 +47,7 @@ from nomasplit.measure.options import (
     profiling_input,
     tensor_bits,
 )
-from nomasplit.model.device import torch_threads
+from nomasplit.model.backend import torch_threads
 
 #: Topological orders of the units: name -> what it does.
 ORDERS: dict[str, str] = {

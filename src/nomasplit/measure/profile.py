@@ -48,7 +48,7 @@ from nomasplit.measure.options import (
     tensor_bits,
 )
 from nomasplit.measure.timing import median_latency_s
-from nomasplit.model.device import torch_threads
+from nomasplit.model.backend import torch_threads
 
 
 def profile_model(

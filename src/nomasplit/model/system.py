@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from nomasplit.data.scenario import Scenario
+from nomasplit.model.backend import resolve_torch_device
 from nomasplit.model.compensation import compensation_function
-from nomasplit.model.device import resolve_device
 from nomasplit.model.noma import CellTables, SicOrder, from_slots, rate_bps, to_slots
 
 
@@ -147,7 +147,7 @@ class SystemModel:
         self, scenario: Scenario, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64
     ) -> None:
         self.scenario = scenario
-        self.device = resolve_device(device)
+        self.device = resolve_torch_device(device)
         self.dtype = dtype
         self.num_aps = scenario.num_aps
         self.num_users = scenario.num_users

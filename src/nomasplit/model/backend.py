@@ -1,4 +1,9 @@
-"""Choosing the torch device (``cpu`` by default, ``cuda`` when present and asked for) and its CPU threads."""
+"""The torch backend the model computes on: which torch device holds its tensors (``cpu`` by default, ``cuda``
+when present and asked for) and how many CPU threads torch uses.
+
+"Device" alone, in this project, is the user's phone (``device_flops_per_s``, ``nomasplit device run``); here
+it is always a *torch* device.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import torch
 from nomasplit.errors import InputError
 
 
-def resolve_device(name: str | torch.device) -> torch.device:
+def resolve_torch_device(name: str | torch.device) -> torch.device:
     """``'cpu'``, ``'cuda'`` or ``'cuda:N'`` as a torch device; InputError if unknown or not available here."""
     try:
         device = torch.device(name)
