@@ -2,8 +2,8 @@
 
 Reads the committed optimality benchmarks (``docs/benchmarks/optimality*.json``: every instance with ``exact``'s
 proven optimum and each algorithm's objective), rebuilds each instance from its seed, computes the bound that
-every plan carries (:func:`nomasplit.solvers.bounds.plan_lower_bound`) and prints, per size class, the median and
-worst ``1 - bound / optimum`` and ``ligd / optimum - 1``.
+every plan carries (:func:`nomasplit.solvers.relaxation.bounds.plan_lower_bound`) and prints, per size class,
+the median and worst ``1 - bound / optimum`` and ``ligd / optimum - 1``.
 
     python -m benchmarks.bound_tightness
 """
@@ -14,7 +14,7 @@ import statistics
 
 from benchmarks.hard_instances import committed_instances
 from nomasplit.model import SystemModel
-from nomasplit.solvers.bounds import plan_lower_bound
+from nomasplit.solvers.relaxation.bounds import plan_lower_bound
 
 FILES = ("optimality", "optimality-latency-only", "optimality-wide")
 

@@ -2,7 +2,7 @@
 pricing every group in full.
 
 Every group cost of ``exact`` and of the group search is a branch and bound whose boxes are bounded by the
-elementwise minimisation of ``(a + c x) / ln(1 + q x)`` (``nomasplit.solvers.exact_groups.minimise_cost_per_bit``).
+elementwise minimisation of ``(a + c x) / ln(1 + q x)`` (``nomasplit.solvers.search.group_bnb.minimise_cost_per_bit``).
 It used to bisect 64 times on the sign of the derivative; it now takes the root from the Lambert W function and
 checks it on a bracket of relative half-width 1e-9 (bisection only where that check fails). The group search
 also used to search every new group of every move with ``GROUP_NODES`` boxes; it now prices with ``FIRST_NODES``
@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import nomasplit.solvers.exact_groups as exact_groups
-import nomasplit.solvers.group_search as group_search
+import nomasplit.solvers.search.group_bnb as exact_groups
+import nomasplit.solvers.search.groups as group_search
 from nomasplit.io import write_atomic
 from nomasplit.solvers import solve
 

@@ -29,7 +29,7 @@ from nomasplit.generate.dynamics import DynamicsConfig, NetworkSimulator
 from nomasplit.model.evaluate import decision_from_plan
 from nomasplit.model.system import SystemModel
 from nomasplit.solvers import solve
-from nomasplit.solvers.warm_start import mapped_plan
+from nomasplit.solvers.search.warm_start import mapped_plan
 
 PEDESTRIAN = DynamicsConfig(slot_s=1.0, speed_m_per_s=1.0)
 

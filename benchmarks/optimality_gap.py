@@ -28,7 +28,7 @@ import torch
 from nomasplit.generate import ScenarioConfig, generate_scenario
 from nomasplit.io import write_atomic
 from nomasplit.solvers import ALGORITHMS, solve
-from nomasplit.solvers.improve import EXHAUSTIVE_PAIRS
+from nomasplit.solvers.search.local import EXHAUSTIVE_PAIRS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hard_instances import hard_instance, regime

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from benchmarks.solver_common import scenario
 
+from benchmarks.solver_common import scenario
 from nomasplit.solvers import solve
 
 #: Devices of 1 GFLOP/s (and their switched capacitance) make offloading worth it for most users.

@@ -1,6 +1,6 @@
 """Li-GD's thorough improvement phase against its cheap one, on hard instances too large for ``exact``.
 
-Instances where ``nomasplit.solvers.ligd.thorough_phase`` holds get 4 starts, the group search and 16 kicks;
+Instances where ``nomasplit.solvers.algorithms.ligd.thorough_phase`` holds get 4 starts, the group search and 16 kicks;
 others 2 starts and neither. This script solves hard instances
 (``benchmarks/hard_instances.py``) of the sizes given with the default settings and with the cheap phase forced
 (``group_search=False, kicks=0, improve_starts=2``) and reports, per size, how much lower the default plan's
@@ -25,14 +25,14 @@ import torch
 
 from nomasplit.io import write_atomic
 from nomasplit.solvers import solve
-from nomasplit.solvers.ligd import GROUP_SEARCH_NODES, THOROUGH_PAIRS
+from nomasplit.solvers.algorithms.ligd import GROUP_SEARCH_NODES, THOROUGH_PAIRS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hard_instances import hard_instance
 
-CHEAP = {"group_search": False, "kicks": 0, "improve_starts": 2}
+CHEAP = {"phase": "cheap"}
 #: The thorough phase forced, for sizes where ``thorough_phase`` does not hold (``--force-thorough``).
-THOROUGH = {"group_search": True, "kicks": 16, "improve_starts": 4}
+THOROUGH = {"phase": "thorough"}
 
 
 def run_one(job: tuple[int, int, int, bool]) -> dict:

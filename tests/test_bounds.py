@@ -8,7 +8,7 @@ import torch
 
 from nomasplit.model import Decision, SystemModel
 from nomasplit.solvers import solve
-from nomasplit.solvers.bounds import common_split_lower_bounds, device_only_objective, utility_lower_bound
+from nomasplit.solvers.relaxation.bounds import common_split_lower_bounds, device_only_objective, utility_lower_bound
 from tests.factories import random_scenario
 
 

@@ -14,7 +14,7 @@ from nomasplit.errors import SolverError
 from nomasplit.model.evaluate import find_violations
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers import ALGORITHMS, solve
-from nomasplit.solvers.exact_groups import Group, GroupBranchAndBound, _bisect, group_cost, minimise_cost_per_bit
+from nomasplit.solvers.search.group_bnb import Group, GroupBranchAndBound, _bisect, group_cost, minimise_cost_per_bit
 
 from .factories import random_scenario
 

@@ -9,12 +9,13 @@ from nomasplit.data import Plan
 from nomasplit.model.evaluate import decision_from_plan, find_violations, plan_from_decision
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers import solve
-from nomasplit.solvers.group_search import FIRST_NODES, GROUP_NODES, MAX_GROUP_USERS, RECHECKED, GroupSearch
+from nomasplit.solvers.search.groups import FIRST_NODES, GROUP_NODES, MAX_GROUP_USERS, RECHECKED, GroupSearch
 
 from .factories import random_scenario
 
 #: Solves that stop on work, not on the 8 s default budget (deterministic whatever the machine's load).
 WORK_BOUND = {"time_limit_s": 3600.0}
+THOROUGH_WITHOUT_GROUPS = {"phase": "custom", "improve_starts": 4, "kicks": 16, "group_search": False}
 
 
 def _latency_only(seed: int, **kwargs):
@@ -29,7 +30,7 @@ def test_the_group_search_finds_the_optimum_where_gradient_polishing_stalls() ->
     optimum."""
     scenario = _latency_only(3, num_aps=2, num_users=4, num_subchannels=2)
     optimum = solve(scenario, "exact", settings={"gap_tolerance": 1e-6}).solver
-    without = solve(scenario, "ligd", seed=0, settings={**WORK_BOUND, "group_search": False}).solver
+    without = solve(scenario, "ligd", seed=0, settings={**WORK_BOUND, **THOROUGH_WITHOUT_GROUPS}).solver
     with_search = solve(scenario, "ligd", seed=0, settings=WORK_BOUND).solver
     assert optimum is not None and without is not None and with_search is not None
     assert optimum.success
@@ -120,33 +121,35 @@ def test_the_thorough_phase_reaches_past_the_exhaustive_size_and_stops_at_its_ow
     """Up to 256 (user, subchannel) pairs, however dense, ligd runs the group search, 4 starts and the kicks by
     default (measured: on 72-80 pairs the cheap phase was up to 8.5 % above the optimum, on 18-30 users on 4-6
     subchannels up to 12.9 % above the thorough plan); larger instances get 2 starts and neither."""
-    from nomasplit.solvers.improve import EXHAUSTIVE_PAIRS
-    from nomasplit.solvers.ligd import thorough_phase
+    from nomasplit.solvers.algorithms.ligd import thorough_phase
+    from nomasplit.solvers.search.local import EXHAUSTIVE_PAIRS
 
     assert thorough_phase(10, 8) and thorough_phase(16, 16) and thorough_phase(30, 2) and thorough_phase(30, 6)
     assert not thorough_phase(22, 12) and not thorough_phase(60, 5)  # above 256 pairs
     scenario = random_scenario(13, num_aps=2, num_users=9, num_subchannels=8)
     assert scenario.num_users * scenario.num_subchannels > EXHAUSTIVE_PAIRS
     thorough = solve(scenario, "ligd", seed=0, settings=WORK_BOUND).solver
-    cheap_settings = {**WORK_BOUND, "group_search": False, "kicks": 0, "improve_starts": 2}
+    cheap_settings = {**WORK_BOUND, "phase": "cheap"}
     cheap = solve(scenario, "ligd", seed=0, settings=cheap_settings).solver
     assert thorough is not None and cheap is not None
     assert any(name.endswith("group search") for name in thorough.extra["improvement"])
     assert any(name.endswith(" + improve") for name in thorough.extra["improvement"])  # the kicks' run
     assert not any(name.endswith("group search") for name in cheap.extra["improvement"])
-    assert thorough.extra["improvement_phase"] == "thorough by size: 4 starts, 16 kicks, group search on"
-    assert cheap.extra["improvement_phase"] == "thorough by size: 2 starts, 0 kicks, group search off"
+    phase = "thorough (auto: 72 pairs <= 256): 4 starts, 16 kicks, group search on"
+    assert thorough.extra["improvement_phase"] == phase
+    assert cheap.extra["improvement_phase"] == "cheap (as set): 2 starts, 0 kicks, group search off"
+    assert cheap.extra["resolved_settings"]["phase"] == "cheap"
     # the cheap phase's descents are among the thorough phase's candidates
     assert thorough.objective <= cheap.objective * (1 + 1e-9)
     dense = random_scenario(8, num_users=30, num_subchannels=6)
     info = solve(dense, "ligd", seed=0).solver
     assert info is not None
-    assert info.extra["improvement_phase"] == "thorough by size: 4 starts, 16 kicks, group search on"
+    assert info.extra["improvement_phase"] == "thorough (auto: 180 pairs <= 256): 4 starts, 16 kicks, group search on"
     wide = solve(random_scenario(7, num_aps=2, num_users=22, num_subchannels=12), "ligd", seed=0).solver
     assert wide is not None
     names = list(wide.extra["improvement"])
     assert not any(name.endswith(("group search", " + improve")) for name in names) and len(names) <= 2
-    assert wide.extra["improvement_phase"] == "cheap by size: 2 starts, 0 kicks, group search off"
+    assert wide.extra["improvement_phase"] == "cheap (auto: 264 pairs > 256): 2 starts, 0 kicks, group search off"
 
 
 @pytest.mark.slow

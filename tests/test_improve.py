@@ -16,10 +16,10 @@ from nomasplit.data.plan import Plan
 from nomasplit.model.evaluate import decision_from_plan, find_violations, plan_from_decision
 from nomasplit.model.system import SystemModel
 from nomasplit.solvers import solve
-from nomasplit.solvers.bounds import optimal_compute_units
-from nomasplit.solvers.improve import LocalSearch
-from nomasplit.solvers.ligd import BASELINE_STARTS, LigdSettings, ligd_method, ligd_stopping
+from nomasplit.solvers.algorithms.ligd import BASELINE_STARTS, LigdSettings, ligd_method, ligd_stopping
 from nomasplit.solvers.registry import SolveContext, get_algorithm
+from nomasplit.solvers.relaxation.bounds import optimal_compute_units
+from nomasplit.solvers.search.local import LocalSearch
 from tests.factories import random_scenario
 
 BASELINES = BASELINE_STARTS

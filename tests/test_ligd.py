@@ -12,16 +12,16 @@ import torch
 from nomasplit.model.evaluate import find_violations
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers import solve
-from nomasplit.solvers.gradient import (
+from nomasplit.solvers.algorithms.ligd import sweep_common_splits
+from nomasplit.solvers.algorithms.peruser import split_utility_table
+from nomasplit.solvers.relaxation.gradient import (
     ContinuousProblem,
     FixedStepGradient,
     ScaledRprop,
     StoppingRule,
     minimize,
 )
-from nomasplit.solvers.ligd import sweep_common_splits
-from nomasplit.solvers.peruser import split_utility_table
-from nomasplit.solvers.polish import device_only_utility
+from nomasplit.solvers.search.polish import device_only_utility
 from tests.factories import random_scenario
 
 #: Small caps keep the fixed-step variants fast; the defaults are exercised by the CLI test and benchmarks.
@@ -71,7 +71,7 @@ def test_peruser_is_never_worse_than_ligd() -> None:
         # load the budget cut ligd-peruser's improvement phase before it reached ligd's plan (seen once).
         # The group search is off: the guarantee comes from ligd's plan being a start of ligd-peruser, whatever
         # the improvement phase does, and with it these 10-user solves take 25-30 s each.
-        settings = NO_TIME_LIMIT | {"group_search": False}
+        settings = NO_TIME_LIMIT | {"phase": "custom", "improve_starts": 4, "kicks": 16}
         ligd = solve(scenario, "ligd", settings=settings).solver
         peruser = solve(scenario, "ligd-peruser", settings=settings).solver
         assert ligd is not None and peruser is not None

@@ -11,14 +11,15 @@ import torch
 from pydantic import ValidationError
 
 from nomasplit.data import MeasuredCompensation, Scenario
+from nomasplit.measure.lambda_fit import fit_amdahl, fit_measured_compensation
 from nomasplit.model import evaluate
-from nomasplit.model.compensation import compensation_function, fit_amdahl, fit_measured_compensation
+from nomasplit.model.compensation import compensation_function
 from nomasplit.model.system import SystemModel
 from nomasplit.solvers import solve
+from nomasplit.solvers.algorithms.peruser import split_utility_table
 from nomasplit.solvers.baselines.common import estimated_split_costs, user_tables
-from nomasplit.solvers.bounds import utility_lower_bound
-from nomasplit.solvers.exact_groups import cost_tables as exact_tables
-from nomasplit.solvers.peruser import split_utility_table
+from nomasplit.solvers.relaxation.bounds import utility_lower_bound
+from nomasplit.solvers.search.group_bnb import cost_tables as exact_tables
 
 from .factories import random_scenario
 from .test_model import random_decision as random_arrays

@@ -33,7 +33,7 @@ from nomasplit.generate.topology import distances_m
 from nomasplit.model.evaluate import find_violations, plan_from_decision
 from nomasplit.model.system import SystemModel
 from nomasplit.solvers import solve
-from nomasplit.solvers.warm_start import map_decision, mapped_plan, user_ids_of
+from nomasplit.solvers.search.warm_start import map_decision, mapped_plan, user_ids_of
 
 #: A lighter solve for the tests that only need some plan.
 QUICK = {"max_iterations": 0, "refine_iterations": 0, "finalists": 1, "baseline_starts": False, "improve_starts": 1}

@@ -11,7 +11,7 @@ from benchmarks.hard_instances import committed_instances
 
 from nomasplit.model import SystemModel
 from nomasplit.solvers import solve
-from nomasplit.solvers.bounds import _assignment_bound, plan_lower_bound, side_costs
+from nomasplit.solvers.relaxation.bounds import _assignment_bound, plan_lower_bound, side_costs
 from tests.factories import random_scenario
 
 

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nomasplit.solvers.projections import (
+from nomasplit.solvers.relaxation.projections import (
     project_box,
     project_capped_box,
     project_rows_with_column_caps,

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from nomasplit.data.plan import Plan
 from nomasplit.model.evaluate import find_violations, plan_from_decision
 from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.projections import project_simplex_rows
-from nomasplit.solvers.rounding import assign_directions, assign_subchannels, round_decision
+from nomasplit.solvers.relaxation.projections import project_simplex_rows
+from nomasplit.solvers.search.rounding import assign_directions, assign_subchannels, round_decision
 from tests.factories import random_scenario
 
 

@@ -10,7 +10,7 @@ import torch
 
 from nomasplit.data.plan import Plan
 from nomasplit.solvers import solve
-from nomasplit.solvers.ligd import LigdSettings
+from nomasplit.solvers.algorithms.ligd import LigdSettings
 from tests.factories import random_scenario
 
 

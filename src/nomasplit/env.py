@@ -32,7 +32,7 @@ compute unit level)`` with ``levels`` evenly spaced levels per box (level ``l`` 
 in that order (split points above ``F_i`` masked; a padded user may only take split ``S - 1``).
 
 The constraints that no mask can express (at most ``K`` users of an AP on a subchannel, the edge capacity) are
-restored by :func:`~nomasplit.solvers.warm_start.feasible_decision`: as many users as possible keep their
+restored by :func:`~nomasplit.solvers.search.warm_start.feasible_decision`: as many users as possible keep their
 subchannel, the others get a free one of their AP or run Device-Only; ``info["repaired_users"]`` counts the users
 whose split or subchannels differ from the action. :meth:`NomaSplitEnv.encode_plan` turns a
 :class:`~nomasplit.data.Plan` of the observed slot into an action (``examples/online_policy.py`` runs the warm
@@ -63,7 +63,7 @@ from nomasplit.generate.dynamics import DynamicsConfig, NetworkSimulator, Snapsh
 from nomasplit.generate.generator import load_model_profile
 from nomasplit.model.evaluate import plan_from_decision
 from nomasplit.model.system import SystemModel
-from nomasplit.solvers.warm_start import feasible_decision
+from nomasplit.solvers.search.warm_start import feasible_decision
 
 ENV_ID = "nomasplit/NomaSplit-v0"
 

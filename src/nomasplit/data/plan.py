@@ -63,7 +63,7 @@ class SolveInfo(BaseModel):
     bound: float | None = Field(
         default=None,
         description="certified lower bound on the scenario's optimum Gamma (every solve: the relaxation of "
-        "nomasplit.solvers.bounds, or exact's proven bound if larger)",
+        "nomasplit.solvers.relaxation.bounds, or exact's proven bound if larger)",
     )
     gap: float | None = Field(default=None, description="relative gap (objective - bound) / |objective|")
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -5,7 +5,7 @@ slot) and starts from the same plan at slot 0 (a cold ``ligd`` solve, or a given
 slot 0 itself. Policies:
 
 - ``static``: never re-plan; the slot-0 plan is carried from slot to slot by the warm start's mapping
-  (:func:`~nomasplit.solvers.warm_start.mapped_plan`: kept users keep their decision, new users run Device-Only,
+  (:func:`~nomasplit.solvers.search.warm_start.mapped_plan`: kept users keep their decision, new users run Device-Only,
   conflicts at an AP are repaired), without any optimisation.
 - ``warm``: ``solve(snapshot, start=previous plan)`` every slot with :data:`WARM_SETTINGS` over the base
   settings (a small work budget: one improved start, no kicks, no group search, no baseline starts).
@@ -43,9 +43,8 @@ from nomasplit.generate.dynamics import DynamicsConfig, NetworkSimulator, Snapsh
 from nomasplit.model.evaluate import decision_from_plan
 from nomasplit.model.system import SystemModel
 from nomasplit.solvers import solve
-from nomasplit.solvers.improve import KICKS
-from nomasplit.solvers.ligd import LigdSettings
-from nomasplit.solvers.warm_start import mapped_plan, previous_index, start_decision
+from nomasplit.solvers.algorithms.ligd import PHASES, LigdSettings
+from nomasplit.solvers.search.warm_start import mapped_plan, previous_index, start_decision
 
 POLICIES = ("static", "warm", "cold", "every-k", "oracle")
 
@@ -103,10 +102,13 @@ def oracle_settings(base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     group search nodes, and the time limit if the base sets one (a cold solve's defaults where the base leaves
     them open)."""
     settings = validate_as(LigdSettings, dict(base or {}), "ligd settings")
-    starts = settings.improve_starts or 4
-    kicks = settings.kicks if settings.kicks is not None else KICKS
+    custom = (settings.improve_starts, settings.kicks, settings.group_search)
+    phase = PHASES.get("thorough" if settings.phase == "auto" else settings.phase, custom)
+    starts, kicks, group_search = phase
     oracle = {
         **dict(base or {}),
+        "phase": "custom",
+        "group_search": group_search,
         "improve_starts": min(20, ORACLE_FACTOR * starts),
         "improve_max_rounds": ORACLE_FACTOR * settings.improve_max_rounds,
         "kicks": min(1000, ORACLE_FACTOR * max(kicks, 1)),

@@ -16,12 +16,12 @@ from nomasplit.data.hashing import sha256_of
 from nomasplit.data.plan import Plan, SolveInfo
 from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
-from nomasplit.model.device import torch_threads
+from nomasplit.model.backend import torch_threads
 from nomasplit.model.evaluate import find_violations, plan_from_decision
 from nomasplit.model.system import SystemModel
-from nomasplit.solvers.bounds import plan_lower_bound
 from nomasplit.solvers.registry import AlgorithmSettings, SolveContext, get_algorithm
-from nomasplit.solvers.warm_start import WARM_START_ALGORITHMS, start_decision
+from nomasplit.solvers.relaxation.bounds import plan_lower_bound
+from nomasplit.solvers.search.warm_start import WARM_START_ALGORITHMS, start_decision
 
 
 def solve(
@@ -49,14 +49,14 @@ def solve(
             difference can change a discrete choice.
         device: torch device of the model (``cpu`` or ``cuda``).
         start: a previous plan to warm-start from (``ligd`` only), mapped onto ``scenario`` by
-            :func:`~nomasplit.solvers.warm_start.start_decision` (users kept, gone, new); the plan is never
+            :func:`~nomasplit.solvers.search.warm_start.start_decision` (users kept, gone, new); the plan is never
             worse than the mapped one. InputError for a plan of another network.
         start_scenario: the scenario ``start`` was made for (default: ``scenario`` itself).
 
     Returns:
         A plan whose ``solver.objective`` is ``Gamma`` of the final discrete plan, computed by the model, and whose
         ``solver.bound`` is a certified lower bound on the scenario's optimum (the algorithm's own, as ``exact``
-        proves one, or :func:`~nomasplit.solvers.bounds.plan_lower_bound`, whichever is larger) with
+        proves one, or :func:`~nomasplit.solvers.relaxation.bounds.plan_lower_bound`, whichever is larger) with
         ``solver.gap = (objective - bound) / |objective|``.
     """
     spec = get_algorithm(algorithm)

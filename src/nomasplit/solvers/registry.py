@@ -30,7 +30,7 @@ class AlgorithmSettings(BaseModel):
 @dataclass(frozen=True)
 class SolveContext:
     """What an algorithm gets: the scenario, its model on the chosen device, the randomness, and an optional
-    feasible discrete decision to start from (a previous plan mapped by :mod:`nomasplit.solvers.warm_start`)."""
+    feasible discrete decision to start from (a previous plan mapped by :mod:`nomasplit.solvers.search.warm_start`)."""
 
     scenario: Scenario
     model: SystemModel

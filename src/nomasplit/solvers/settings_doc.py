@@ -1,6 +1,7 @@
 """The settings tables of docs/solvers.md, generated from the registered algorithms' settings models.
 
-One source: each table lists a settings model's fields with their type, default and description, as
+One source: each table lists a settings model's fields (by group, where the model groups them: ``ligd``'s
+relaxation, search and budget) with their type, default and description, as
 ``nomasplit solve --set NAME=VALUE`` and settings files take them. ``python -m nomasplit.solvers.settings_doc FILE``
 rewrites the block between :data:`BEGIN` and :data:`END` in FILE (docs/solvers.md); a test checks that the
 committed page holds what this module generates.
@@ -36,6 +37,15 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _grouped(fields: dict[str, FieldInfo]) -> dict[str, list[tuple[str, FieldInfo]]]:
+    """The fields by their ``group`` (``json_schema_extra``; "" where a model does not group them), in order."""
+    groups: dict[str, list[tuple[str, FieldInfo]]] = {}
+    for name, field in fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        groups.setdefault(str(extra.get("group", "")), []).append((name, field))
+    return groups
+
+
 def settings_tables() -> str:
     """One Markdown table per settings model, headed by the algorithms that take it (registry order)."""
     by_type: dict[type[AlgorithmSettings], list[str]] = {}
@@ -48,13 +58,16 @@ def settings_tables() -> str:
         if not fields:
             blocks.append(f"**{title}**: no settings.")
             continue
-        rows = [f"**{title}** (`{settings_type.__name__}`)", "", "| setting | type | default | meaning |"]
-        rows.append("|---|---|---|---|")
-        for field_name, field in fields.items():
-            rows.append(
-                f"| `{field_name}` | {_cell(_type_name(field.annotation))} | {_cell(_default(field))} | "
-                f"{_cell(field.description or '')} |"
-            )
+        rows = [f"**{title}** (`{settings_type.__name__}`)"]
+        for group, members in _grouped(fields).items():
+            if group:
+                rows += ["", f"*{group}*"]
+            rows += ["", "| setting | type | default | meaning |", "|---|---|---|---|"]
+            for field_name, field in members:
+                rows.append(
+                    f"| `{field_name}` | {_cell(_type_name(field.annotation))} | {_cell(_default(field))} | "
+                    f"{_cell(field.description or '')} |"
+                )
         blocks.append("\n".join(rows))
     return "\n\n".join(blocks)
 

@@ -18,7 +18,14 @@ from dataclasses import replace
 import torch
 
 from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.gradient import ContinuousProblem, Method, RunResult, StoppingRule, Variables, minimize
+from nomasplit.solvers.relaxation.gradient import (
+    ContinuousProblem,
+    Method,
+    RunResult,
+    StoppingRule,
+    Variables,
+    minimize,
+)
 
 
 def device_only_utility(model: SystemModel) -> torch.Tensor:

@@ -34,7 +34,8 @@ from pydantic import Field
 
 from nomasplit.errors import SolverError
 from nomasplit.model.system import SystemModel
-from nomasplit.solvers.exact_groups import (
+from nomasplit.solvers.registry import Algorithm, AlgorithmSettings, SolveContext, SolveOutcome, register
+from nomasplit.solvers.search.group_bnb import (
     DOWNLINK,
     UPLINK,
     CostTables,
@@ -42,7 +43,6 @@ from nomasplit.solvers.exact_groups import (
     cost_tables,
     decision_from_groups,
 )
-from nomasplit.solvers.registry import Algorithm, AlgorithmSettings, SolveContext, SolveOutcome, register
 
 #: Hard ceiling on ``max_users``: the subset DP costs ``M * 3^U`` and the tables ``2^U`` per subchannel.
 USERS_CEILING = 10

@@ -25,7 +25,7 @@ Each round of the search:
 
 When no priced move improves: on small instances the approximately priced neighbours are evaluated exactly one
 by one (the best :data:`EXHAUSTIVE_POLISHED` polished first); then the continuous variables are re-optimised at
-the fixed assignment (the gradient "polish" of :mod:`~nomasplit.solvers.polish`, kept only if it lowers
+the fixed assignment (the gradient "polish" of :mod:`~nomasplit.solvers.search.polish`, kept only if it lowers
 ``Gamma``) and the search resumes. A descent stops at a local optimum, when :data:`STALL_ROUNDS` rounds gained
 less than :data:`STALL_GAIN`, at ``max_rounds`` or at the deadline. :meth:`LocalSearch.run` may then try kicks:
 non-improving single moves, each followed by a descent, kept when the descent ends lower. ``Gamma`` never
@@ -44,10 +44,10 @@ import torch
 
 from nomasplit.model.noma import decoded_after
 from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.bounds import optimal_compute_units
-from nomasplit.solvers.gradient import Method, StoppingRule
-from nomasplit.solvers.polish import polish
-from nomasplit.solvers.rounding import one_hot_rows
+from nomasplit.solvers.relaxation.bounds import optimal_compute_units
+from nomasplit.solvers.relaxation.gradient import Method, StoppingRule
+from nomasplit.solvers.search.polish import polish
+from nomasplit.solvers.search.rounding import one_hot_rows
 
 UP, DOWN = 0, 1
 

@@ -25,7 +25,7 @@ stops at the deadline or once ``max_nodes`` nodes are spent (a bound on work tha
 machine's speed; it may overshoot by one round's rechecks and the final plan's groups).
 
 It applies to scenarios without an edge capacity (with one, the units ``r_i*`` could exceed it) and is used by
-the improvement phase where ``nomasplit.solvers.ligd.thorough_phase`` holds, after each descent.
+the improvement phase where ``nomasplit.solvers.algorithms.ligd.thorough_phase`` holds, after each descent.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.exact_groups import DOWNLINK, UPLINK, GroupCache, cost_tables, decision_from_groups
+from nomasplit.solvers.search.group_bnb import DOWNLINK, UPLINK, GroupCache, cost_tables, decision_from_groups
 
 #: Largest group (users on one subchannel in one direction, over all APs) whose powers are searched.
 MAX_GROUP_USERS = 6

@@ -7,7 +7,8 @@ slot after the first); a scenario without it numbers its users ``0..U-1``. The m
 - a **kept** user keeps its split, its uplink and downlink subchannels, its powers and compute units (clipped to
   the bounds);
 - a user that is **gone** is dropped; a **new** user runs Device-Only (``s_i = F_i``);
-- the subchannels are then made feasible by the exact rounding (:func:`~nomasplit.solvers.rounding.round_decision`):
+- the subchannels are then made feasible by the exact rounding
+  (:func:`~nomasplit.solvers.search.rounding.round_decision`):
   a maximum-weight matching per AP with weight 1 on each kept user's previous subchannel, so that as many kept
   users as possible keep their subchannel; a user whose cell now has too many users on it (it moved to another AP,
   or another user moved in) gets a free subchannel of its AP, or runs Device-Only where none is left;
@@ -30,9 +31,9 @@ from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
 from nomasplit.model.evaluate import plan_from_decision
 from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.gradient import ContinuousProblem, Variables
-from nomasplit.solvers.polish import enforce_edge_capacity
-from nomasplit.solvers.rounding import round_decision
+from nomasplit.solvers.relaxation.gradient import ContinuousProblem, Variables
+from nomasplit.solvers.search.polish import enforce_edge_capacity
+from nomasplit.solvers.search.rounding import round_decision
 
 #: Algorithms that use a start plan (the others would ignore it, so ``solve`` refuses one for them).
 WARM_START_ALGORITHMS = ("ligd",)

@@ -2,7 +2,7 @@
 
 Pure functions of tensors, vectorised, on any device and dtype. Each returns the unique minimiser of
 ``||y - x||^2`` over its set; the formula is in the docstring. Used by every gradient method of
-:mod:`nomasplit.solvers.gradient` after each step.
+:mod:`nomasplit.solvers.relaxation.gradient` after each step.
 """
 
 from __future__ import annotations

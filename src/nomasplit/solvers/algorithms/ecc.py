@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError
 from nomasplit.data.files import format_validation_error
 from nomasplit.errors import InputError
 from nomasplit.model.system import SystemModel
-from nomasplit.solvers.ligd import LigdSettings, Start, run_ligd
+from nomasplit.solvers.algorithms.ligd import LigdSettings, Start, run_ligd
 from nomasplit.solvers.registry import (
     Algorithm,
     AlgorithmSettings,

@@ -9,7 +9,7 @@ Alternating scheme, started from the ``ligd`` sweep over common splits:
 3. continuous descent (the ``ligd`` method) at the new splits, warm-started from ``x``; the round is kept only
    if ``Gamma`` fell, otherwise the scheme stops;
 4. stop when no split changes or after ``max_rounds`` rounds; then round, polish and fall back as ``ligd`` does;
-5. the discrete improvement phase (:mod:`~nomasplit.solvers.improve`, which also moves single users' splits)
+5. the discrete improvement phase (:mod:`~nomasplit.solvers.search.local`, which also moves single users' splits)
    on the best of: the per-user plan, the rounded common-split finalists, and the final plan of ``ligd`` itself
    with the same settings.
 
@@ -26,8 +26,7 @@ from pydantic import Field
 
 from nomasplit.model.noma import rate_bps
 from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.gradient import ContinuousProblem, flush_denormals, minimize
-from nomasplit.solvers.ligd import (
+from nomasplit.solvers.algorithms.ligd import (
     PAPER_CITE,
     Candidate,
     LigdSettings,
@@ -47,6 +46,7 @@ from nomasplit.solvers.ligd import (
     working_model,
 )
 from nomasplit.solvers.registry import Algorithm, SolveContext, SolveOutcome, register
+from nomasplit.solvers.relaxation.gradient import ContinuousProblem, flush_denormals, minimize
 
 #: Label of per-user rounds in the history (no common split).
 PER_USER = -1
@@ -130,9 +130,9 @@ def run_ligd_peruser(context: SolveContext, settings: PerUserSettings) -> SolveO
     work = working_model(model, settings.precision)
     method = ligd_method(settings)
     # The plan of ``ligd`` with the same settings is a start: ligd-peruser is never worse than ligd.
-    ligd_settings = LigdSettings.model_validate(
-        {name: getattr(settings, name) for name in LigdSettings.model_fields if name != "prune"}
-    )
+    # (the settings that were set; ligd's own defaults for the rest, its prune included)
+    shared = (settings.model_fields_set & set(LigdSettings.model_fields)) - {"prune"}
+    ligd_settings = LigdSettings.model_validate({name: getattr(settings, name) for name in shared})
     base = run_ligd(context, ligd_settings)
     with flush_denormals():
         candidates = ligd_candidates(work, settings, pruned_splits(model, settings)[0])

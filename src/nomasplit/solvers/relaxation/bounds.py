@@ -33,7 +33,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from nomasplit.model.system import SystemModel
-from nomasplit.solvers.exact_groups import minimise_cost_per_bit
+from nomasplit.solvers.search.group_bnb import minimise_cost_per_bit
 
 #: Intervals of the geometric power grid of the transfer bounds.
 POWER_GRID_INTERVALS = 128
@@ -152,7 +152,7 @@ def _per_subchannel_cost_per_bit(
     """``min_p (w_T + w_E p) / (b log2(1 + k p))`` on every subchannel, interference-free: ``[U, M]`` cost per bit.
 
     The rigorous lower bound of the closed-form minimiser
-    (:func:`~nomasplit.solvers.exact_groups.minimise_cost_per_bit`), about 30x faster than the power grid of
+    (:func:`~nomasplit.solvers.search.group_bnb.minimise_cost_per_bit`), about 30x faster than the power grid of
     :func:`_transfer_cost_per_bit` at the paper's scale and tight.
     """
     snr_per_watt = (gain_own / noise_w).cpu().numpy().astype(np.float64)  # [U, M]

@@ -33,13 +33,13 @@ import torch
 
 from nomasplit.data.plan import SplitHistory
 from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.projections import (
+from nomasplit.solvers.relaxation.projections import (
     project_box,
     project_capped_box,
     project_rows_with_column_caps,
     project_simplex_rows,
 )
-from nomasplit.solvers.rounding import assign_subchannels, one_hot_rows
+from nomasplit.solvers.search.rounding import assign_subchannels, one_hot_rows
 
 #: Dykstra rounds of the OMA column-capped projection per step (rows exact, caps approximate; see projections).
 COLUMN_CAP_ITERATIONS = 10
@@ -202,10 +202,10 @@ class ContinuousProblem:
         """A feasible start point (Table I, line 1 leaves it open).
 
         ``center``: uniform weights ``1/M`` and every box variable at the middle of its box (no information on
-        the optimum). ``gain``: the same boxes, but one-hot weights from the capacity-constrained
-        assignment of
-        :mod:`~nomasplit.solvers.rounding` applied to each user's own channel gains in dB below its best subchannel
-        (a maximum-weight matching of users to the slots of their AP), so the start is a feasible discrete assignment.
+        the optimum). ``gain``: the same boxes, but one-hot weights from the capacity-constrained assignment of
+        :mod:`~nomasplit.solvers.search.rounding` applied to each user's own channel gains in dB below its best
+        subchannel (a maximum-weight matching of users to the slots of their AP), so the start is a feasible
+        discrete assignment.
         """
         model = self.model
         num_users, num_subchannels = model.num_users, model.num_subchannels
