@@ -1059,9 +1059,10 @@ def test_cli_import_does_not_import_torch() -> None:
 
 
 def test_catalog_matches_the_registry_and_the_zoo() -> None:
-    from nomasplit import profiling, zoo
+    from nomasplit import zoo
     from nomasplit.cli import catalog, profile_cmd
     from nomasplit.data.schemas import SCHEMA_TYPES
+    from nomasplit.measure import options
     from nomasplit.solvers import ALGORITHMS
 
     registry = [(name, ALGORITHMS[name].summary, ALGORITHMS[name].cite) for name in sorted(ALGORITHMS)]
@@ -1069,8 +1070,8 @@ def test_catalog_matches_the_registry_and_the_zoo() -> None:
     assert tuple(zoo.MODEL_NAMES) == catalog.ZOO_MODEL_NAMES
     assert tuple(SCHEMA_TYPES) == catalog.SCHEMA_NAMES
     assert (profile_cmd.DEFAULT_WARMUP, profile_cmd.DEFAULT_REPEATS) == (
-        profiling.DEFAULT_WARMUP,
-        profiling.DEFAULT_REPEATS,
+        options.DEFAULT_WARMUP,
+        options.DEFAULT_REPEATS,
     )
 
 
@@ -1591,6 +1592,87 @@ def test_a_trickling_edge_meets_the_overall_deadline() -> None:
         with pytest.raises(EdgeError) as info:
             client.models()  # 200 bytes at 50 bytes/s: 4 s without the deadline
         assert info.value.code == "deadline" and time.perf_counter() - started < 2.0
+
+
+class _HeaderTrickler:
+    """A loopback socket server that reads a request, then sends a valid ``/v1/models`` answer one byte every
+    ``pause_s``, status line and headers included: about 100 bytes, 30 s at 0.3 s a byte. httpx's timeouts bound
+    each read, so only an overall deadline cuts it off."""
+
+    ANSWER = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: trickle-trickle-trickle\r\n"
+        b'Content-Length: 13\r\n\r\n{"models":{}}'
+    )
+
+    def __init__(self, pause_s: float = 0.3) -> None:
+        self.pause_s = pause_s
+        self.accepted = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return  # the listener was closed
+            self.accepted += 1
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection: socket.socket) -> None:
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                request += chunk
+            for byte in self.ANSWER:
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return  # the client gave up
+                time.sleep(self.pause_s)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize("request_kind", ["models", "infer"])
+def test_an_edge_that_trickles_its_headers_meets_the_overall_deadline(request_kind: str) -> None:
+    """Status line and headers one byte per 0.3 s (30 s in all): every wait of the request ends by the deadline."""
+    with _HeaderTrickler() as url, EdgeClient(url, TOKEN, timeout_s=1.0) as client:
+        started = time.perf_counter()
+        with pytest.raises(EdgeError) as info:
+            if request_kind == "models":
+                client.models()
+            else:
+                client.infer("nin", 3, torch.zeros(1, 4))
+        elapsed_s = time.perf_counter() - started
+    assert info.value.code == "deadline", info.value
+    assert "within the overall deadline of 1 s" in str(info.value)
+    assert 0.9 <= elapsed_s < 3.0, elapsed_s  # the deadline, not one read's timeout nor the 30 s trickle
+
+
+def test_device_run_gives_up_on_trickling_headers_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI: exit 1 (an edge that answers badly), one ``error:`` line naming the deadline, no traceback."""
+    import nomasplit.runtime.client as client_module
+
+    monkeypatch.setattr(client_module, "DEFAULT_TIMEOUT_S", 1.0)
+    with _HeaderTrickler() as url:
+        started = time.perf_counter()
+        result = runner.invoke(
+            app, ["device", "run", "--model", "nin", "--split", "3", "--edge", url], env={"NOMASPLIT_TOKEN": TOKEN}
+        )
+        elapsed_s = time.perf_counter() - started
+    assert result.exit_code == 1, result.output
+    line = _one_error_line(result)
+    assert "deadline" in line and "GET /v1/models" in line, line
+    assert elapsed_s < 15.0, elapsed_s  # the trickle alone lasts 30 s
 
 
 @pytest.mark.parametrize("token", ["tökén-0123456789abcdef", "token-0123456789\x07abcdef"])
