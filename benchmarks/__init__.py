@@ -1,5 +1,6 @@
 """Benchmark scripts; docs/benchmarks.md holds their results, each with the command that made it.
 
-Run one as ``python benchmarks/NAME.py`` (or ``python -m benchmarks.NAME`` from the repository root); ``--help``
-lists its options. ``tests/test_benchmark_scripts.py`` runs some of them at a tiny size.
+Run one as ``python -m benchmarks.NAME`` from the repository root (the scripts import each other and the
+library as packages; nothing edits ``sys.path``); ``--help`` lists its options. ``tests/test_benchmark_scripts.py``
+runs them at a tiny size.
 """

@@ -5,7 +5,7 @@ relative change.
 Usage (the committed calibrated run before and after a change):
 
     git show REV:docs/reproduction/calibrated/results.parquet > /tmp/old.parquet
-    python benchmarks/compare_results.py /tmp/old.parquet docs/reproduction/calibrated/results.parquet
+    python -m benchmarks.compare_results /tmp/old.parquet docs/reproduction/calibrated/results.parquet
 """
 
 from __future__ import annotations

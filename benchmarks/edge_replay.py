@@ -5,7 +5,7 @@ Steps: measure NiN's per-unit edge table on this host (one thread), generate ``b
 (1 AP, 4 users, r = 1), put the table into it (the device stays the scenario's phone, FLOP model), solve
 with ``ligd``, then replay the AP's offloading users, 1, 2 and 4 at once. Writes ``docs/benchmarks/replay.md``.
 
-Run: ``python benchmarks/edge_replay.py`` (about 2 minutes on 2 cores).
+Run: ``python -m benchmarks.edge_replay`` (about 2 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def main() -> None:
     lines = [
         "# `nomasplit edge replay`: one AP's users at once against one edge server",
         "",
-        f"Made with `{' '.join(['python benchmarks/edge_replay.py', *sys.argv[1:]])}` on a "
+        f"Made with `{' '.join(['python -m benchmarks.edge_replay', *sys.argv[1:]])}` on a "
         f"{os.cpu_count()}-CPU host shared with other work; load average {load_start:.1f} at the start.",
         "",
         f"Scenario: `benchmarks/replay-one-ap.yaml` (1 AP, 4 users, NiN, r = 1) with this host's measured NiN edge "

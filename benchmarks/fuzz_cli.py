@@ -4,7 +4,7 @@ long as ``--minutes`` allows, with the solvers running for real unless ``--stub-
 Every failing command line is printed and written to ``--found`` (JSON, the format of ``tests/fuzz_seeds.json``
 with absolute paths: copy a case there, with its files, so that it stays a test). Exit 1 if anything was found.
 
-    python benchmarks/fuzz_cli.py --minutes 10 --found fuzz-found.json
+    python -m benchmarks.fuzz_cli --minutes 10 --found fuzz-found.json
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -21,9 +20,6 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from tests.test_fuzz_cli import (
     check_command,
     command_line,

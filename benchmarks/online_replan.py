@@ -7,11 +7,11 @@ is the warm-up and is left out of the timings. ``replan_s`` is the wall time of 
 mapping, algorithm, the plan's bound and hash).
 
     # 30 users (the DROO scale): 3 APs, 10 subchannels, NiN, 1 GFLOP/s devices at 0.25 nJ/FLOP
-    python benchmarks/online_replan.py small --slots 6
+    python -m benchmarks.online_replan small --slots 6
     # the paper's scale: 5 APs, 1250 users, 250 subchannels, VGG16, 1 GFLOP/s devices
-    python benchmarks/online_replan.py paper --slots 3
+    python -m benchmarks.online_replan paper --slots 3
     # a static plan over 60 s at the paper's scale, against cold solves at some of its slots
-    python benchmarks/online_replan.py static --slots 61 --cold-at 0,30,60
+    python -m benchmarks.online_replan static --slots 61 --cold-at 0,30,60
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ The small network of docs/online.md (3 APs, 30 users, 10 subchannels, NiN, 1 GFL
 other dynamics key at its default), the same seed at 1, 3 and 30 m/s; policies static, warm, cold and every-k
 (k = 5). Then the warm policy at 3 m/s with churn costs per changed user.
 
-    python benchmarks/online_speeds.py --slots 15 --figure docs/img/online-speeds
+    python -m benchmarks.online_speeds --slots 15 --figure docs/img/online-speeds
     # fading kept: only the users' movement (path loss, cells, arrivals, workloads) changes the network
-    python benchmarks/online_speeds.py --slots 15 --fading frozen --no-churn --figure docs/img/online-speeds-frozen
+    python -m benchmarks.online_speeds --slots 15 --fading frozen --no-churn --figure docs/img/online-speeds-frozen
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ proven lower bound, which over-states the true gap by at most ``exact``'s own ga
 
 Usage::
 
-    python benchmarks/optimality_gap.py --instances 60 --out docs/benchmarks/optimality.md --json /tmp/opt.json
+    python -m benchmarks.optimality_gap --instances 60 --out docs/benchmarks/optimality.md --json /tmp/opt.json
 """
 
 from __future__ import annotations
@@ -25,13 +25,11 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.hard_instances import hard_instance, regime
 from nomasplit.generate import ScenarioConfig, generate_scenario
 from nomasplit.io import write_atomic
 from nomasplit.solvers import ALGORITHMS, solve
 from nomasplit.solvers.search.local import EXHAUSTIVE_PAIRS
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hard_instances import hard_instance, regime
 
 EXPECTED = (
     "ligd", "ligd-paper", "gd-paper", "ligd-peruser",
@@ -281,7 +279,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="raw results to write")
     args = parser.parse_args()
     result = run(args)
-    command = "python benchmarks/optimality_gap.py " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks.optimality_gap " + " ".join(sys.argv[1:])
     text = markdown(result, command)
     print(text)
     if args.json is not None:

@@ -5,7 +5,7 @@ most users want to offload: for each seed and model, the default ``ligd`` solve 
 clock), the same engine with about ten times the work (:data:`TEN_TIMES_WORK`), and the certified lower bound that
 every plan carries. Prints a Markdown table; ``--json`` keeps the raw rows.
 
-    python benchmarks/paper_scale.py --seeds 5 --models nin,vgg16 --json docs/benchmarks/paper-scale.json
+    python -m benchmarks.paper_scale --seeds 5 --models nin,vgg16 --json docs/benchmarks/paper-scale.json
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/profile_host.py --out docs/benchmarks/profiles.md
+    python -m benchmarks.profile_host --out docs/benchmarks/profiles.md
 
 Each unit runs ``--warmup`` times un-timed and ``--repeats`` times timed; the median is reported
 (``nomasplit.measure.profile_model(..., measure=True)``). The totals row adds the unit medians.
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="Markdown file to write (default: print only)")
     args = parser.parse_args(argv)
 
-    command = "python benchmarks/profile_host.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m benchmarks.profile_host " + " ".join(sys.argv[1:] if argv is None else argv)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     lines = [
         "# Measured per-unit latency of the zoo models on the development host",

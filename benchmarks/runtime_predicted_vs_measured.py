@@ -9,7 +9,7 @@ Predictions: the FLOP model (c measured from one full pass) and the measured per
 (device and edge, as a scenario with measurements carries them); every stage (device compute, uplink, edge compute,
 downlink) predicted against measured.
 
-Run: ``python benchmarks/runtime_predicted_vs_measured.py`` (about 4 minutes on 2 cores).
+Run: ``python -m benchmarks.runtime_predicted_vs_measured`` (about 4 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ def main() -> None:
     if args.repeats < 1 or args.repeats % 2 == 0:
         parser.error("--repeats must be odd and >= 1 (the median run is reported)")
     torch.set_num_threads(args.threads)
-    command = "python benchmarks/runtime_predicted_vs_measured.py " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks.runtime_predicted_vs_measured " + " ".join(sys.argv[1:])
     token = secrets.token_urlsafe(32)
     started = time.perf_counter()
     process, url = start_edge(token)

@@ -3,7 +3,7 @@
 Each plot concatenates the per-candidate histories (split 1, 2, ..., F) of one solve: the x axis counts
 gradient iterations over the whole sweep, the y axis is the relaxed Gamma (log scale).
 
-    python benchmarks/solver_convergence.py --out docs/img [--seed 0] [--device cpu]
+    python -m benchmarks.solver_convergence --out docs/img [--seed 0] [--device cpu]
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
+from benchmarks.solver_common import MODELS, small
 from nomasplit.solvers import solve
-from solver_common import MODELS, small
 
 ALGORITHMS = ("ligd-paper", "gd-paper", "ligd")
 

@@ -4,7 +4,7 @@ Over the three models and ``--seeds`` seeds of a small instance of the paper's s
 and report medians of the total gradient iterations over all split candidates and of the wall time, and the
 median of the per-instance ratios GD / Li-GD (both measured in the same run, on the same instance).
 
-    python benchmarks/solver_ligd_vs_gd.py [--seeds 10] [--device cpu]
+    python -m benchmarks.solver_ligd_vs_gd [--seeds 10] [--device cpu]
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import statistics
 
 import torch
 
+from benchmarks.solver_common import MODELS, small
 from nomasplit.solvers import solve
-from solver_common import MODELS, small
 
 #: (Li-GD name, GD name, settings of both, extra settings of the GD run, label)
 PAIRS: tuple[tuple[str, str, dict, dict, str], ...] = (

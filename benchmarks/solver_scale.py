@@ -5,9 +5,9 @@ one solve), after a warm-up solve on a small instance in the same child. Peak me
 child's peak RSS and, separately, its RSS just before the measured solve (Python, torch and the scenario).
 
     # the paper's scale: 5 APs, 1250 users, 250 subchannels, K = 3, VGG16
-    python benchmarks/solver_scale.py paper --algorithm ligd --algorithm ligd-paper --set ligd-paper:max_iterations=10
+    python -m benchmarks.solver_scale paper --algorithm ligd --algorithm ligd-paper --set ligd-paper:max_iterations=10
     # growth with users (M = 250) and with subchannels (U = 1250), log-log plot
-    python benchmarks/solver_scale.py growth --algorithm ligd --plot docs/img/solver_growth.png
+    python -m benchmarks.solver_scale growth --algorithm ligd --plot docs/img/solver_growth.png
 """
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ from typing import Any
 import torch
 import yaml
 
-HERE = Path(__file__).resolve().parent
+from benchmarks.solver_common import scenario
+from nomasplit.solvers import solve
+
+#: The repository root: the child process runs ``python -m benchmarks.solver_scale child`` there.
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def scalar(text: str) -> Any:
@@ -54,10 +58,6 @@ def current_rss_mib() -> float:
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Generate the instance, warm up, solve once, measure."""
-    sys.path.insert(0, str(HERE))
-    from nomasplit.solvers import solve
-    from solver_common import scenario
-
     torch.set_num_threads(spec["threads"])
     instance = scenario(spec["seed"], **spec["config"])
     warm = scenario(spec["seed"], num_aps=2, users_per_ap=5, num_subchannels=4, model=spec["config"]["model"])
@@ -87,7 +87,11 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """Run :func:`child` in a fresh interpreter."""
     done = subprocess.run(
-        [sys.executable, __file__, "child", json.dumps(spec)], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "benchmarks.solver_scale", "child", json.dumps(spec)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])

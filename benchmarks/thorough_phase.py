@@ -9,7 +9,7 @@ two; ``optimality_gap.py`` measures gaps where ``exact`` can prove them.
 
 Usage::
 
-    python benchmarks/thorough_phase.py --sizes 12x10,16x12 --instances 6 --out docs/benchmarks/thorough-phase.md
+    python -m benchmarks.thorough_phase --sizes 12x10,16x12 --instances 6 --out docs/benchmarks/thorough-phase.md
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.hard_instances import hard_instance
 from nomasplit.io import write_atomic
 from nomasplit.solvers import solve
 from nomasplit.solvers.algorithms.ligd import GROUP_SEARCH_NODES, THOROUGH_PAIRS
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hard_instances import hard_instance
 
 CHEAP = {"phase": "cheap"}
 #: The thorough phase forced, for sizes where ``thorough_phase`` does not hold (``--force-thorough``).
@@ -95,7 +93,7 @@ def main() -> None:
     jobs = [(u, m, seed, args.force_thorough) for u, m in sizes for seed in seeds]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         rows = list(pool.map(run_one, jobs))
-    text = markdown(rows, "python " + " ".join(sys.argv), args.force_thorough)
+    text = markdown(rows, " ".join(["python -m benchmarks.thorough_phase", *sys.argv[1:]]), args.force_thorough)
     print(text)
     if args.out is not None:
         write_atomic(args.out, text)

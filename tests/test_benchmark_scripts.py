@@ -1,32 +1,54 @@
-"""Smoke tests of benchmark scripts at a tiny size: each runs as documented and prints what its page quotes.
+"""Smoke tests of benchmark scripts at a tiny size: each runs as documented (``python -m benchmarks.NAME`` from the
+repository root) and prints what its page quotes.
 
-Each runs as ``python benchmarks/NAME.py`` in a scratch folder, so that a default output path cannot land in the
-repository.
+Each runs in a scratch folder with the repository on ``PYTHONPATH`` (what running from the root gives), so that a
+default output path cannot land in the repository.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATED_RUN = ROOT / "docs" / "reproduction" / "calibrated" / "results.parquet"
+SCRIPTS = sorted(path.stem for path in (ROOT / "benchmarks").glob("*.py") if path.stem != "__init__")
 
 
 def run_script(name: str, *args: str, cwd: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *args],
+        [sys.executable, "-m", f"benchmarks.{name}", *args],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+def run_script_code(code: str, *, cwd: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_every_script_imports_as_a_module_without_touching_sys_path(tmp_path: Path) -> None:
+    for name in SCRIPTS:
+        assert "sys.path" not in (ROOT / "benchmarks" / f"{name}.py").read_text(encoding="utf-8"), name
+    modules = ", ".join(f"benchmarks.{name}" for name in SCRIPTS)
+    code = f"import sys; before = list(sys.path); import {modules}; assert sys.path == before, sys.path; print('ok')"
+    assert run_script_code(code, cwd=tmp_path) == "ok\n"
 
 
 def test_compare_results_counts_the_tasks_whose_objective_moved(tmp_path: Path) -> None:
@@ -66,3 +88,36 @@ def test_profile_host_writes_the_measured_table(tmp_path: Path) -> None:
     assert "--models nin --warmup 0 --repeats 1" in text
     row = next(line for line in text.splitlines() if line.startswith("| nin |"))
     assert row.split("|")[2].strip() == str(len(profile.layers))
+
+
+def test_anytime_paper_scale_prints_the_anytime_curve(tmp_path: Path) -> None:
+    args = ("--users-per-ap", "3", "--subchannels", "3", "--time-limit-s", "1")
+    out = run_script("anytime_paper_scale", *args, cwd=tmp_path)
+    assert out.startswith("wall time ") and "start won: " in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| start")]
+    assert rows and all(float(row.split("|")[3]) > 0 for row in rows)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_solver_scale_child_measures_one_solve(tmp_path: Path) -> None:
+    spec = {
+        "algorithm": "ligd",
+        "settings": {"max_iterations": 1},
+        "device": "cpu",
+        "seed": 0,
+        "threads": 1,
+        "config": {"num_aps": 2, "users_per_ap": 2, "num_subchannels": 2, "model": "nin"},
+    }
+    row = json.loads(run_script("solver_scale", "child", json.dumps(spec), cwd=tmp_path).strip().splitlines()[-1])
+    assert row["num_users"] == 4 and row["wall_time_s"] > 0 and row["peak_rss_mib"] > 0 and row["success"]
+
+
+@pytest.mark.slow
+def test_fuzz_cli_runs_a_short_budget(tmp_path: Path) -> None:
+    found = tmp_path / "found.json"
+    out = run_script(
+        "fuzz_cli", "--minutes", "0.02", "--batch", "2", "--stub-solvers", "--found", str(found), cwd=tmp_path
+    )
+    assert re.search(r"fuzzed \d+ command lines .*: 0 failing", out), out
+    assert json.loads(found.read_text(encoding="utf-8")) == []
