@@ -66,7 +66,7 @@ def test_relocation_prices_are_exact(seed) -> None:
     state = search.state_of(_edge_only_decision(model))
     evaluation = search.evaluate(state)
     search.prepare(state, evaluation)
-    moves = [m for m in search.candidate_moves(state, evaluation, tolerance=-math.inf) if m.kind == "relocate"]
+    moves = [m for m in search.candidate_moves(state, evaluation, tolerance=-math.inf) if m.kind == "relocation"]
     moves += [m for m in search.candidate_moves(state, evaluation, tolerance=0.0) if m.kind == "device-only"]
     assert moves
     for move in moves[:12]:

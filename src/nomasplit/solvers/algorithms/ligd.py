@@ -54,9 +54,10 @@ from nomasplit.solvers.relaxation.sweep import (
     to_model,
     working_model,
 )
+from nomasplit.solvers.search.driver import KICKS
 from nomasplit.solvers.search.groups import GroupSearch
 from nomasplit.solvers.search.groups import applies as group_search_applies
-from nomasplit.solvers.search.local import EXHAUSTIVE_PAIRS, KICKS, LocalSearch, SearchResult
+from nomasplit.solvers.search.local import EXHAUSTIVE_PAIRS, LocalSearch, SearchResult
 
 #: Instances with at most ``THOROUGH_PAIRS`` (user, subchannel) pairs get the thorough improvement phase: 4
 #: starts, the group search after each descent and 16 kicks (else 2 starts and neither). Measured

@@ -38,6 +38,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nomasplit.model.system import Decision, SystemModel
+from nomasplit.solvers.search import driver
+from nomasplit.solvers.search import moves as kinds
+from nomasplit.solvers.search.driver import KICKS, Record
 from nomasplit.solvers.search.group_bnb import DOWNLINK, UPLINK, GroupCache, cost_tables, decision_from_groups
 
 #: Largest group (users on one subchannel in one direction, over all APs) whose powers are searched.
@@ -55,10 +58,6 @@ RECHECKED = 16
 
 #: A move must lower the estimate by more than this fraction to be taken.
 MIN_GAIN = 1e-9
-
-#: Kicks (a non-improving move, then a descent) tried at local optima, and the gain a kick must reach.
-KICKS = 16
-KICK_GAIN = 1e-6
 
 
 @dataclass
@@ -223,10 +222,10 @@ class GroupSearch:
                     continue
                 for subchannel in subchannels:
                     if subchannel != here[user]:
-                        moves.append(("relocation", {(direction, user): subchannel}))
+                        moves.append((kinds.RELOCATION, {(direction, user): subchannel}))
                 for other in range(user + 1, self.num_users):
                     if active[other] and here[other] != here[user]:
-                        moves.append(("swap", {(direction, user): here[other], (direction, other): here[user]}))
+                        moves.append((kinds.SWAP, {(direction, user): here[other], (direction, other): here[user]}))
             for cell in range(len(self.cell_masks)):
                 members = [user for user in users if active[user] and self.association[user] == cell]
                 for first in subchannels:
@@ -237,19 +236,19 @@ class GroupSearch:
                             if here[user] in (first, second)
                         }
                         if swap:
-                            moves.append(("cluster swap", swap))
+                            moves.append((kinds.CHANNEL_SWAP, swap))
         for user in users:
             if active[user]:
-                moves.append(("device-only", {(UPLINK, user): -1, (DOWNLINK, user): -1}))
+                moves.append((kinds.DEVICE_ONLY, {(UPLINK, user): -1, (DOWNLINK, user): -1}))
                 continue
             for up in subchannels:
                 for down in subchannels:
-                    moves.append(("activation", {(UPLINK, user): up, (DOWNLINK, user): down}))
+                    moves.append((kinds.ACTIVATION, {(UPLINK, user): up, (DOWNLINK, user): down}))
             for other in users:
                 if active[other]:
                     moves.append(
                         (
-                            "exchange",
+                            kinds.EXCHANGE,
                             {
                                 (UPLINK, user): channels[UPLINK][other],
                                 (DOWNLINK, user): channels[DOWNLINK][other],
@@ -261,52 +260,65 @@ class GroupSearch:
         return moves
 
     # --- the search ---------------------------------------------------------------------------------------
-    def _stop(self) -> str:
+    def stop_reason(self) -> str:
         """Why the search must stop now ("time limit", "work limit": ``max_nodes`` spent), or ``""``."""
         if time.perf_counter() > self.deadline:
             return "time limit"
         return "work limit" if self.nodes_used >= self.max_nodes else ""
 
-    def _descend(
-        self, channels: list[list[int]], estimate: float, result: GroupSearchResult, max_rounds: int, record: bool
-    ) -> tuple[float, str]:
-        """Best-improvement moves on ``channels`` (in place) until a local optimum, ``max_rounds``, the deadline
-        or ``max_nodes``. Returns the estimate reached and why it stopped."""
-        rounds = 0
-        while True:
-            if rounds >= max_rounds:
-                return estimate, "max_rounds"
-            if self._stop():
-                return estimate, self._stop()
-            rounds += 1
-            result.rounds += 1
-            masks = self._masks(channels)
-            threshold = -MIN_GAIN * abs(estimate)
-            # the RECHECKED best moves priced with FIRST_NODES per new group (a max-heap by change, with a
-            # counter so that ties keep the moves' order)
-            leaders: list[tuple[float, int, str, dict[tuple[int, int], int]]] = []
-            for order, (kind, moves) in enumerate(self._moves(channels)):
-                cutoff = threshold if len(leaders) < RECHECKED else min(threshold, -leaders[0][0])
-                change = self._change(channels, masks, moves, cutoff=cutoff, nodes=FIRST_NODES)
-                if change < cutoff:
-                    heapq.heappush(leaders, (-change, -order, kind, moves))
-                    if len(leaders) > RECHECKED:
-                        heapq.heappop(leaders)
-                if self._stop():
-                    break
-            best: tuple[float, int, str, dict[tuple[int, int], int]] | None = None
-            for _, negative_order, kind, moves in leaders:
-                change = self._change(channels, masks, moves)  # every new group at GROUP_NODES
-                if change < threshold and (best is None or (change, -negative_order) < best[:2]):
-                    best = (change, -negative_order, kind, moves)
-            if best is None:
-                return estimate, "local optimum"
-            _, _, kind, moves = best
-            for (direction, user), target in moves.items():
-                channels[direction][user] = target
-            estimate = self.estimate(channels)
-            if record:
-                result.accepted[kind] = result.accepted.get(kind, 0) + 1
+    # --- the driver's engine (nomasplit.solvers.search.driver) ----------------------------------------------
+    #: Kick starts generated at a time: all the kicks allowed.
+    kick_batch = KICKS
+    #: Rounds that improve at all are kept (every group cost is a search, so a stall rule would not save much).
+    stalls = False
+
+    def value(self, plan: list[list[int]]) -> float:
+        return self.estimate(plan)
+
+    def begin_descent(self) -> None:
+        pass
+
+    def at_round_cap(self, plan: list[list[int]], value: float) -> tuple[list[list[int]], float]:
+        return plan, value
+
+    def on_stall(self, plan: list[list[int]], value: float) -> None:
+        return None
+
+    def kick_starts(self, plan: list[list[int]], value: float, limit: int) -> list[list[list[int]]]:
+        return self._kicks(plan, limit)
+
+    def step(
+        self, plan: list[list[int]], value: float, *, exhaustive: bool
+    ) -> tuple[list[list[int]], float, dict[str, int]] | None:
+        """The best improving move (staged pricing, module docstring), applied to ``plan`` in place; ``None`` at a
+        local optimum."""
+        channels = plan
+        masks = self._masks(channels)
+        threshold = -MIN_GAIN * abs(value)
+        # the RECHECKED best moves priced with FIRST_NODES per new group (a max-heap by change, with a
+        # counter so that ties keep the moves' order)
+        leaders: list[tuple[float, int, str, dict[tuple[int, int], int]]] = []
+        for order, (kind, moves) in enumerate(self._moves(channels)):
+            cutoff = threshold if len(leaders) < RECHECKED else min(threshold, -leaders[0][0])
+            change = self._change(channels, masks, moves, cutoff=cutoff, nodes=FIRST_NODES)
+            if change < cutoff:
+                heapq.heappush(leaders, (-change, -order, kind, moves))
+                if len(leaders) > RECHECKED:
+                    heapq.heappop(leaders)
+            if self.stop_reason():
+                break
+        best: tuple[float, int, str, dict[tuple[int, int], int]] | None = None
+        for _, negative_order, kind, moves in leaders:
+            change = self._change(channels, masks, moves)  # every new group at GROUP_NODES
+            if change < threshold and (best is None or (change, -negative_order) < best[:2]):
+                best = (change, -negative_order, kind, moves)
+        if best is None:
+            return None
+        _, _, kind, moves = best
+        for (direction, user), target in moves.items():
+            channels[direction][user] = target
+        estimate = self.estimate(channels)
+        return channels, estimate, {kind: 1}
 
     def _kicks(self, channels: list[list[int]], limit: int) -> list[list[list[int]]]:
         """Plans one non-improving move away (smallest increase first): starts of a further descent."""
@@ -342,27 +354,13 @@ class GroupSearch:
         if math.isinf(start):
             result.stop_reason = f"a group of more than {MAX_GROUP_USERS} users: not applicable"
             return result
-        estimate, stop = self._descend(channels, start, result, max_rounds, record=True)
-        kicks_left = kicks
-        while stop == "local optimum" and kicks_left > 0:
-            improved = False
-            for trial in self._kicks(channels, kicks_left):
-                kicks_left -= 1
-                value, trial_stop = self._descend(trial, self.estimate(trial), result, max_rounds, record=False)
-                if value < estimate * (1 - KICK_GAIN):
-                    channels, estimate = trial, value
-                    result.accepted["kick"] = result.accepted.get("kick", 0) + 1
-                    improved = True
-                    break
-                if trial_stop in ("time limit", "work limit"):
-                    break
-            if not improved:
-                break
-            estimate, stop = self._descend(channels, estimate, result, max_rounds, record=True)
-        if stop == "local optimum" and self._stop():
-            stop = self._stop()
-        result.estimate = estimate
-        result.stop_reason = stop
+        record = Record(time.perf_counter(), start)
+        outcome = driver.search(self, channels, start, max_rounds=max_rounds, kicks=kicks, record=record)
+        channels = outcome.plan
+        result.estimate = outcome.value
+        result.stop_reason = outcome.stop_reason
+        result.rounds = record.rounds
+        result.accepted = record.accepted
         result.groups_priced = len(self.costs)
         masks = self._masks(channels)
         active = sum(1 << user for user in range(self.num_users) if channels[UPLINK][user] >= 0)

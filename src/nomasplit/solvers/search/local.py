@@ -26,9 +26,10 @@ Each round of the search:
 When no priced move improves: on small instances the approximately priced neighbours are evaluated exactly one
 by one (the best :data:`EXHAUSTIVE_POLISHED` polished first); then the continuous variables are re-optimised at
 the fixed assignment (the gradient "polish" of :mod:`~nomasplit.solvers.search.polish`, kept only if it lowers
-``Gamma``) and the search resumes. A descent stops at a local optimum, when :data:`STALL_ROUNDS` rounds gained
-less than :data:`STALL_GAIN`, at ``max_rounds`` or at the deadline. :meth:`LocalSearch.run` may then try kicks:
-non-improving single moves, each followed by a descent, kept when the descent ends lower. ``Gamma`` never
+``Gamma``) and the search resumes. The descent and the kicks are run by :mod:`.driver` (shared with the group
+search): a descent stops at a local optimum, when its last rounds gained almost nothing ("stalled", after one round
+at joint prices), at ``max_rounds`` or at the deadline; kicks are non-improving single moves, each followed by a
+descent, kept when the descent ends lower. ``Gamma`` never
 increases: every accepted step was evaluated exactly. The anytime curve (``Gamma`` against elapsed seconds) is
 recorded.
 """
@@ -46,6 +47,9 @@ from nomasplit.model.noma import decoded_after
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers.relaxation.bounds import optimal_compute_units
 from nomasplit.solvers.relaxation.gradient import Method, StoppingRule
+from nomasplit.solvers.search import driver
+from nomasplit.solvers.search import moves as kinds
+from nomasplit.solvers.search.driver import KICKS, Record
 from nomasplit.solvers.search.polish import polish
 from nomasplit.solvers.search.rounding import one_hot_rows
 
@@ -57,19 +61,11 @@ POWER_GRID_POINTS = 9
 #: Instances with at most this many (user, subchannel) pairs also get exhaustive exact checks of every move.
 EXHAUSTIVE_PAIRS = 64
 
-#: A descent ends when its last ``STALL_ROUNDS`` rounds together lowered ``Gamma`` by less than ``STALL_GAIN``.
-STALL_ROUNDS = 3
-STALL_GAIN = 1e-5
-
 #: Subchannels per user whose harm to the members is priced each round (those of lowest own cost).
 SHORTLIST = 24
 
-#: Kicks (non-improving single moves followed by a descent) tried at local optima, in all and per round.
-KICKS = 16
+#: Kick starts generated at a time (the driver keeps the first whose descent ends lower).
 KICKS_PER_ROUND = 8
-
-#: Relative improvement a kick's descent must reach to be kept (smaller gains are the polish's noise).
-KICK_GAIN = 1e-5
 
 #: Best exhaustive neighbours whose continuous variables are re-optimised before they are compared.
 EXHAUSTIVE_POLISHED = 6
@@ -96,6 +92,14 @@ class PlanState:
         """Copy ``users``' entries of every field from ``other`` (undo a move)."""
         for mine, theirs in zip(self.tensors(), other.tensors(), strict=True):
             mine[users] = theirs[users]
+
+
+@dataclass
+class Point:
+    """A plan of the search and its evaluation (``None`` until the driver asks for its value)."""
+
+    state: PlanState
+    ev: Evaluation | None = None
 
 
 @dataclass
@@ -549,7 +553,7 @@ class LocalSearch:
                         [user],
                         groups if direction == UP else [],
                         groups if direction == DOWN else [],
-                        "relocate",
+                        kinds.RELOCATION,
                         {_channel_key(direction): [(user, target)], _power_key(direction): [(user, joined)]},
                     )
                 )
@@ -583,7 +587,7 @@ class LocalSearch:
                             [first, second],
                             [ch_first, ch_second] if direction == UP else [],
                             [ch_first, ch_second] if direction == DOWN else [],
-                            "swap",
+                            kinds.SWAP,
                             {
                                 _channel_key(direction): [(first, ch_second), (second, ch_first)],
                                 _power_key(direction): [
@@ -633,7 +637,7 @@ class LocalSearch:
                             members_first + members_second,
                             [first, second] if direction == UP else [],
                             [first, second] if direction == DOWN else [],
-                            "channel swap",
+                            kinds.CHANNEL_SWAP,
                             {
                                 _channel_key(direction): [(u, second) for u in members_first]
                                 + [(u, first) for u in members_second]
@@ -659,7 +663,7 @@ class LocalSearch:
                         [user],
                         group if direction == UP else [],
                         group if direction == DOWN else [],
-                        "power",
+                        kinds.POWER,
                         {_power_key(direction): [(user, new_power)]},
                     )
                 )
@@ -682,7 +686,7 @@ class LocalSearch:
                     [user],
                     [up_now],
                     [down_now],
-                    "device-only",
+                    kinds.DEVICE_ONLY,
                     {"split": [(user, layers)], "up": [(user, -1)], "down": [(user, -1)]},
                 )
             )
@@ -713,7 +717,7 @@ class LocalSearch:
                         [user],
                         [up_channel],
                         [down_channel],
-                        "offload",
+                        kinds.ACTIVATION,
                         {
                             "split": [(user, 0)],  # re-chosen by apply()
                             "up": [(user, up_channel)],
@@ -756,7 +760,7 @@ class LocalSearch:
                             [newcomer, leaver],
                             [up_channel],
                             [down_channel],
-                            "exchange",
+                            kinds.EXCHANGE,
                             {
                                 "split": [(newcomer, 0), (leaver, layers)],
                                 "up": [(newcomer, up_channel), (leaver, -1)],
@@ -901,7 +905,7 @@ class LocalSearch:
                         moved = getattr(trial, names[direction])
                         moved[on_first] = second
                         moved[on_second] = first
-                        candidates.append(("channel swap", trial))
+                        candidates.append((kinds.CHANNEL_SWAP, trial))
         for user in range(self.num_users):
             ap = int(self.association[user])
             if active[user]:
@@ -916,7 +920,7 @@ class LocalSearch:
                         place(trial, user, direction, there, -1)
                         getattr(trial, names[direction])[other] = here
                         getattr(trial, power_names[direction])[other] = grid_power[direction][other, here]
-                        candidates.append(("swap", trial))
+                        candidates.append((kinds.SWAP, trial))
             elif self._can_activate(state):
                 leavers = [
                     other for other in range(self.num_users) if active[other] and int(self.association[other]) == ap
@@ -946,9 +950,9 @@ class LocalSearch:
                                     ):
                                         continue
                                     trial.split[user] = 0
-                                    candidates.append(("offload" if leaver < 0 else "exchange", trial))
+                                    candidates.append((kinds.ACTIVATION if leaver < 0 else kinds.EXCHANGE, trial))
         for kind, trial in candidates:
-            if kind != "device-only":
+            if kind != kinds.DEVICE_ONLY:
                 self.resplit(trial, [u for u in range(self.num_users) if int(trial.up[u]) >= 0])
         scored = []
         for kind, trial in candidates:
@@ -976,83 +980,91 @@ class LocalSearch:
             mine.copy_(theirs)
         return trial_ev, {kind: 1}
 
-    def _descend(
-        self,
-        state: PlanState,
-        ev: Evaluation,
-        *,
-        deadline: float,
-        max_rounds: int,
-        record: _Record,
-        exhaustive: bool = True,
-    ) -> tuple[PlanState, Evaluation, str]:
-        """Improving moves until a local optimum (after a last polish), ``max_rounds`` or ``deadline``."""
-        polished_at: float | None = None
-        rounds = 0
-        history = [ev.objective]
-        while True:
-            if time.perf_counter() > deadline:
-                return state, ev, "time limit"
-            if rounds >= max_rounds:
-                # Capped before a local optimum: still re-optimise the continuous variables of the plan reached
-                # (the moves leave powers and compute units where the start had them).
-                if polished_at is None or polished_at > ev.objective:
-                    state, ev = self._polished(state, ev)
-                return state, ev, "max_rounds"
-            rounds += 1
-            (record.muted_parent or record).rounds += 1
-            tolerance = 1e-9 * max(abs(ev.objective), 1e-300)
-            accepted: dict[str, int] = {}
-            if self.split_response(state, ev):
-                new_ev = self.evaluate(state)
-                if new_ev.objective < ev.objective:
-                    ev = new_ev
-                    accepted["split"] = 1
+    # --- the driver's engine (nomasplit.solvers.search.driver) ----------------------------------------------
+    #: Kick starts generated at a time.
+    kick_batch = KICKS_PER_ROUND
+    #: Descents end "stalled" when rounds gain almost nothing (after one round at joint prices, where it applies).
+    stalls = True
+
+    def value(self, plan: Point) -> float:
+        if plan.ev is None:
+            plan.ev = self.evaluate(plan.state)
+        return plan.ev.objective
+
+    def begin_descent(self) -> None:
+        self._polished_at: float | None = None
+
+    def stop_reason(self) -> str:
+        return "time limit" if time.perf_counter() > self.deadline else ""
+
+    def step(self, plan: Point, value: float, *, exhaustive: bool) -> tuple[Point, float, dict[str, int]] | None:
+        """One round (module docstring): split best response, priced moves verified exactly, the exhaustive
+        checks on small instances, joint prices where those are out of reach, and a polish of the continuous
+        variables when no move improves. ``None`` at a local optimum."""
+        state, ev = plan.state, plan.ev
+        assert ev is not None
+        tolerance = 1e-9 * max(abs(ev.objective), 1e-300)
+        accepted: dict[str, int] = {}
+        if self.split_response(state, ev):
+            new_ev = self.evaluate(state)
+            if new_ev.objective < ev.objective:
+                ev = new_ev
+                accepted["split"] = 1
+        self.prepare(state, ev)
+        moves = self.candidate_moves(state, ev, tolerance)
+        if moves:
+            ev, verified = self.verify(state, ev, moves, tolerance)
+            accepted.update(verified)
+        if not accepted and exhaustive and self.exhaustive:
             self.prepare(state, ev)
-            moves = self.candidate_moves(state, ev, tolerance)
-            if moves:
-                ev, verified = self.verify(state, ev, moves, tolerance)
-                accepted.update(verified)
-            if not accepted and exhaustive and self.exhaustive:
-                self.prepare(state, ev)
-                found = self.exhaustive_moves(state, ev, tolerance)
-                if found is not None:
-                    ev, accepted = found
-            if not accepted and not self.exhaustive and self.joint_pricing:
-                # Where the exhaustive checks are out of reach: the same moves, each joiner at the power of least
-                # own cost plus harm (single relocations and activations are then priced exactly on the grid).
-                self.prepare(state, ev)
-                moves = self.candidate_moves(state, ev, tolerance, pricing="joint")
-                if moves:
-                    ev, verified = self.verify(state, ev, moves, tolerance)
-                    accepted.update({f"{kind} (joint price)": count for kind, count in verified.items()})
-            if not accepted:
-                # Re-optimise the continuous variables at the fixed assignment, then search again.
-                if polished_at is not None and polished_at <= ev.objective:
-                    return state, ev, "local optimum"
-                polished_at = ev.objective
-                polished_state, polished_ev = self._polished(state, ev)
-                if not polished_ev.objective < ev.objective - tolerance:
-                    return state, ev, "local optimum"
-                state, ev = polished_state, polished_ev
-                accepted = {"polish": 1}
-                polished_at = ev.objective
-            record.add(accepted, ev.objective)
-            history.append(ev.objective)
-            if len(history) > STALL_ROUNDS and history[-1] > history[-1 - STALL_ROUNDS] * (1 - STALL_GAIN):
-                # The last rounds gained almost nothing. Past the exhaustive size the first pricing may be finding
-                # only small moves while the joint one would find larger ones: one joint round decides.
-                if not self.exhaustive and self.joint_pricing:
-                    self.prepare(state, ev)
-                    moves = self.candidate_moves(state, ev, tolerance, pricing="joint")
-                    before = ev.objective
-                    if moves:
-                        ev, verified = self.verify(state, ev, moves, tolerance)
-                        if ev.objective < before * (1 - STALL_GAIN):
-                            record.add({f"{kind} (joint price)": n for kind, n in verified.items()}, ev.objective)
-                            history.append(ev.objective)
-                            continue
-                return state, ev, "stalled"  # improving moves may be left, each worth almost nothing
+            found = self.exhaustive_moves(state, ev, tolerance)
+            if found is not None:
+                ev, accepted = found
+        if not accepted and not self.exhaustive and self.joint_pricing:
+            # Where the exhaustive checks are out of reach: the same moves, each joiner at the power of least
+            # own cost plus harm (single relocations and activations are then priced exactly on the grid).
+            step = self.on_stall(Point(state, ev), ev.objective)
+            if step is not None and step[1] < ev.objective:
+                return step
+        if not accepted:
+            # Re-optimise the continuous variables at the fixed assignment, then search again.
+            if self._polished_at is not None and self._polished_at <= ev.objective:
+                return None
+            self._polished_at = ev.objective
+            polished_state, polished_ev = self._polished(state, ev)
+            if not polished_ev.objective < ev.objective - tolerance:
+                return None
+            state, ev = polished_state, polished_ev
+            accepted = {"polish": 1}
+            self._polished_at = ev.objective
+        return Point(state, ev), ev.objective, accepted
+
+    def on_stall(self, plan: Point, value: float) -> tuple[Point, float, dict[str, int]] | None:
+        """A round at joint prices (past the exhaustive size, where ``joint_pricing`` is on): the first pricing
+        may be finding only small moves while the joint one would find larger ones."""
+        if self.exhaustive or not self.joint_pricing:
+            return None
+        state, ev = plan.state, plan.ev
+        assert ev is not None
+        self.prepare(state, ev)
+        moves = self.candidate_moves(state, ev, 1e-9 * max(abs(ev.objective), 1e-300), pricing="joint")
+        if not moves:
+            return None
+        ev, verified = self.verify(state, ev, moves, 1e-9 * max(abs(ev.objective), 1e-300))
+        return Point(state, ev), ev.objective, {f"{kind} (joint price)": count for kind, count in verified.items()}
+
+    def at_round_cap(self, plan: Point, value: float) -> tuple[Point, float]:
+        """Capped before a local optimum: still re-optimise the continuous variables of the plan reached (the
+        moves leave powers and compute units where the start had them)."""
+        assert plan.ev is not None
+        if self._polished_at is None or self._polished_at > plan.ev.objective:
+            state, ev = self._polished(plan.state, plan.ev)
+            return Point(state, ev), ev.objective
+        return plan, value
+
+    def kick_starts(self, plan: Point, value: float, limit: int) -> list[Point]:
+        assert plan.ev is not None
+        return [Point(trial) for trial in self.kicks(plan.state, plan.ev, limit)]
 
     def _polished(self, state: PlanState, ev: Evaluation) -> tuple[PlanState, Evaluation]:
         """The plan with its continuous variables re-optimised at its assignment, or the plan itself if that
@@ -1066,7 +1078,7 @@ class LocalSearch:
         """Plans one priced move away, improving or not (best price first): starts of a further descent."""
         self.prepare(state, ev)
         moves = sorted(
-            (move for move in self.candidate_moves(state, ev, -math.inf) if move.kind != "power"),
+            (move for move in self.candidate_moves(state, ev, -math.inf) if move.kind != kinds.POWER),
             key=lambda move: move.predicted,
         )
         plans = []
@@ -1089,72 +1101,22 @@ class LocalSearch:
         single moves that do not improve on their own, each followed by a descent, and keep a kick whose
         descent ends lower (a variable-neighbourhood step); until no kick helps, ``max_rounds`` or ``deadline``."""
         self.best_units = best_units.to(self.model.dtype)
+        self.deadline = deadline
         state = self.state_of(decision)
         ev = self.evaluate(state)
-        record = _Record(time.perf_counter(), ev.objective)
-        state, ev, stop = self._descend(state, ev, deadline=deadline, max_rounds=max_rounds, record=record)
-        kicks_left = max_kicks
-        while stop in ("local optimum", "stalled") and kicks_left > 0:
-            improved = False
-            for trial in self.kicks(state, ev, min(kicks_left, KICKS_PER_ROUND)):
-                kicks_left -= 1
-                trial_state, trial_ev, trial_stop = self._descend(
-                    trial,
-                    self.evaluate(trial),
-                    deadline=deadline,
-                    max_rounds=max_rounds,
-                    record=_Record.muted(record),
-                    exhaustive=False,
-                )
-                if trial_ev.objective < ev.objective * (1 - KICK_GAIN):
-                    state, ev = trial_state, trial_ev
-                    record.add({"kick": 1}, ev.objective)
-                    improved = True
-                    break
-                if trial_stop == "time limit":
-                    break
-            if not improved:
-                break
-            state, ev, stop = self._descend(state, ev, deadline=deadline, max_rounds=max_rounds, record=record)
-        if stop in ("local optimum", "stalled") and time.perf_counter() > deadline:
-            stop = "time limit"
+        record = Record(time.perf_counter(), ev.objective)
+        outcome = driver.search(
+            self, Point(state, ev), ev.objective, max_rounds=max_rounds, kicks=max_kicks, record=record
+        )
         return SearchResult(
-            decision=self.decision_of(state),
-            objective=ev.objective,
+            decision=self.decision_of(outcome.plan.state),
+            objective=outcome.value,
             start_objective=record.start_objective,
             rounds=record.rounds,
             accepted=record.accepted,
             anytime=record.anytime,
-            stop_reason=stop,
+            stop_reason=outcome.stop_reason,
         )
-
-
-@dataclass
-class _Record:
-    """Evidence of a search: rounds, accepted moves by kind, and the anytime curve."""
-
-    started: float
-    start_objective: float
-    rounds: int = 0
-    accepted: dict[str, int] = field(default_factory=dict)
-    anytime: list[tuple[float, float]] = field(default_factory=list)
-    muted_parent: _Record | None = None
-
-    def __post_init__(self) -> None:
-        if not self.anytime and self.muted_parent is None:
-            self.anytime.append((0.0, self.start_objective))
-
-    @staticmethod
-    def muted(parent: _Record) -> _Record:
-        """A record for a trial descent: rounds count towards the parent, moves and values do not."""
-        return _Record(parent.started, math.nan, muted_parent=parent)
-
-    def add(self, accepted: dict[str, int], objective: float) -> None:
-        if self.muted_parent is not None:
-            return
-        for kind, count in accepted.items():
-            self.accepted[kind] = self.accepted.get(kind, 0) + count
-        self.anytime.append((time.perf_counter() - self.started, objective))
 
 
 def _channel_key(direction: int) -> str:
