@@ -39,6 +39,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from nomasplit.data.profile import GRAPH_ORDERS, GraphUnit, LayerProfile, ModelGraph, ModelProfile
 from nomasplit.errors import InputError
 from nomasplit.measure.options import (
+    DEFAULT_REPEATS,
+    DEFAULT_WARMUP,
     check_profile_options,
     dtype_name,
     in_dtype,
@@ -330,8 +332,8 @@ def profile_graph(
     dtype: str | torch.dtype = torch.float32,
     order: str = DEFAULT_ORDER,
     measure: bool = False,
-    warmup: int = 3,
-    repeats: int = 10,
+    warmup: int = DEFAULT_WARMUP,
+    repeats: int = DEFAULT_REPEATS,
     input_bits: int | None = None,
     activation_bits: int | None = None,
     what: str = "model",
