@@ -880,14 +880,14 @@ CLASS_CASES: list[Case] = [
         absent=(OUT,),
     ),
     Case(
-        "scenario-calibrate-out-is-scenario",
-        ["scenario", "calibrate", "{scenario}", "--out", "{scenario}", "--compensation-from", "{plan}"],
+        "scenario-apply-measurements-out-is-scenario",
+        ["scenario", "apply-measurements", "{scenario}", "--out", "{scenario}", "--compensation-from", "{plan}"],
         message="is also an input of this command (SCENARIO",
         unchanged=("{scenario}",),
     ),
     Case(
-        "scenario-calibrate-out-is-edge-measurement",
-        ["scenario", "calibrate", "{scenario}", "--out", "{plan}", "--edge", "{plan}"],
+        "scenario-apply-measurements-out-is-edge-measurement",
+        ["scenario", "apply-measurements", "{scenario}", "--out", "{plan}", "--edge", "{plan}"],
         message="is also an input of this command (--edge",
         unchanged=("{plan}",),
     ),

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -273,16 +274,18 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
 
 class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport (its request and response handling, its exceptions) on a :class:`_DeadlineBackend`."""
+    """httpx's own transport (its request and response handling, its exceptions) on a :class:`_DeadlineBackend`.
 
-    def __init__(self, backend: _DeadlineBackend, socket_options: list[tuple[int, int, int]]) -> None:
-        super().__init__(trust_env=False, socket_options=socket_options)
+    ``secure``: the client talks https (the CA bundle is loaded, once); for http the TLS context is an empty one
+    that would refuse any peer (it is never used, and costs nothing to make: a load test starts many clients)."""
+
+    def __init__(self, backend: _DeadlineBackend, socket_options: list[tuple[int, int, int]], secure: bool) -> None:
+        context = httpx.create_ssl_context(trust_env=False) if secure else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        super().__init__(verify=context, trust_env=False, socket_options=socket_options)
         if not isinstance(getattr(self, "_pool", None), httpcore.ConnectionPool):  # httpx keeps its pool there
             raise RuntimeError(f"httpx {httpx.__version__}: its transport has no connection pool to replace")
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            socket_options=socket_options,
-            network_backend=backend,
+            ssl_context=context, socket_options=socket_options, network_backend=backend
         )
 
 
@@ -321,7 +324,9 @@ class EdgeClient:
         self._backend = _DeadlineBackend()
         # TCP_NODELAY: the request's headers and body are separate writes; with Nagle's algorithm the body
         # would wait for the peer's delayed ACK of the headers (about 40 ms on Linux).
-        transport = _DeadlineTransport(self._backend, [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        transport = _DeadlineTransport(
+            self._backend, [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], secure=self.url.startswith("https://")
+        )
         self._http = httpx.Client(
             base_url=self.url,
             headers={"Authorization": f"Bearer {token}"},
