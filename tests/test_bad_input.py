@@ -898,6 +898,14 @@ CLASS_CASES: list[Case] = [
         unchanged=("{scenario}",),
         absent=("{tmp}/report.md", "{tmp}/results"),
     ),
+    Case(  # the example: a report.md (and results.csv) among other files were replaced without a word
+        "reproduce-out-folder-keeps-its-report",
+        ["reproduce", "--quick", "--out", "{tmp}", "--workers", "0"],
+        text=("report.md", "my own notes, not a reproduction's report"),
+        message="this command did not write",
+        unchanged=("{bad}",),
+        absent=("{tmp}/results",),
+    ),
     Case(
         "reproduce-settings-inside-out",
         ["reproduce", "--settings", "{tmp}/settings.json", "--out", "{tmp}", "--workers", "0"],
