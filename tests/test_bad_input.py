@@ -1534,16 +1534,17 @@ def test_user_code_that_raises_or_exits_is_exit_2(
 
 
 class _FakeEdge:
-    """A loopback HTTP server that answers every GET with ``body``, optionally one byte every ``trickle_s``."""
+    """A loopback HTTP server that answers every GET with ``body`` (HTTP ``status``), optionally one byte every
+    ``trickle_s``."""
 
-    def __init__(self, body: bytes, trickle_s: float | None = None) -> None:
+    def __init__(self, body: bytes, trickle_s: float | None = None, status: int = 200) -> None:
         import http.server
 
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                self.send_response(200)
+                self.send_response(fake.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(fake.body)))
                 self.end_headers()
@@ -1559,7 +1560,7 @@ class _FakeEdge:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.body, self.trickle_s = body, trickle_s
+        self.body, self.trickle_s, self.status = body, trickle_s, status
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -1591,6 +1592,18 @@ def test_a_remote_answer_of_another_shape_is_a_clean_error(body: bytes, message:
     assert result.exit_code == 1, result.output
     line = _one_error_line(result)
     assert "bad_answer" in line and message in line, line
+
+
+def test_an_error_answer_nested_deep_is_a_clean_edge_error() -> None:
+    """An error answer is read with the input rules too: 100,000 nested lists are the edge's failure (exit 1),
+    not a RecursionError taken for the user's input."""
+    with _FakeEdge(b"[" * 100_000 + b"]" * 100_000, status=500) as url:
+        result = runner.invoke(
+            app, ["device", "run", "--model", "nin", "--split", "3", "--edge", url], env={"NOMASPLIT_TOKEN": TOKEN}
+        )
+    assert result.exit_code == 1, result.output
+    line = _one_error_line(result)
+    assert "edge answered 500 error: [[[" in line and "nests" not in line, line
 
 
 def test_a_trickling_edge_meets_the_overall_deadline() -> None:

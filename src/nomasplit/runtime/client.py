@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import ssl
@@ -155,16 +154,18 @@ def _retry_after_s(response: httpx.Response) -> float | None:
 
 
 def _error_from(response: httpx.Response, content: bytes) -> EdgeError:
+    """The edge's error answer as an :class:`EdgeError`: its ``error`` and ``detail`` if the answer is a JSON
+    object (read with the input rules: no deep nesting, no key twice), else the answer's first 200 characters."""
     retry_after = _retry_after_s(response)
     try:
-        body = json.loads(content)
-        if not isinstance(body, dict):
-            raise ValueError("not an object")
+        body = parse_json(content.decode("utf-8"), "the edge's error answer")
+    except (InputError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
         return EdgeError(
             response.status_code, str(body.get("error", "error")), str(body.get("detail", "")), retry_after
         )
-    except (ValueError, AttributeError):
-        return EdgeError(response.status_code, "error", content[:200].decode("utf-8", "replace"), retry_after)
+    return EdgeError(response.status_code, "error", content[:200].decode("utf-8", "replace"), retry_after)
 
 
 def _read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
