@@ -30,17 +30,19 @@ def _root(
     """Plan and run split DNN inference over NOMA mobile edge networks."""
 
 
-#: Command modules under ``nomasplit.cli``; each defines ``register(app: typer.Typer) -> None``.
+#: Command modules under ``nomasplit.cli``, one per command or command group and named after it
+#: (``nomasplit edge ...`` is ``edge_cmd``); each defines ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
     "evaluate_cmd",
     "schema_cmd",
     "profile_cmd",
     "scenario_cmd",
-    "runtime_cmd",
+    "edge_cmd",
+    "device_cmd",
     "reproduce_cmd",
     "calibrate_cmd",
     "solve_cmd",
-    "replay_cmd",
+    "algorithms_cmd",
     "simulate_cmd",
 )
 

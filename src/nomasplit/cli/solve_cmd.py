@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from nomasplit.cli.catalog import ALGORITHM_CATALOG, ALGORITHM_NAMES
+from nomasplit.cli.catalog import ALGORITHM_NAMES
 from nomasplit.cli.common import console, handle_errors
 from nomasplit.errors import InputError, SolverError
 from nomasplit.io import check_output_path, parse_yaml
@@ -106,14 +105,3 @@ def register(app: typer.Typer) -> None:
         if info.message:
             console.print(info.message, highlight=False)
         console.print(f"wrote {out}")
-
-    @app.command("algorithms")
-    @handle_errors
-    def algorithms_command() -> None:
-        """List the registered algorithms with their summaries and citations."""
-        table = Table(title="Algorithms (nomasplit solve --algorithm NAME)")
-        for column in ("name", "summary", "cite"):
-            table.add_column(column)
-        for entry in ALGORITHM_CATALOG:  # the registry's texts, without importing torch (cli/catalog.py)
-            table.add_row(entry.name, entry.summary, entry.cite)
-        console.print(table)
