@@ -57,15 +57,16 @@ from nomasplit.solvers.relaxation.sweep import (
 from nomasplit.solvers.search.driver import KICKS
 from nomasplit.solvers.search.groups import GroupSearch
 from nomasplit.solvers.search.groups import applies as group_search_applies
-from nomasplit.solvers.search.local import EXHAUSTIVE_PAIRS, LocalSearch, SearchResult
+from nomasplit.solvers.search.local import EXHAUSTIVE_PAIRS, MOVE_RTOL, LocalSearch, SearchResult
+from nomasplit.solvers.search.warm_start import warm_path_starts
 
-#: Instances with at most ``THOROUGH_PAIRS`` (user, subchannel) pairs get the thorough improvement phase: 4
-#: starts, the group search after each descent and 16 kicks (else 2 starts and neither). Measured
-#: (docs/benchmarks.md, "Wider instances" and "Dense instances"): on 72-80 pairs (1.1-1.25 users per subchannel)
-#: the cheap phase was 2.4 % above the proven optimum on average and 8.5 % in the worst case, the thorough one at
-#: most 0.5 %; on dense instances (18-30 users on 4-6 subchannels) the cheap plan was up to 12.9 % above the
-#: thorough one. Its group search is bounded by work, :data:`GROUP_SEARCH_NODES` branch-and-bound nodes per solve
-#: (about 10 s), so that a solve's plan does not depend on the machine's speed where the time budget is ample.
+#: With ``phase="auto"``, instances with at most ``THOROUGH_PAIRS`` (user, subchannel) pairs get the thorough
+#: phase: 4 starts, the group search after each descent and 16 kicks (else the cheap phase: 2 starts raced, neither).
+#: Measured (docs/benchmarks.md, "Wider instances" and "Dense instances"): on 72-80 pairs (1.1-1.25 users per
+#: subchannel) the cheap phase was 2.4 % above the proven optimum on average and 8.5 % in the worst case, the
+#: thorough one at most 0.5 %; on dense instances (18-30 users on 4-6 subchannels) the cheap plan was up to 12.9 %
+#: above the thorough one. Its group search is bounded by work, :data:`GROUP_SEARCH_NODES` branch-and-bound nodes
+#: per solve, so that a solve's plan does not depend on the machine's speed.
 THOROUGH_PAIRS = 256
 
 #: Default work bound of the group search: branch-and-bound nodes over all its runs in one solve.
@@ -86,11 +87,17 @@ def _in(group: str, **kwargs: Any) -> Any:
     return Field(json_schema_extra={"group": group}, **kwargs)
 
 
-#: What each ``phase`` runs: best starts improved, kicks from the best local optimum, group search on or off.
-PHASES: dict[str, tuple[int, int, bool]] = {"thorough": (4, KICKS, True), "cheap": (2, 0, False)}
+#: The cheap phase races its starts: each descends until a round gains less than this fraction of ``Gamma``, and
+#: only the lowest goes on.
+RACE_RTOL = 1e-3
+
+#: What each ``phase`` runs: best starts improved, kicks from the best local optimum, group search on or off, and
+#: the gain per round below which the starts' race ends and only the lowest descent goes on (0: every start descends
+#: in full).
+PHASES: dict[str, tuple[int, int, bool, float]] = {"thorough": (4, KICKS, True, 0), "cheap": (2, 0, False, RACE_RTOL)}
 
 #: Settings that only ``phase="custom"`` reads (setting one of them without a phase chooses "custom").
-CUSTOM_PHASE_SETTINGS = ("improve_starts", "kicks", "group_search")
+CUSTOM_PHASE_SETTINGS = ("improve_starts", "kicks", "group_search", "race_rtol")
 
 
 class LigdSettings(AlgorithmSettings):
@@ -161,9 +168,10 @@ class LigdSettings(AlgorithmSettings):
         "search",
         default="auto",
         description="how much search: 'thorough' improves the 4 best starts, runs the group search after each "
-        "descent (without an edge capacity) and 16 kicks; 'cheap' improves 2 starts, no group search, no kicks; "
+        "descent (without an edge capacity) and 16 kicks; 'cheap' races 2 starts (each descends until a round gains "
+        "less than 0.1 %, then only the lowest goes on), no group search, no kicks; "
         f"'auto' is thorough up to {THOROUGH_PAIRS} (user, subchannel) pairs and cheap above; 'custom' takes "
-        "improve_starts, kicks and group_search (setting one of them without a phase chooses 'custom')",
+        "improve_starts, kicks, group_search and race_rtol (setting one of them without a phase chooses 'custom')",
     )
     improve_starts: int = _in(
         "search", default=2, ge=1, le=20, description="phase 'custom': best starts that the search improves"
@@ -181,6 +189,14 @@ class LigdSettings(AlgorithmSettings):
         description="phase 'custom': run the group search (moves priced at every subchannel group's globally "
         "optimal powers, nomasplit.solvers.search.groups) after each descent, when no edge capacity is set",
     )
+    race_rtol: float = _in(
+        "search",
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="phase 'custom': with several starts, each descends until a round gains less than this fraction "
+        "of Gamma, and only the lowest goes on (0: every start descends in full)",
+    )
     joint_pricing: bool = _in(
         "search",
         default=True,
@@ -188,11 +204,26 @@ class LigdSettings(AlgorithmSettings):
         "finds no improving move, price the same moves again with each joiner at the power of least own cost plus "
         "harm (nomasplit.solvers.search.local.LocalSearch.joint_prices)",
     )
+    move_rtol: float = _in(
+        "search",
+        default=MOVE_RTOL,
+        gt=0,
+        lt=1,
+        description="a move is taken only when it lowers Gamma by more than this fraction of Gamma; a descent that "
+        "ends because none does is a local optimum to this tolerance",
+    )
     baseline_starts: bool = _in(
         "search",
         default=True,
         description="also start from the Device-Only, Edge-Only, Neurosurgeon and DNN Surgery plans (so the plan is "
         "never worse than any of them)",
+    )
+    warm_path: bool = _in(
+        "search",
+        default=False,
+        description="with a start plan (solve(..., start=)): no relaxed sweep and no baseline starts; the search "
+        "starts from the mapped previous plan and from that plan with its subchannels matched anew to the new gains "
+        "(nomasplit.solvers.search.warm_start.warm_path_starts), and the plan is never worse than the mapped one",
     )
     # --- budget: the work the search may do (and an opt-in clock)
     improve_max_rounds: int = _in(
@@ -240,11 +271,13 @@ class Phase:
     improve_starts: int
     kicks: int
     group_search: bool
+    race_rtol: float
     reason: str
 
     def describe(self) -> str:
+        race = f", raced to gains below {self.race_rtol:g}" if self.race_rtol and self.improve_starts > 1 else ""
         return (
-            f"{self.name} ({self.reason}): {self.improve_starts} starts, {self.kicks} kicks, group search "
+            f"{self.name} ({self.reason}): {self.improve_starts} starts{race}, {self.kicks} kicks, group search "
             f"{'on' if self.group_search else 'off'}"
         )
 
@@ -252,7 +285,8 @@ class Phase:
 def resolve_phase(settings: LigdSettings, model: SystemModel) -> Phase:
     """The search that ``settings`` run on ``model``'s instance."""
     if settings.phase == "custom":
-        return Phase("custom", settings.improve_starts, settings.kicks, settings.group_search, "as set")
+        custom = (settings.improve_starts, settings.kicks, settings.group_search, settings.race_rtol)
+        return Phase("custom", *custom, "as set")
     if settings.phase == "auto":
         thorough = thorough_phase(model.num_users, model.num_subchannels)
         name = "thorough" if thorough else "cheap"
@@ -375,6 +409,7 @@ def improve_and_choose(
         "phase": "none",
         "improve_starts": 0,
         "kicks": 0,
+        "race_rtol": 0.0,
         "group_search": False,
         "joint_pricing": False,
     }
@@ -388,6 +423,7 @@ def improve_and_choose(
             ligd_method(settings),
             ligd_stopping(settings, search_polish),
             joint_pricing=settings.joint_pricing,
+            move_rtol=settings.move_rtol,
         )
         units = optimal_compute_units(working)
         seen: list[float] = []
@@ -405,16 +441,47 @@ def improve_and_choose(
             "group_search": grouper is not None,
             "joint_pricing": search.joint_pricing and not search.exhaustive,
         }
+        picked: list[Start] = []
         for index in order:
-            if len(seen) >= improve_starts:
+            if len(picked) >= improve_starts:
                 break
             value = start_values[index]
             if not math.isfinite(value) or any(abs(value - other) <= 1e-12 * abs(value) for other in seen):
                 continue
             seen.append(value)
-            name, decision = work_starts[index]
+            picked.append(work_starts[index])
+        race = chosen.race_rtol if len(picked) > 1 else 0.0
+        descents = []
+        for name, decision in picked:
             offset = time.perf_counter() - started
-            result = search.run(decision, units, deadline=deadline, max_rounds=settings.improve_max_rounds, max_kicks=0)
+            result = search.run(
+                decision,
+                units,
+                deadline=deadline,
+                max_rounds=settings.improve_max_rounds,
+                max_kicks=0,
+                settle_rtol=race,
+            )
+            descents.append((name, offset, result))
+        if race:
+            # The starts raced: each descended until a round gained less than `race`; only the lowest goes on (the
+            # others are kept as they are, candidates still).
+            leader = min(descents, key=lambda item: item[2].objective)
+            for _, _, result in descents:
+                if result is not leader[2] and result.stop_reason == "settled":
+                    result.stop_reason = "lost the race"
+            name, offset, result = leader
+            if result.stop_reason == "settled":
+                resumed = time.perf_counter() - started
+                more = search.run(
+                    result.decision,
+                    units,
+                    deadline=deadline,
+                    max_rounds=max(settings.improve_max_rounds - result.rounds, 0),
+                    max_kicks=0,
+                )
+                descents[descents.index(leader)] = (name, offset, continued(result, more, resumed - offset))
+        for name, offset, result in descents:
             results.append((name, offset, result))
             if grouper is not None:
                 # The group search from each descent's plan, right after it (its group costs are cached across
@@ -459,6 +526,22 @@ def improve_and_choose(
     return candidates[best], evidence
 
 
+def continued(first: SearchResult, more: SearchResult, delay_s: float) -> SearchResult:
+    """One descent's result from its first part and its continuation, which began ``delay_s`` after it."""
+    accepted = dict(first.accepted)
+    for kind, count in more.accepted.items():
+        accepted[kind] = accepted.get(kind, 0) + count
+    return SearchResult(
+        decision=more.decision,
+        objective=more.objective,
+        start_objective=first.start_objective,
+        rounds=first.rounds + more.rounds,
+        accepted=accepted,
+        anytime=first.anytime + [(delay_s + seconds, value) for seconds, value in more.anytime[1:]],
+        stop_reason=more.stop_reason,
+    )
+
+
 #: Share of the time left that one run of the group search may take (the rest stays for the other starts).
 GROUP_SEARCH_SHARE = 0.5
 
@@ -493,8 +576,11 @@ def group_search_result(
 
 def run_ligd(context: SolveContext, settings: LigdSettings, *, extra_starts: tuple[Start, ...] = ()) -> SolveOutcome:
     """``ligd``: scaled, monotone Li-GD with relative tolerances, then the discrete improvement phase on the
-    best of its rounded finalists, the baseline plans and ``extra_starts`` (module docstring)."""
+    best of its rounded finalists, the baseline plans and ``extra_starts`` (module docstring); with a start plan
+    and ``warm_path``, :func:`run_warm_path` instead."""
     started = time.perf_counter()
+    if settings.warm_path and context.start_decision is not None:
+        return run_warm_path(context, settings, context.start_decision, started=started)
     model = context.model
     working = working_model(model, settings.precision)
     splits, skipped = pruned_splits(model, settings)
@@ -523,6 +609,29 @@ def run_ligd(context: SolveContext, settings: LigdSettings, *, extra_starts: tup
     outcome.extra["pruned_splits_lower_bound"] = skipped
     outcome.extra["offloading_users"] = offloading
     outcome.extra.update(evidence)
+    return outcome
+
+
+def run_warm_path(context: SolveContext, settings: LigdSettings, start: Decision, *, started: float) -> SolveOutcome:
+    """``ligd``'s warm path: the discrete search from :func:`~nomasplit.solvers.search.warm_start.warm_path_starts`
+    of the mapped previous plan ``start`` alone (no relaxed sweep, no baseline starts). Every start stays a
+    candidate, so the plan is never worse than ``start``."""
+    model = context.model
+    working = working_model(model, settings.precision)
+    with flush_denormals():
+        starts: list[Start] = warm_path_starts(model, start)
+        (won, decision), evidence = improve_and_choose(context, settings, working, starts, started=started)
+    offloading = int(model.offloads(decision.split).sum().item())
+    with torch.no_grad():
+        success = bool(torch.isfinite(model.objective(decision)).item())
+    outcome = SolveOutcome(
+        decision=decision,
+        success=success,
+        message=f"ligd (warm path): best plan from start '{won}'; {offloading}/{model.num_users} users offload"
+        + ("; a local optimum of its moves" if evidence["local_optimum"] else ""),
+        chosen_split=common_split_of(model, decision),
+    )
+    outcome.extra.update({"warm_path": True, "offloading_users": offloading, **evidence})
     return outcome
 
 

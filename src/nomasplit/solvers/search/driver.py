@@ -120,9 +120,18 @@ class Outcome(Generic[Plan]):
 
 
 def descend(
-    engine: Engine[Plan], plan: Plan, value: float, *, max_rounds: int, record: Record, exhaustive: bool = True
+    engine: Engine[Plan],
+    plan: Plan,
+    value: float,
+    *,
+    max_rounds: int,
+    record: Record,
+    exhaustive: bool = True,
+    settle_rtol: float = 0.0,
 ) -> Outcome[Plan]:
-    """Improving rounds until a local optimum, a stall, ``max_rounds`` or the engine's stop (module docstring)."""
+    """Improving rounds until a local optimum, a stall, ``max_rounds`` or the engine's stop (module docstring);
+    with ``settle_rtol`` also once a round lowers the value by less than that fraction ("settled": a descent that
+    may go on later)."""
     engine.begin_descent()
     rounds = 0
     history = [value]
@@ -141,6 +150,8 @@ def descend(
         plan, value, accepted = step
         record.add(accepted, value)
         history.append(value)
+        if settle_rtol > 0 and value > history[-2] * (1 - settle_rtol):
+            return Outcome(plan, value, "settled")
         if engine.stalls and len(history) > STALL_ROUNDS and value > history[-1 - STALL_ROUNDS] * (1 - STALL_GAIN):
             last = engine.on_stall(plan, value)
             if last is None or not last[1] < value * (1 - STALL_GAIN):
@@ -154,10 +165,18 @@ def descend(
 
 
 def search(
-    engine: Engine[Plan], plan: Plan, value: float, *, max_rounds: int, kicks: int, record: Record
+    engine: Engine[Plan],
+    plan: Plan,
+    value: float,
+    *,
+    max_rounds: int,
+    kicks: int,
+    record: Record,
+    settle_rtol: float = 0.0,
 ) -> Outcome[Plan]:
-    """Descend, then kick from each local optimum (module docstring)."""
-    outcome = descend(engine, plan, value, max_rounds=max_rounds, record=record)
+    """Descend, then kick from each local optimum (module docstring). ``settle_rtol``: see :func:`descend` (a
+    settled descent gets no kicks)."""
+    outcome = descend(engine, plan, value, max_rounds=max_rounds, record=record, settle_rtol=settle_rtol)
     kicks_left = kicks
     while outcome.stop_reason in ("local optimum", "stalled") and kicks_left > 0:
         improved = False

@@ -64,6 +64,9 @@ EXHAUSTIVE_PAIRS = 64
 #: Subchannels per user whose harm to the members is priced each round (those of lowest own cost).
 SHORTLIST = 24
 
+#: Default of :attr:`LocalSearch.move_rtol`: a move must lower ``Gamma`` by more than this fraction of it.
+MOVE_RTOL = 1e-6
+
 #: Kick starts generated at a time (the driver keeps the first whose descent ends lower).
 KICKS_PER_ROUND = 8
 
@@ -145,10 +148,18 @@ class LocalSearch:
     """The improvement phase on one model (module docstring)."""
 
     def __init__(
-        self, model: SystemModel, method: Method, polish_stopping: StoppingRule, *, joint_pricing: bool = True
+        self,
+        model: SystemModel,
+        method: Method,
+        polish_stopping: StoppingRule,
+        *,
+        joint_pricing: bool = True,
+        move_rtol: float = MOVE_RTOL,
     ) -> None:
         self.model = model
         self.joint_pricing = joint_pricing
+        #: A move is taken only when it lowers ``Gamma`` by more than this fraction of it.
+        self.move_rtol = move_rtol
         self.method = method
         self.polish_stopping = polish_stopping
         scenario = model.scenario
@@ -1003,7 +1014,7 @@ class LocalSearch:
         variables when no move improves. ``None`` at a local optimum."""
         state, ev = plan.state, plan.ev
         assert ev is not None
-        tolerance = 1e-9 * max(abs(ev.objective), 1e-300)
+        tolerance = self.move_rtol * max(abs(ev.objective), 1e-300)
         accepted: dict[str, int] = {}
         if self.split_response(state, ev):
             new_ev = self.evaluate(state)
@@ -1047,17 +1058,18 @@ class LocalSearch:
         state, ev = plan.state, plan.ev
         assert ev is not None
         self.prepare(state, ev)
-        moves = self.candidate_moves(state, ev, 1e-9 * max(abs(ev.objective), 1e-300), pricing="joint")
+        tolerance = self.move_rtol * max(abs(ev.objective), 1e-300)
+        moves = self.candidate_moves(state, ev, tolerance, pricing="joint")
         if not moves:
             return None
-        ev, verified = self.verify(state, ev, moves, 1e-9 * max(abs(ev.objective), 1e-300))
+        ev, verified = self.verify(state, ev, moves, tolerance)
         return Point(state, ev), ev.objective, {f"{kind} (joint price)": count for kind, count in verified.items()}
 
     def at_round_cap(self, plan: Point, value: float) -> tuple[Point, float]:
         """Capped before a local optimum: still re-optimise the continuous variables of the plan reached (the
         moves leave powers and compute units where the start had them)."""
         assert plan.ev is not None
-        if self._polished_at is None or self._polished_at > plan.ev.objective:
+        if self.polish_at_cap and (self._polished_at is None or self._polished_at > plan.ev.objective):
             state, ev = self._polished(plan.state, plan.ev)
             return Point(state, ev), ev.objective
         return plan, value
@@ -1096,17 +1108,29 @@ class LocalSearch:
         deadline: float,
         max_rounds: int = 200,
         max_kicks: int = KICKS,
+        polish_at_cap: bool = True,
+        settle_rtol: float = 0.0,
     ) -> SearchResult:
         """Improve a discrete, feasible decision: descend to a local optimum, then try up to ``max_kicks``
         single moves that do not improve on their own, each followed by a descent, and keep a kick whose
-        descent ends lower (a variable-neighbourhood step); until no kick helps, ``max_rounds`` or ``deadline``."""
+        descent ends lower (a variable-neighbourhood step); until no kick helps, ``max_rounds`` or ``deadline``.
+        ``polish_at_cap``: re-optimise the continuous variables of a plan that ``max_rounds`` stopped (off for a
+        descent that will be continued); ``settle_rtol``: also stop ("settled") once a round gains less than this
+        fraction of ``Gamma``."""
         self.best_units = best_units.to(self.model.dtype)
         self.deadline = deadline
+        self.polish_at_cap = polish_at_cap
         state = self.state_of(decision)
         ev = self.evaluate(state)
         record = Record(time.perf_counter(), ev.objective)
         outcome = driver.search(
-            self, Point(state, ev), ev.objective, max_rounds=max_rounds, kicks=max_kicks, record=record
+            self,
+            Point(state, ev),
+            ev.objective,
+            max_rounds=max_rounds,
+            kicks=max_kicks,
+            record=record,
+            settle_rtol=settle_rtol,
         )
         return SearchResult(
             decision=self.decision_of(outcome.plan.state),
