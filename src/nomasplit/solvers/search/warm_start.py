@@ -18,6 +18,10 @@ slot after the first); a scenario without it numbers its users ``0..U-1``. The m
 The result is a feasible discrete :class:`~nomasplit.model.system.Decision` of the new model. ``solve(..., start=)``
 hands it to the algorithm as one more start (``SolveContext.start_decision``); ``ligd``'s improvement phase keeps
 every start as a candidate, so a warm solve is never worse than the mapped plan.
+
+``ligd``'s warm path (setting ``warm_path``) starts from :func:`warm_path_starts` only: the mapped plan and the same
+plan with its subchannels matched anew to this slot's gains (:func:`rematched_decision`), which is the better
+start when the small-scale fading is new (with 1 s slots it practically always is, docs/online.md).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from nomasplit.model.evaluate import plan_from_decision
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers.relaxation.gradient import ContinuousProblem, Variables
 from nomasplit.solvers.search.polish import enforce_edge_capacity
-from nomasplit.solvers.search.rounding import round_decision
+from nomasplit.solvers.search.rounding import assign_directions, one_hot_rows, round_decision
 
 #: Algorithms that use a start plan (the others would ignore it, so ``solve`` refuses one for them).
 WARM_START_ALGORITHMS = ("ligd",)
@@ -165,10 +169,65 @@ def feasible_decision(
         downlink_power_w=tensor(clipped[1]),
         compute_units=tensor(clipped[2]),
     )
-    decision = round_decision(model, decision)
+    return _within_capacity_and_boxes(model, round_decision(model, decision))
+
+
+def _within_capacity_and_boxes(model: SystemModel, decision: Decision) -> Decision:
+    """A discrete ``decision`` with the edge capacity restored and powers and units projected onto their boxes."""
     decision = enforce_edge_capacity(model, decision)
     problem = ContinuousProblem(model, decision.split, frozen_beta=True)
     return problem.decision(problem.project(Variables.from_decision(decision))).detach()
+
+
+def rematched_decision(model: SystemModel, decision: Decision, split: torch.Tensor | None = None) -> Decision:
+    """``decision`` (discrete, feasible) with its offloading users' subchannels chosen anew for the model's gains.
+
+    Powers and compute units are kept, and the splits unless ``split`` (``[U]``) gives new ones. The subchannels are
+    the exact rounding's maximum-weight matching per AP (at most ``K`` users per subchannel) on each user's own
+    channel gain in dB below its best subchannel, in each direction: the weights of the relaxed sweep's ``gain``
+    start (:meth:`~nomasplit.solvers.relaxation.gradient.ContinuousProblem.start_point`). Users left without a
+    slot run Device-Only; the edge capacity is restored as in :func:`feasible_decision`.
+    """
+    split = decision.split if split is None else torch.minimum(split, model.num_layers)  # [U]
+    weights = [
+        torch.log10(gain / gain.max(dim=1, keepdim=True).values)  # [U, M], <= 0
+        for gain in (model.uplink_gain_own, model.downlink_gain_own)
+    ]
+    active = model.offloads(split)  # [U]
+    up, down = assign_directions(*weights, model.association, active, model.num_aps, model.cluster_size)
+    served = active & (up >= 0) & (down >= 0)  # [U]
+    rematched = Decision(
+        split=torch.where(served, split, model.num_layers),
+        beta_up=one_hot_rows(torch.where(served, up, -1), model.num_subchannels, model.dtype),
+        beta_dn=one_hot_rows(torch.where(served, down, -1), model.num_subchannels, model.dtype),
+        uplink_power_w=decision.uplink_power_w.detach().clone(),
+        downlink_power_w=decision.downlink_power_w.detach().clone(),
+        compute_units=decision.compute_units.detach().clone(),
+    )
+    return _within_capacity_and_boxes(model, rematched)
+
+
+def common_split(model: SystemModel, decision: Decision) -> int | None:
+    """The split most of ``decision``'s offloading users take (the smallest of equals), None if nobody offloads."""
+    splits = decision.split[model.offloads(decision.split)]  # [offloading users]
+    if splits.numel() == 0:
+        return None
+    values, counts = torch.unique(splits, return_counts=True)
+    return int(values[counts.argmax()].item())
+
+
+def warm_path_starts(model: SystemModel, mapped: Decision) -> list[tuple[str, Decision]]:
+    """The starts of ``ligd``'s warm path, from the mapped previous plan: the plan itself; the plan with its
+    subchannels matched to the new gains (:func:`rematched_decision`); and every user at the plan's most common
+    split (:func:`common_split`), subchannels matched to the new gains. Where the small-scale fading is new, a plan's
+    subchannels and, for the users it had put on the device, its splits are stale; the last start offers every user
+    the edge again, as the relaxed sweep's common-split starts do."""
+    starts = [("previous plan", mapped), ("previous plan, rematched", rematched_decision(model, mapped))]
+    split = common_split(model, mapped)
+    if split is not None:
+        everyone = torch.full_like(mapped.split, split)  # [U]
+        starts.append((f"every user at split {split}, rematched", rematched_decision(model, mapped, everyone)))
+    return starts
 
 
 def start_decision(
