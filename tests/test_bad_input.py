@@ -497,14 +497,14 @@ CLI_CASES: list[Case] = [
     ),
     Case(
         "reproduce-cuda-without-gpu",
-        ["reproduce", "--quick", "--device", "cuda", "--out", "{tmp}/r"],
+        ["reproduce", "--quick", "--torch-device", "cuda", "--out", "{tmp}/r"],
         message="no CUDA device",
         absent=("{tmp}/r",),
         patch_no_cuda=True,
     ),
     Case(
-        "reproduce-device-unknown",
-        ["reproduce", "--quick", "--device", "tpu", "--out", "{tmp}/r"],
+        "reproduce-torch-device-unknown",
+        ["reproduce", "--quick", "--torch-device", "tpu", "--out", "{tmp}/r"],
         message="cpu or cuda",
         absent=("{tmp}/r",),
     ),

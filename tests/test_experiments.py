@@ -588,3 +588,19 @@ def test_the_user_placement_reading_reaches_every_scenario_and_the_report() -> N
         # per cell: U_n users in every cell; over the area: the same number of users, unevenly served
         assert (len(set(counts.tolist())) == 1) is (placement == "per_cell"), counts
     assert readings["per_cell"] != readings["area"]
+
+
+def test_settings_files_with_the_old_device_key_still_load(tmp_path):
+    from nomasplit.errors import InputError
+    from nomasplit.experiments.figures import load_settings
+    from nomasplit.io import write_json
+
+    data = tiny_settings().model_dump(mode="json")
+    assert data["torch_device"] == "cpu"
+    write_json(tmp_path / "new.json", data)
+    write_json(tmp_path / "old.json", {**{k: v for k, v in data.items() if k != "torch_device"}, "device": "cpu"})
+    write_json(tmp_path / "both.json", {**data, "device": "cpu"})
+    new, old = load_settings(tmp_path / "new.json"), load_settings(tmp_path / "old.json")
+    assert old.torch_device == "cpu" and old.settings_hash() == new.settings_hash()
+    with pytest.raises(InputError, match="device"):
+        load_settings(tmp_path / "both.json")

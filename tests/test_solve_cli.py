@@ -63,7 +63,7 @@ def test_solve_writes_a_plan_that_evaluate_reports_feasible(scenario_file: Path,
         (["--set", "bogus=1"], "bogus"),
         (["--set", "max_iterations=-1"], "max_iterations"),
         (["--set", "novalue"], "key=value"),
-        (["--device", "tpu"], "device"),
+        (["--torch-device", "tpu"], "not a torch device"),
     ],
 )
 def test_bad_input_exits_2_without_output(scenario_file: Path, tmp_path: Path, extra, needle) -> None:
@@ -113,3 +113,68 @@ def test_missing_output_folder_is_reported_before_solving(scenario_file: Path, t
     result = runner.invoke(app, ["solve", str(scenario_file), "--out", str(out)])
     assert result.exit_code == 2 and "output folder" in result.output
     assert "objective" not in result.output  # nothing was solved
+
+
+# --- --torch-device, and --device, its deprecated name (kept until 0.3) ------------------------------------------
+
+#: The one stderr line of the deprecated name (as ``nomasplit scenario calibrate``'s).
+DEVICE_DEPRECATED = "warning: '--device' is deprecated and goes in nomasplit 0.3; use '--torch-device'"
+FAST = ["--algorithm", "gd-paper", "--set", "max_iterations=5", "--set", "polish_iterations=5"]
+
+
+def test_torch_device_option_and_its_deprecated_name_give_the_same_plan(scenario_file: Path, tmp_path: Path) -> None:
+    plans = {}
+    for flag in ("--torch-device", "--device"):
+        out = tmp_path / f"plan{flag}.json"
+        result = runner.invoke(app, ["solve", str(scenario_file), *FAST, flag, "cpu", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        plans[flag] = (result.stderr.splitlines(), load_plan(out))
+    (new_stderr, new_plan), (old_stderr, old_plan) = plans["--torch-device"], plans["--device"]
+    assert new_stderr == [] and old_stderr == [DEVICE_DEPRECATED]
+    assert new_plan.users == old_plan.users
+    assert new_plan.solver is not None and old_plan.solver is not None
+    assert new_plan.solver.torch_device == old_plan.solver.torch_device == "cpu"
+    assert new_plan.solver.objective == old_plan.solver.objective
+    evaluated = {}
+    for flag in ("--torch-device", "--device"):
+        out = tmp_path / f"result{flag}.json"
+        plan = tmp_path / "plan--torch-device.json"
+        result = runner.invoke(app, ["evaluate", str(scenario_file), str(plan), flag, "cpu", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert result.stderr.splitlines() == ([] if flag == "--torch-device" else [DEVICE_DEPRECATED])
+        evaluated[flag] = out.read_bytes()
+    assert evaluated["--torch-device"] == evaluated["--device"]
+
+
+@pytest.mark.parametrize("command", ["solve", "evaluate", "reproduce"])
+def test_help_shows_torch_device_not_its_deprecated_name(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--torch-device" in result.output and "--device" not in result.output
+
+
+def test_torch_device_and_its_deprecated_name_together_are_refused(scenario_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    args = ["solve", str(scenario_file), "--out", str(out), "--device", "cpu", "--torch-device", "cpu"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        DEVICE_DEPRECATED,
+        "error: --torch-device and --device are one option (--device is its deprecated name); give --torch-device only",
+    ]
+    assert not out.exists()
+
+
+def test_reproduce_takes_the_deprecated_device_name(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["reproduce", "--quick", "--device", "tpu", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [DEVICE_DEPRECATED, "error: --torch-device must be cpu or cuda, got 'tpu'"]
+    assert not (tmp_path / "r").exists()
+
+
+def test_plan_files_with_the_old_device_key_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"users": [{"user": 0, "split": 0}], "solver": {"algorithm": "ligd", "device": "cpu"}}))
+    plan = load_plan(path)
+    assert plan.solver is not None and plan.solver.torch_device == "cpu"
+    assert '"torch_device":"cpu"' in plan.model_dump_json() and '"device"' not in plan.model_dump_json()

@@ -6,32 +6,18 @@ before ``calibrate`` came to mean the paper fit only (``nomasplit calibrate``).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
 
-from nomasplit.cli.common import console, handle_errors
+from nomasplit.cli.common import console, deprecated_alias, handle_errors
 from nomasplit.errors import InputError
 from nomasplit.io import check_output_path
 
 #: The command's name in the ``scenario`` group, and its deprecated old name (kept for one release).
 COMMAND = "apply-measurements"
 OLD_COMMAND = "calibrate"
-
-
-def deprecated_alias(command: Callable[..., Any], old: str, new: str) -> Callable[..., Any]:
-    """``command`` under its old name ``old``: one line to stderr naming ``new``, then the same command."""
-
-    @functools.wraps(command)
-    def alias(*args: Any, **kwargs: Any) -> Any:
-        typer.echo(f"warning: '{old}' is deprecated and goes in nomasplit 0.3; use '{new}'", err=True)
-        return command(*args, **kwargs)
-
-    return alias
 
 
 def register(app: typer.Typer) -> None:

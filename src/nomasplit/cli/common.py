@@ -31,6 +31,7 @@ from nomasplit.io import shown
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 #: Tables and progress go to stdout; errors to stderr.
 console = Console()
@@ -68,6 +69,56 @@ def fail(message: str, code: int = EXIT_INPUT_ERROR) -> typer.Exit:
 def warn(message: str) -> None:
     """Print ``warning: message`` to stderr (the command goes on)."""
     error_console.print(f"[bold yellow]warning:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True)
+
+
+#: The release in which the deprecated command and option names go.
+DEPRECATED_NAMES_GO_IN = "0.3"
+
+
+def warn_deprecated(old: str, new: str) -> None:
+    """The one stderr line of a deprecated name: ``warning: 'old' is deprecated and goes in nomasplit 0.3; use
+    'new'`` (the command goes on)."""
+    typer.echo(f"warning: '{old}' is deprecated and goes in nomasplit {DEPRECATED_NAMES_GO_IN}; use '{new}'", err=True)
+
+
+def deprecated_alias(command: Callable[..., Any], old: str, new: str) -> Callable[..., Any]:
+    """``command`` under its old name ``old`` (register it hidden): :func:`warn_deprecated`, then the same
+    command."""
+
+    @functools.wraps(command)
+    def alias(*args: Any, **kwargs: Any) -> Any:
+        warn_deprecated(old, new)
+        return command(*args, **kwargs)
+
+    return alias
+
+
+def deprecated_option(old: str, new: str) -> Any:
+    """A hidden option under the old name ``old`` of the option ``new`` (kept for one release): when given, it
+    prints :func:`warn_deprecated`'s line; the command takes its value with :func:`renamed_option`.
+
+    Declare the new option with default ``None`` (and ``show_default``), so that giving both is seen.
+    """
+
+    def warn_if_given(value: Any) -> Any:
+        if value is not None:
+            warn_deprecated(old, new)
+        return value
+
+    return typer.Option(None, old, hidden=True, callback=warn_if_given, help=f"Deprecated name of {new}.")
+
+
+def renamed_option(value: T | None, old_value: T | None, new: str, old: str) -> T | None:
+    """The value of an option given under its name ``new`` or its deprecated name ``old`` (None if neither).
+
+    Raises:
+        InputError: both are given.
+    """
+    if old_value is None:
+        return value
+    if value is not None:
+        raise InputError(f"{new} and {old} are one option ({old} is its deprecated name); give {new} only")
+    return old_value
 
 
 def _interrupted(code: int) -> NoReturn:

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from nomasplit.cli.common import EXIT_SOLVER_ERROR, console, fail, handle_errors, warn
+from nomasplit.cli.common import (
+    EXIT_SOLVER_ERROR,
+    console,
+    deprecated_option,
+    fail,
+    handle_errors,
+    renamed_option,
+    warn,
+)
 from nomasplit.io import check_output_path
 
 if TYPE_CHECKING:
@@ -61,7 +69,10 @@ def register(app: typer.Typer) -> None:
         scenario_path: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario JSON (.json or .json.gz)."),
         plan_path: Path = typer.Argument(..., metavar="PLAN", help="Plan JSON."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Write the full result as JSON."),
-        device: str = typer.Option("cpu", help="Torch device for the model: cpu or cuda."),
+        torch_device: str | None = typer.Option(
+            None, "--torch-device", show_default="cpu", help="Torch backend of the model: cpu, cuda or cuda:N."
+        ),
+        device: str | None = deprecated_option("--device", "--torch-device"),
         force: bool = typer.Option(
             False, "--force", help="Evaluate even if the plan was made for another scenario (its scenario_sha256)."
         ),
@@ -71,6 +82,7 @@ def register(app: typer.Typer) -> None:
         The plan must have been made for this scenario (its scenario_sha256), unless --force. A plan whose
         objective is not finite (an offloading user without a rate) is reported, then exit 1; --out is not written.
         """
+        torch_device = renamed_option(torch_device, device, "--torch-device", "--device") or "cpu"
         if out is not None:
             check_output_path(out, inputs={"SCENARIO": scenario_path, "PLAN": plan_path})
 
@@ -87,7 +99,7 @@ def register(app: typer.Typer) -> None:
 
         from nomasplit.model import evaluate
 
-        result = evaluate(scenario, plan, device=device)
+        result = evaluate(scenario, plan, device=torch_device)
         render_evaluation(result)
         if result.totals.objective is None:
             bad = [outcome.user for outcome in result.users if outcome.utility is None]

@@ -14,7 +14,15 @@ from urllib.parse import urlsplit
 import typer
 from rich.markup import escape
 
-from nomasplit.cli.common import console, error_console, handle_errors, one_line, stop_on_sigterm
+from nomasplit.cli.common import (
+    console,
+    deprecated_option,
+    error_console,
+    handle_errors,
+    one_line,
+    renamed_option,
+    stop_on_sigterm,
+)
 from nomasplit.errors import InputError
 from nomasplit.io import check_output_folder, shown
 
@@ -166,7 +174,10 @@ def register(app: typer.Typer) -> None:
             "--workers",
             help="worker processes of the local pool, 0..2 x CPUs (0: run in this process; default: CPUs)",
         ),
-        device: str = typer.Option("cpu", "--device", help="torch device of the solvers: cpu or cuda"),
+        torch_device: str | None = typer.Option(
+            None, "--torch-device", show_default="cpu", help="torch backend of the solvers: cpu or cuda"
+        ),
+        device: str | None = deprecated_option("--device", "--torch-device"),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar with an ETA"),
         settings_file: Path | None = typer.Option(
             None, "--settings", help="a YAML/JSON file of ReproductionSettings (own sweeps); replaces --quick"
@@ -182,7 +193,7 @@ def register(app: typer.Typer) -> None:
         report.json, for one preset with the other beside it.
 
         An interrupted run started again with the same options computes only the missing tasks. Every option
-        is checked (device, scheduler, figures, seeds, workers, output folder) before anything is written.
+        is checked (torch device, scheduler, figures, seeds, workers, output folder) before anything is written.
         """
         if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
             raise InputError(f"--seeds {seeds} is out of range: allowed 1..{MAX_SEEDS}")
@@ -190,14 +201,17 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 f"--workers {workers} is out of range: allowed 0..{max_workers()} (2 x the {os.cpu_count()} CPUs)"
             )
-        if device not in ("cpu", "cuda"):
-            raise InputError(f"--device must be cpu or cuda, got {device!r}")
+        torch_device = renamed_option(torch_device, device, "--torch-device", "--device") or "cpu"
+        if torch_device not in ("cpu", "cuda"):
+            raise InputError(f"--torch-device must be cpu or cuda, got {torch_device!r}")
         selected = _parse_figures(figures)
-        if device == "cuda":
+        if torch_device == "cuda":
             import torch
 
             if not torch.cuda.is_available():
-                raise InputError("--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)")
+                raise InputError(
+                    "--torch-device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)"
+                )
         check_output_folder(
             out,
             own=REPRODUCE_OUTPUTS,
@@ -225,8 +239,8 @@ def register(app: typer.Typer) -> None:
         def adjust(item: ReproductionSettings, keys: list[str] | None) -> ReproductionSettings:
             if seeds is not None:
                 item = item.model_copy(update={"num_seeds": seeds})
-            if device != "cpu":
-                item = item.model_copy(update={"device": device})
+            if torch_device != "cpu":
+                item = item.model_copy(update={"torch_device": torch_device})
             return item.select_figures(keys)
 
         settings = adjust(settings, selected)

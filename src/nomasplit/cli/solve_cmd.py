@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from nomasplit.cli.catalog import ALGORITHM_NAMES
-from nomasplit.cli.common import console, handle_errors
+from nomasplit.cli.common import console, deprecated_option, handle_errors, renamed_option
 from nomasplit.errors import InputError, SolverError
 from nomasplit.io import check_output_path, parse_yaml
 
@@ -44,7 +44,10 @@ def register(app: typer.Typer) -> None:
         algorithm: str = typer.Option("ligd", "--algorithm", "-a", help="Algorithm name (nomasplit algorithms)."),
         out: Path = typer.Option(..., "--out", "-o", help="Where to write the plan JSON."),
         seed: int = typer.Option(0, help="Seed of the algorithm's random generator (0 or more)."),
-        device: str = typer.Option("cpu", help="Torch device: cpu or cuda."),
+        torch_device: str | None = typer.Option(
+            None, "--torch-device", show_default="cpu", help="Torch backend of the solver: cpu, cuda or cuda:N."
+        ),
+        device: str | None = deprecated_option("--device", "--torch-device"),
         threads: int = typer.Option(
             1,
             help=f"torch intra-op threads of the solve, 1..{MAX_THREADS} (1: the same plan on any machine; more "
@@ -66,6 +69,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--threads {threads} is out of range: allowed 1..{MAX_THREADS}")
         check_output_path(out, inputs={"SCENARIO": scenario_path})
         settings = parse_settings(set_)
+        torch_device = renamed_option(torch_device, device, "--torch-device", "--device") or "cpu"
 
         from nomasplit.data.files import load_scenario, save
         from nomasplit.solvers import get_algorithm, solve
@@ -75,7 +79,7 @@ def register(app: typer.Typer) -> None:
         with console.status(
             f"solving with {algorithm} ({scenario.num_users} users, {scenario.num_subchannels} subchannels)"
         ):
-            plan = solve(scenario, algorithm, settings=settings, seed=seed, device=device, threads=threads)
+            plan = solve(scenario, algorithm, settings=settings, seed=seed, device=torch_device, threads=threads)
         info = plan.solver
         assert info is not None
         if info.objective is None or not math.isfinite(info.objective):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from nomasplit.data.hashing import sha256_of
 from nomasplit.data.scenario import Scenario
@@ -41,15 +41,28 @@ class SplitHistory(BaseModel):
     stop_reason: str = ""
 
 
+def _old_device_key(schema: dict[str, Any]) -> None:
+    """The schema also accepts ``device``, the old name of ``torch_device`` (read until 0.3)."""
+    schema["properties"]["device"] = {
+        "deprecated": True,
+        "description": "old name of torch_device (read until 0.3)",
+        "type": "string",
+    }
+
+
 class SolveInfo(BaseModel):
     """How a plan was obtained (scipy ``OptimizeResult`` in spirit)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, json_schema_extra=_old_device_key)
 
     algorithm: str
     settings: dict[str, Any] = Field(default_factory=dict)
     seed: int | None = None
-    device: str = "cpu"
+    torch_device: str = Field(
+        default="cpu",
+        validation_alias=AliasChoices("torch_device", "device"),
+        description="torch backend the plan was computed on ('device', its old name, is read until 0.3)",
+    )
     nomasplit_version: str = ""
     success: bool = True
     message: str = ""

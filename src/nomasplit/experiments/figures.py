@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from nomasplit.data.files import validate_strict
 from nomasplit.data.hashing import sha256_of
@@ -277,7 +277,11 @@ class ReproductionSettings(BaseModel):
     algorithm_settings: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="settings per algorithm name, passed to solve()"
     )
-    device: str = "cpu"
+    torch_device: str = Field(
+        default="cpu",
+        validation_alias=AliasChoices("torch_device", "device"),
+        description="torch backend of the solvers, cpu or cuda ('device', its old name, is read until 0.3)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ReproductionSettings:
@@ -313,7 +317,7 @@ class ReproductionSettings(BaseModel):
         raise KeyError(name)
 
     def settings_hash(self) -> str:
-        """Short hash of the settings common to all tasks: base config, algorithm settings, device, and the
+        """Short hash of the settings common to all tasks: base config, algorithm settings, torch device, and the
         fingerprint of the code (:mod:`~nomasplit.experiments.fingerprint`): results of older code are kept apart.
 
         Each task's own hash adds its point's full configuration and seed, so the sweeps, the seeds and the
@@ -323,7 +327,7 @@ class ReproductionSettings(BaseModel):
             schema_version=RESULT_SCHEMA,
             base=self.base,
             algorithm_settings=self.algorithm_settings,
-            device=self.device,
+            device=self.torch_device,  # the key keeps its old name: the rename alone orphans no result
             code=code_fingerprint(),
         )
         return sha256_of(payload)[:16]

@@ -58,7 +58,7 @@ class Task(BaseModel):
     seed: int
     config: dict[str, Any]
     algorithm_settings: dict[str, Any]
-    device: str
+    torch_device: str
     settings_hash: str
 
     @functools.cached_property
@@ -71,7 +71,7 @@ class Task(BaseModel):
                 "seed": self.seed,
                 "algorithm": self.algorithm,
                 "algorithm_settings": self.algorithm_settings,
-                "device": self.device,
+                "device": self.torch_device,  # the key keeps its old name: the rename alone orphans no result
                 "code": code_fingerprint(),
             }
         )[:24]
@@ -119,7 +119,7 @@ def build_tasks(settings: ReproductionSettings) -> list[Task]:
                         seed=seed,
                         config=config,
                         algorithm_settings=settings.algorithm_settings.get(algorithm, {}),
-                        device=settings.device,
+                        torch_device=settings.torch_device,
                         settings_hash=settings_hash,
                     )
                     tasks.append(task)
@@ -146,8 +146,8 @@ def run_task(task: Task) -> dict[str, Any]:
 
     start = time.perf_counter()
     scenario = _scenario(json.dumps(task.config, sort_keys=True), task.seed)
-    plan = solve(scenario, task.algorithm, settings=task.algorithm_settings, seed=task.seed, device=task.device)
-    result = evaluate(scenario, plan, device=task.device)
+    plan = solve(scenario, task.algorithm, settings=task.algorithm_settings, seed=task.seed, device=task.torch_device)
+    result = evaluate(scenario, plan, device=task.torch_device)
     info = plan.solver
     assert info is not None  # solve() always records how the plan was made
     totals = result.totals

@@ -20,11 +20,13 @@ def resolve_torch_device(name: str | torch.device) -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError):
-        raise InputError(f"device {name!r} is not a torch device; allowed: cpu, cuda, cuda:N") from None
+        raise InputError(f"{name!r} is not a torch device; allowed: cpu, cuda, cuda:N") from None
     if device.type not in ("cpu", "cuda"):
-        raise InputError(f"device {name!r} is not supported; allowed: cpu, cuda, cuda:N")
+        raise InputError(f"torch device {name!r} is not supported; allowed: cpu, cuda, cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {name!r} asked for, but CUDA is not available on this machine; use --device cpu")
+        raise InputError(
+            f"torch device {name!r} asked for, but CUDA is not available on this machine; use --torch-device cpu"
+        )
     return device
 
 

@@ -102,7 +102,7 @@ def solve(
         algorithm=algorithm,
         settings=parsed.model_dump(mode="json"),
         seed=seed,
-        device=str(model.device),
+        torch_device=str(model.device),
         nomasplit_version=__version__,
         success=success,
         message=message,
