@@ -19,7 +19,7 @@ from nomasplit.data.files import save
 from nomasplit.data.hashing import sha256_of
 from nomasplit.data.plan import Plan
 from nomasplit.errors import InputError
-from nomasplit.experiments.online import COLUMNS, oracle_settings, run_online, small_network
+from nomasplit.experiments.online import COLUMNS, WARM_SETTINGS, oracle_settings, run_online, small_network
 from nomasplit.generate import generate_scenario, load_config
 from nomasplit.generate.dynamics import (
     DynamicsConfig,
@@ -27,13 +27,15 @@ from nomasplit.generate.dynamics import (
     dynamics_reference_markdown,
     jakes_correlation,
     load_simulation_config,
+    parse_dynamics,
     simulate_snapshots,
 )
 from nomasplit.generate.topology import distances_m
+from nomasplit.io import read_yaml
 from nomasplit.model.evaluate import find_violations, plan_from_decision
 from nomasplit.model.system import SystemModel
 from nomasplit.solvers import solve
-from nomasplit.solvers.search.warm_start import map_decision, mapped_plan, user_ids_of
+from nomasplit.solvers.search.warm_start import map_decision, mapped_plan, user_ids_of, warm_path_starts
 
 #: A lighter solve for the tests that only need some plan.
 QUICK = {"max_iterations": 0, "refine_iterations": 0, "finalists": 1, "baseline_starts": False, "improve_starts": 1}
@@ -176,30 +178,58 @@ def test_mapping_keeps_users_drops_gone_ones_and_is_feasible(moving: tuple) -> N
     assert kept_same >= kept - 2 * 3  # only the users that changed cell may lose their subchannel
 
 
-def test_warm_start_is_never_worse_than_the_mapped_previous_plan(moving: tuple) -> None:
+@pytest.mark.parametrize("warm_path", [False, True])
+def test_warm_start_is_never_worse_than_the_mapped_previous_plan(moving: tuple, warm_path: bool) -> None:
     first, second, plan = moving
     model = SystemModel(second)
     with torch.no_grad():
         mapped_value = float(model.objective(map_decision(plan, first, model)).item())
-    settings = {**QUICK, "improve_starts": 1, "improve_max_rounds": 0}  # no improvement: the choice alone
+    settings = {**QUICK, "improve_starts": 1, "improve_max_rounds": 0, "warm_path": warm_path}  # the choice alone
     warm = solve(second, settings=settings, start=plan, start_scenario=first)
     assert warm.solver is not None and warm.solver.objective is not None
     assert warm.solver.objective <= mapped_value
     assert "previous plan" in warm.solver.extra["starts"]
     assert warm.solver.extra["starts"]["previous plan"] == pytest.approx(mapped_value, rel=1e-12)
+    assert warm.solver.extra.get("warm_path", False) is warm_path
 
 
-def test_warm_start_on_an_unchanged_network_keeps_the_cold_plan() -> None:
+def test_the_warm_paths_starts_are_feasible_plans_of_the_new_slot(moving: tuple) -> None:
+    first, second, plan = moving
+    model = SystemModel(second)
+    starts = warm_path_starts(model, map_decision(plan, first, model))
+    assert [name for name, _ in starts][:2] == ["previous plan", "previous plan, rematched"]
+    assert len(starts) == 3 and starts[2][0].startswith("every user at split ")
+    for _, decision in starts:
+        assert find_violations(second, Plan(users=plan_from_decision(model, decision))) == []
+    # the rematched start keeps every split and power of the mapped plan, for the users it can still serve
+    mapped, rematched = starts[0][1], starts[1][1]
+    served = model.offloads(rematched.split)
+    assert torch.equal(rematched.split[served], mapped.split[served])
+    assert torch.equal(rematched.uplink_power_w, mapped.uplink_power_w)
+
+
+@pytest.mark.parametrize("settings", [{}, WARM_SETTINGS], ids=["full", "warm path"])
+def test_warm_start_on_an_unchanged_network_keeps_the_cold_plan(settings: dict) -> None:
     """Nothing changed: the warm solve makes the same discrete plan (splits and subchannels) as the cold one.
     Its Gamma may be lower by a hair, never higher: the improvement phase polishes the cold plan's powers again
     (the cold plan's polish stops at its iteration cap), so exact equality of Gamma is not the property."""
     scenario = generate_scenario(small_config(), seed=3)
     cold = solve(scenario)
-    warm = solve(scenario, start=cold)
+    warm = solve(scenario, settings=settings, start=cold)
     assert cold.solver is not None and warm.solver is not None
     assert discrete(warm) == discrete(cold)
     assert warm.solver.objective <= cold.solver.objective
     assert warm.solver.objective == pytest.approx(cold.solver.objective, rel=1e-3)
+
+
+def test_an_uncertified_solve_is_the_same_plan_without_bound_or_hash() -> None:
+    scenario = generate_scenario(small_config(), seed=4)
+    certified = solve(scenario, settings=QUICK)
+    lean = solve(scenario, settings=QUICK, certify=False)
+    assert certified.solver is not None and lean.solver is not None
+    assert discrete(lean) == discrete(certified) and lean.solver.objective == certified.solver.objective
+    assert certified.solver.bound is not None and certified.scenario_sha256 == sha256_of(scenario)
+    assert lean.solver.bound is None and lean.solver.gap is None and lean.scenario_sha256 is None
 
 
 def test_a_plan_for_another_network_is_refused(moving: tuple) -> None:
@@ -354,10 +384,24 @@ def test_static_mapping_of_a_plan_keeps_it_when_nothing_changed() -> None:
 # --- docs/online.md ----------------------------------------------------------------------------------------
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "online.md"
+SCENARIO_DOCS = DOCS.with_name("scenarios.md")
 
 
-def test_the_docs_table_of_dynamics_keys_is_the_config_itself() -> None:
-    assert dynamics_reference_markdown() in DOCS.read_text(encoding="utf-8")
+@pytest.mark.parametrize("page", [DOCS, SCENARIO_DOCS], ids=["online.md", "scenarios.md"])
+def test_the_docs_table_of_dynamics_keys_is_the_config_itself(page: Path) -> None:
+    assert dynamics_reference_markdown() in page.read_text(encoding="utf-8")
+
+
+def test_the_scenario_docs_dynamics_example_spells_out_the_defaults(tmp_path: Path) -> None:
+    text = SCENARIO_DOCS.read_text(encoding="utf-8")
+    section = text[text.index("## The `dynamics` section") :]
+    yaml_text = re.search(r"```yaml\n(.*?)```", section, flags=re.S)
+    assert yaml_text is not None
+    path = tmp_path / "dynamics.yaml"
+    path.write_text(yaml_text.group(1))
+    data = read_yaml(path)
+    assert parse_dynamics(data["dynamics"]) == DynamicsConfig()
+    assert set(data["dynamics"]) < set(DynamicsConfig.model_fields)
 
 
 def test_the_docs_config_is_the_small_network_and_its_python_runs(tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ slot 0 itself. Policies:
   (:func:`~nomasplit.solvers.search.warm_start.mapped_plan`: kept users keep their decision, new users run Device-Only,
   conflicts at an AP are repaired), without any optimisation.
 - ``warm``: ``solve(snapshot, start=previous plan)`` every slot with :data:`WARM_SETTINGS` over the base
-  settings (a small work budget: one improved start, no kicks, no group search, no baseline starts).
+  settings: ``ligd``'s warm path (no relaxed sweep, no baseline starts; the search from the mapped previous plan
+  and two rematched variants of it, :func:`~nomasplit.solvers.search.warm_start.warm_path_starts`) under a small
+  work budget.
 - ``cold``: ``solve(snapshot)`` every slot with the base settings (``ligd``'s defaults unless given).
 - ``every-k``: a cold solve every ``every`` slots, the static mapping in between.
 - ``oracle``: a cold solve with ten times the work (:func:`oracle_settings`).
@@ -18,6 +20,9 @@ much (a handover, a model reload). A re-planning policy then adopts its new plan
 ``Gamma_new + c changed_new < Gamma_kept + c changed_kept`` against the previous plan carried over (as
 ``static`` would), so that small gains do not move many users. Each row records ``Gamma`` itself (``objective``)
 and ``objective_with_churn`` = ``Gamma + c changed_users``.
+
+Every solve runs with ``certify=False`` (no certified lower bound, no scenario hash: the table records neither),
+so ``replan_s`` is the planning alone, for every policy alike.
 
 One row per slot and policy; the columns are :data:`COLUMNS`.
 """
@@ -48,18 +53,20 @@ from nomasplit.solvers.search.warm_start import mapped_plan, previous_index, sta
 
 POLICIES = ("static", "warm", "cold", "every-k", "oracle")
 
-#: The warm re-plan's work budget, over the base settings: the sweep's descents are cut to one evaluation per
-#: split and one finalist, and the improvement phase improves only the best start (the mapped previous plan
-#: where it is best) for at most 20 rounds, without kicks, group search or baseline starts.
+#: The warm re-plan's work budget, over the base settings: ``ligd``'s warm path (the search from the mapped previous
+#: plan and two rematched variants of it; no relaxed sweep, no baseline starts), the best start improved for at
+#: most 2 rounds and its powers and compute units polished for at most 3 iterations, no kicks, no group search.
+#: Measured (docs/online.md, "Benchmark"): about 50 ms at 30 users and about 1 s at the paper's scale on one core,
+#: within a fraction of a percent of a cold solve where the channels are correlated between slots, several percent
+#: above it where the small-scale fading is new every slot.
 WARM_SETTINGS: dict[str, Any] = {
-    "max_iterations": 0,
-    "refine_iterations": 0,
-    "finalists": 1,
-    "baseline_starts": False,
+    "warm_path": True,
+    "phase": "custom",
     "improve_starts": 1,
     "kicks": 0,
     "group_search": False,
-    "improve_max_rounds": 20,
+    "improve_max_rounds": 2,
+    "polish_iterations": 3,
 }
 
 #: How much more work the oracle gets than a cold solve.
@@ -104,7 +111,7 @@ def oracle_settings(base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     settings = validate_as(LigdSettings, dict(base or {}), "ligd settings")
     custom = (settings.improve_starts, settings.kicks, settings.group_search)
     phase = PHASES.get("thorough" if settings.phase == "auto" else settings.phase, custom)
-    starts, kicks, group_search = phase
+    starts, kicks, group_search = phase[:3]
     oracle = {
         **dict(base or {}),
         "phase": "custom",
@@ -229,22 +236,24 @@ def run_online(
             replanned = True
             if state is None:
                 if policy == "oracle":
-                    plan = solve(scenario, settings=oracle, seed=0)
+                    plan = solve(scenario, settings=oracle, seed=0, certify=False)
                 elif initial_plan is not None:
                     start_decision(initial_plan, scenario, model)  # InputError unless it is slot 0's plan
                     plan, replanned = initial_plan, False
                 else:
                     if shared is None:
                         begun = time.perf_counter()
-                        shared = (solve(scenario, settings=base, seed=0), time.perf_counter() - begun)
+                        shared = (solve(scenario, settings=base, seed=0, certify=False), time.perf_counter() - begun)
                     plan = shared[0]
                     started = time.perf_counter() - shared[1]  # every policy's slot 0 is that cold solve
             elif policy == "static" or (policy == "every-k" and slot % every):
                 plan, replanned = mapped_plan(state.plan, state.scenario, scenario, model=model), False
             elif policy == "warm":
-                plan = solve(scenario, settings=warm, start=state.plan, start_scenario=state.scenario, seed=0)
+                plan = solve(
+                    scenario, settings=warm, start=state.plan, start_scenario=state.scenario, seed=0, certify=False
+                )
             else:
-                plan = solve(scenario, settings=oracle if policy == "oracle" else base, seed=0)
+                plan = solve(scenario, settings=oracle if policy == "oracle" else base, seed=0, certify=False)
             changed = 0 if state is None else changed_users(state.plan, state.scenario, plan, scenario)
             if churn_cost > 0 and state is not None and replanned:
                 kept = mapped_plan(state.plan, state.scenario, scenario, model=model)
