@@ -3,7 +3,7 @@
 Each plot concatenates the per-candidate histories (split 1, 2, ..., F) of one solve: the x axis counts
 gradient iterations over the whole sweep, the y axis is the relaxed Gamma (log scale).
 
-    python -m benchmarks.solver_convergence --out docs/img [--seed 0] [--device cpu]
+    python -m benchmarks.solver_convergence --out docs/img [--seed 0] [--torch-device cpu]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
-from benchmarks.solver_common import MODELS, small
+from benchmarks.solver_common import MODELS, add_torch_device_option, small, torch_device
 from nomasplit.solvers import solve
 
 ALGORITHMS = ("ligd-paper", "gd-paper", "ligd")
@@ -27,11 +27,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/img"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
+    add_torch_device_option(parser)
     parser.add_argument(
         "--threads", type=int, default=1, help="torch intra-op threads (1: see docs/benchmarks/solvers.md)"
     )
     args = parser.parse_args()
+    device = torch_device(parser, args)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     print("| model | algorithm | relaxed Gamma | rounded | final Gamma | split | iterations | time [s] |")
@@ -40,7 +41,7 @@ def main() -> None:
         scenario = small(args.seed, model)
         figure, axis = plt.subplots(figsize=(8, 4))
         for algorithm in ALGORITHMS:
-            plan = solve(scenario, algorithm, seed=args.seed, device=args.device)
+            plan = solve(scenario, algorithm, seed=args.seed, device=device)
             info = plan.solver
             assert info is not None
             xs: list[int] = []

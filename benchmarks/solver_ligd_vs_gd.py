@@ -4,7 +4,7 @@ Over the three models and ``--seeds`` seeds of a small instance of the paper's s
 and report medians of the total gradient iterations over all split candidates and of the wall time, and the
 median of the per-instance ratios GD / Li-GD (both measured in the same run, on the same instance).
 
-    python -m benchmarks.solver_ligd_vs_gd [--seeds 10] [--device cpu]
+    python -m benchmarks.solver_ligd_vs_gd [--seeds 10] [--torch-device cpu]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import statistics
 
 import torch
 
-from benchmarks.solver_common import MODELS, small
+from benchmarks.solver_common import MODELS, add_torch_device_option, small, torch_device
 from nomasplit.solvers import solve
 
 #: (Li-GD name, GD name, settings of both, extra settings of the GD run, label)
@@ -35,12 +35,13 @@ PAIRS: tuple[tuple[str, str, dict, dict, str], ...] = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--device", default="cpu")
+    add_torch_device_option(parser)
     parser.add_argument(
         "--threads", type=int, default=1, help="torch intra-op threads (1: see docs/benchmarks/solvers.md)"
     )
     parser.add_argument("--pairs", type=int, default=len(PAIRS), help="run only the first N pairs")
     args = parser.parse_args()
+    device = torch_device(parser, args)
     torch.set_num_threads(args.threads)
     print(
         "| model | Li-GD variant | median iterations Li-GD | median iterations GD | median ratio GD/Li-GD "
@@ -53,9 +54,9 @@ def main() -> None:
             rows = []
             for seed in range(args.seeds):
                 scenario = small(seed, model)
-                warm = solve(scenario, warm_name, settings=both, seed=seed, device=args.device).solver
+                warm = solve(scenario, warm_name, settings=both, seed=seed, device=device).solver
                 cold_settings = {**both, **cold_extra}
-                cold = solve(scenario, cold_name, settings=cold_settings, seed=seed, device=args.device).solver
+                cold = solve(scenario, cold_name, settings=cold_settings, seed=seed, device=device).solver
                 assert warm is not None and cold is not None
                 rows.append((warm, cold))
             med = statistics.median

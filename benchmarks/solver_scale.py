@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import yaml
 
-from benchmarks.solver_common import scenario
+from benchmarks.solver_common import add_torch_device_option, scenario, torch_device
 from nomasplit.solvers import solve
 
 #: The repository root: the child process runs ``python -m benchmarks.solver_scale child`` there.
@@ -61,10 +61,10 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(spec["threads"])
     instance = scenario(spec["seed"], **spec["config"])
     warm = scenario(spec["seed"], num_aps=2, users_per_ap=5, num_subchannels=4, model=spec["config"]["model"])
-    solve(warm, spec["algorithm"], settings=spec["settings"], device=spec["device"])
+    solve(warm, spec["algorithm"], settings=spec["settings"], device=spec["torch_device"])
     before = current_rss_mib()
     start = time.perf_counter()
-    plan = solve(instance, spec["algorithm"], settings=spec["settings"], device=spec["device"], seed=spec["seed"])
+    plan = solve(instance, spec["algorithm"], settings=spec["settings"], device=spec["torch_device"], seed=spec["seed"])
     wall = time.perf_counter() - start
     info = plan.solver
     assert info is not None
@@ -113,16 +113,16 @@ def print_row(row: dict[str, Any]) -> None:
     evals = row["objective_evaluations"]
     per_eval = row["wall_time_s"] / evals if evals else float("nan")
     print(
-        f"| {row['algorithm']} | {row['threads']} | {row['num_users']} | {row['num_subchannels']} | {row['device']} | "
-        f"{row['wall_time_s']:.1f} | {evals} | {per_eval * 1e3:.0f} | {row['peak_rss_mib']:.0f} | "
-        f"{row['rss_before_mib']:.0f} | {row['objective']:.5g} | {row['chosen_split']} | "
+        f"| {row['algorithm']} | {row['threads']} | {row['num_users']} | {row['num_subchannels']} | "
+        f"{row['torch_device']} | {row['wall_time_s']:.1f} | {evals} | {per_eval * 1e3:.0f} | "
+        f"{row['peak_rss_mib']:.0f} | {row['rss_before_mib']:.0f} | {row['objective']:.5g} | {row['chosen_split']} | "
         f"{row['offloading_users']} | {json.dumps(row['settings'])} |",
         flush=True,
     )
 
 
 HEADER = (
-    "| algorithm | threads | users | subchannels | device | wall time [s] | objective evaluations | "
+    "| algorithm | threads | users | subchannels | torch device | wall time [s] | objective evaluations | "
     "ms per evaluation | peak RSS [MiB] | RSS before solve [MiB] | Gamma | split | offloading users | settings |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("mode", choices=["paper", "growth"])
     parser.add_argument("--algorithm", action="append", default=[])
     parser.add_argument("--set", action="append", default=[], help="ALGORITHM:key=value")
-    parser.add_argument("--device", default="cpu")
+    add_torch_device_option(parser)
     parser.add_argument(
         "--threads", type=int, default=1, help="torch intra-op threads (1: see docs/benchmarks/solvers.md)"
     )
@@ -148,6 +148,7 @@ def main() -> None:
         "--config", action="append", default=[], help="KEY=VALUE override of the paper configuration (YAML value)"
     )
     args = parser.parse_args()
+    device = torch_device(parser, args)
     overrides = {key: scalar(value) for key, _, value in (item.partition("=") for item in args.config)}
     algorithms = args.algorithm or ["ligd"]
     print(HEADER)
@@ -157,7 +158,7 @@ def main() -> None:
         base = {
             "algorithm": algorithm,
             "settings": settings,
-            "device": args.device,
+            "torch_device": device,
             "seed": args.seed,
             "threads": args.threads,
         }
@@ -195,7 +196,7 @@ def main() -> None:
                     label=f"{algorithm}: s per evaluation",
                 )
             axis.set_xlabel(key.replace("num_", "number of "))
-            axis.set_title(f"growth with {sweep} ({fixed}, VGG16, {args.device})")
+            axis.set_title(f"growth with {sweep} ({fixed}, VGG16, {device})")
             axis.legend(fontsize=8)
         figure.tight_layout()
         args.plot.parent.mkdir(parents=True, exist_ok=True)

@@ -104,7 +104,7 @@ def test_solver_scale_child_measures_one_solve(tmp_path: Path) -> None:
     spec = {
         "algorithm": "ligd",
         "settings": {"max_iterations": 1},
-        "device": "cpu",
+        "torch_device": "cpu",
         "seed": 0,
         "threads": 1,
         "config": {"num_aps": 2, "users_per_ap": 2, "num_subchannels": 2, "model": "nin"},
@@ -121,3 +121,23 @@ def test_fuzz_cli_runs_a_short_budget(tmp_path: Path) -> None:
     )
     assert re.search(r"fuzzed \d+ command lines .*: 0 failing", out), out
     assert json.loads(found.read_text(encoding="utf-8")) == []
+
+
+def test_solver_benchmarks_take_torch_device_and_its_deprecated_name(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from benchmarks.solver_common import add_torch_device_option, torch_device
+
+    parser = argparse.ArgumentParser()
+    add_torch_device_option(parser)
+    assert "--torch-device" in parser.format_help() and "--device" not in parser.format_help()
+    assert torch_device(parser, parser.parse_args([])) == "cpu"
+    assert torch_device(parser, parser.parse_args(["--torch-device", "cuda"])) == "cuda"
+    assert capsys.readouterr().err == ""
+    assert torch_device(parser, parser.parse_args(["--device", "cuda"])) == "cuda"
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: '--device' is deprecated and goes in nomasplit 0.3; use '--torch-device'"
+    ]
+    with pytest.raises(SystemExit) as exited:
+        torch_device(parser, parser.parse_args(["--device", "cpu", "--torch-device", "cpu"]))
+    assert exited.value.code == 2 and "give --torch-device only" in capsys.readouterr().err
