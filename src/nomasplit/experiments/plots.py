@@ -21,6 +21,7 @@ _MARKERS = {
     "dnn-surgery": "D",
     "ecc-oma": "o",
     "ecc-noma": "*",
+    "ligd-paper": "x",
 }
 _LINESTYLES: tuple[str | tuple[int, tuple[int, ...]], ...] = (
     "-",
