@@ -346,7 +346,7 @@ STUBS: list[tuple[str, str, Callable[..., Any]]] = [
     ("nomasplit.generate", "generate_to_file", _reached),
     ("nomasplit.measure.profile", "profile_network", _reached),
     ("nomasplit.measure.profile", "profile_model", _reached),
-    ("nomasplit.cli.measure_view", "measure_with_units", _reached),
+    ("nomasplit.cli.profile_cmd", "measure_with_units", _reached),
 ]
 
 

@@ -2,10 +2,15 @@
 
 A chain model (an ``nn.Sequential``, or a trace that is one chain) is profiled unit by unit; a DAG model (a
 ResNet, a MobileNetV2, a user's network with branches or skip connections) from its graph, with the live set
-at each split point (``nomasplit.measure.graph``)."""
+at each split point (``nomasplit.measure.graph``). ``--measure --units`` times a chain with r threads and fits
+``lambda(r)`` (:func:`measure_with_units`).
+
+torch is imported inside the functions only: ``nomasplit --help`` must not import it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +23,9 @@ from nomasplit.errors import InputError
 from nomasplit.io import check_output_path
 
 if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
     from nomasplit.data.profile import ModelProfile
 
 #: ``nomasplit.measure.options.DEFAULT_WARMUP`` / ``DEFAULT_REPEATS`` (repeated here: measure imports torch).
@@ -57,6 +65,79 @@ def profile_table(profile: ModelProfile) -> Table:
         total.append(f"{sum(layer.measured_latency_s or 0.0 for layer in profile.layers) * 1e3:.3f}")
     table.add_row(*total, style="bold")
     return table
+
+
+def check_units_options(
+    measure: bool, units_text: str | None, timings: Path | None, out: Path | None = None
+) -> list[int] | None:
+    """The parsed ``--units``, after checking it goes with ``--measure`` and ``--timings`` (an output other
+    than ``out``, through the output boundary)."""
+    from nomasplit.measure.timing import parse_units
+
+    if units_text is None:
+        if timings is not None:
+            raise InputError("--timings goes with --measure --units")
+        return None
+    if not measure:
+        raise InputError("--units goes with --measure")
+    if timings is None:
+        raise InputError("--units needs --timings FILE.json for the measurement")
+    check_output_path(timings, outputs={"--out": out}, option="--timings")
+    return parse_units(units_text)
+
+
+def measure_with_units(
+    module: nn.Sequential,
+    shape: Sequence[int],
+    profile: ModelProfile,
+    units: list[int],
+    dtype: torch.dtype,
+    warmup: int,
+    repeats: int,
+    timings: Path,
+) -> ModelProfile:
+    """Measure, write ``timings``, print the table; return the profile with the one-thread unit medians."""
+    from nomasplit.data.files import save
+    from nomasplit.measure.timing import measure_unit_latencies
+
+    measurement = measure_unit_latencies(
+        module, shape, name=profile.model, units=units, dtype=dtype, warmup=warmup, repeats=repeats
+    )
+    save(timings, measurement)
+    fit = measurement.compensation.source["fit"]
+    table = Table(title=f"{profile.model}: whole forward pass with r threads (median of {repeats}, IQR)")
+    table.add_column("r", justify="right")
+    table.add_column("latency ms", justify="right")
+    table.add_column("IQR ms", justify="right")
+    table.add_column("T(1)/T(r)", justify="right")
+    table.add_column("lambda(r) table", justify="right")
+    table.add_column("Amdahl", justify="right")
+    for index, timing in enumerate(measurement.timings):
+        table.add_row(
+            str(timing.units),
+            f"{timing.total_latency_s * 1e3:.3f}",
+            f"{timing.total_spread_s * 1e3:.3f}",
+            f"{fit['measured_speedup'][index]:.3f}",
+            f"{fit['table_speedup'][index]:.3f}",
+            f"{fit['amdahl_speedup'][index]:.3f}",
+        )
+    console.print(table)
+    console.print(
+        f"lambda fit error: table {fit['table_max_relative_error']:.1%}, Amdahl (f = "
+        f"{fit['amdahl_parallel_fraction']:.3f}) {fit['amdahl_max_relative_error']:.1%}; "
+        f"load average {measurement.host['load_average_before'][0]} before, "
+        f"{measurement.host['load_average_after'][0]} after; wrote {timings}"
+    )
+    one = measurement.at_units(1).unit_latency_s
+    layers = [
+        layer.model_copy(update={"measured_latency_s": seconds})
+        for layer, seconds in zip(profile.layers, one, strict=True)
+    ]
+    source = {
+        **profile.source,
+        "latency": {"method": "one-thread row of --units", "timings": str(timings), **measurement.host},
+    }
+    return profile.model_copy(update={"layers": layers, "source": source})
 
 
 def register(app: typer.Typer) -> None:
@@ -107,7 +188,6 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"give either MODEL ({', '.join(MODEL_NAMES)}) or --model package.module:attr")
         check_output_path(out, outputs={"--timings": timings})
 
-        from nomasplit.cli.measure_view import check_units_options, measure_with_units
         from nomasplit.data.files import save
         from nomasplit.measure.chain import as_chain, is_dag
         from nomasplit.measure.options import parse_dtype, parse_input_shape
