@@ -1753,3 +1753,346 @@ def test_a_direction_without_gain_leaves_every_user_on_the_device(algorithm: str
     assert plan.solver is not None and plan.solver.success
     assert all(user.uplink_subchannel is None for user in plan.users)
     assert plan.solver.bound == pytest.approx(plan.solver.objective, rel=1e-12)
+
+
+# --- issue 28: tensor files at the input boundary -----------------------------------------------------------------
+
+#: Device-Only on nin (F = 9): the whole model runs here, no edge needed.
+NIN_DEVICE_ONLY = ["device", "run", "--model", "nin", "--split", "9"]
+
+
+def _nin_input() -> np.ndarray:
+    """A valid input of nin: [1, 3, 32, 32] float32 (12,288 bytes)."""
+    return np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+
+
+def _safetensors_bytes(path: Path, header: dict[str, Any], data: bytes) -> Path:
+    """A safetensors file written byte by byte: the header's length (8 bytes, little-endian), the JSON header,
+    the data."""
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+    return path
+
+
+def _nin_weights() -> dict[str, torch.Tensor]:
+    from nomasplit import zoo
+
+    return {key: value.contiguous() for key, value in zoo.build_model("nin", seed=3).state_dict().items()}
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".safetensors"])
+def test_a_valid_input_tensor_passes_the_boundary(tmp_path: Path, suffix: str) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / f"x{suffix}"
+    if suffix == ".npy":
+        np.save(path, _nin_input()[0])  # without the batch dimension
+    else:
+        save_file({"input": torch.from_numpy(_nin_input())}, str(path))
+    result = runner.invoke(app, [*NIN_DEVICE_ONLY, "--input", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "matches the full local model" in result.output
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".safetensors"])
+def test_an_input_tensor_past_its_limit_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    """A valid nin input (12 KiB) against an input-tensor limit of 4 KiB: refused on its size, with the limit's
+    name (the rule is the same at the real 64 MiB)."""
+    from safetensors.torch import save_file
+
+    import nomasplit.io as nio
+
+    monkeypatch.setattr(nio, "FILE_LIMITS", nio.FILE_LIMITS._replace(max_input_tensor_bytes=4096))
+    path = tmp_path / f"x{suffix}"
+    if suffix == ".npy":
+        np.save(path, _nin_input())
+    else:
+        save_file({"input": torch.from_numpy(_nin_input())}, str(path))
+    opened: list[str] = []
+    real_open = Path.open
+
+    def recording_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        opened.append(str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", recording_open)
+    result = runner.invoke(app, [*NIN_DEVICE_ONLY, "--input", str(path)])
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result)
+    assert f"--input {path}: the file ({path.stat().st_size:,} bytes) is larger than the limit of 4,096 bytes" in line
+    assert "FILE_LIMITS.max_input_tensor_bytes" in line
+    assert str(path) not in opened  # refused on its size alone
+
+
+@pytest.mark.parametrize(
+    ("option", "limit"), [("--input", "max_input_tensor_bytes"), ("--weights", "max_weights_bytes")]
+)
+def test_a_tensor_file_past_the_real_limit_is_refused_unread(tmp_path: Path, option: str, limit: str) -> None:
+    """A sparse file just past the real limit (64 MiB for an input, 2 GiB for weights): refused in milliseconds."""
+    from nomasplit.io import FILE_LIMITS
+
+    path = tmp_path / f"large-{option[2:]}.safetensors"
+    with path.open("wb") as handle:
+        handle.truncate(getattr(FILE_LIMITS, limit) + 1)
+    started = time.perf_counter()
+    result = runner.invoke(app, [*NIN_DEVICE_ONLY, option, str(path)])
+    assert result.exit_code == 2 and time.perf_counter() - started < 5
+    line = _one_error_line(result)
+    assert f"is larger than the limit of {getattr(FILE_LIMITS, limit):,} bytes" in line and limit in line, line
+
+
+@pytest.mark.parametrize("option", ["--input", "--weights"])
+@pytest.mark.parametrize(
+    ("offsets", "data_bytes", "message"),
+    [
+        ([0, 4 * 10**12], 16, "lies beyond the file's 16 bytes of data"),
+        ([0, 16], 16, "is 4,000,000,000,000 bytes, its data_offsets [0, 16] span 16"),
+    ],
+)
+def test_a_safetensors_header_declaring_a_huge_tensor_is_refused(
+    tmp_path: Path, option: str, offsets: list[int], data_bytes: int, message: str
+) -> None:
+    """A 100-byte file whose header declares a [10^6, 10^6] float32 tensor (4 TB): refused from its header,
+    before any tensor is allocated."""
+    name = "input" if option == "--input" else next(iter(_nin_weights()))
+    header = {name: {"dtype": "F32", "shape": [1_000_000, 1_000_000], "data_offsets": offsets}}
+    path = _safetensors_bytes(tmp_path / "huge.safetensors", header, bytes(data_bytes))
+    result = runner.invoke(app, [*NIN_DEVICE_ONLY, option, str(path)])
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result)
+    assert f"{option} {path}: tensor {name!r}" in line and message in line, line
+
+
+def test_a_truncated_npy_is_refused_before_its_data_is_read(tmp_path: Path) -> None:
+    full = tmp_path / "full.npy"
+    np.save(full, _nin_input())
+    path = tmp_path / "truncated.npy"
+    path.write_bytes(full.read_bytes()[:-100])
+    result = runner.invoke(app, [*NIN_DEVICE_ONLY, "--input", str(path)])
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result)
+    assert "declares shape [1, 3, 32, 32] of float32 (12,288 bytes of data), the file holds 12,188: truncated" in line
+
+
+def test_a_file_name_with_a_newline_stays_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad\nname.npy"
+    path.write_bytes(b"\x93NUMPY")  # cut inside its magic string
+    result = runner.invoke(app, [*NIN_DEVICE_ONLY, "--input", str(path)])
+    assert result.exit_code == 2, result.output
+    assert repr(str(path)) in _one_error_line(result)
+
+
+class _Opens:
+    """Unpickled, it creates ``marker``: proof that pickle ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (str(self.marker), "w"))
+
+
+def test_an_object_npy_is_refused_and_never_unpickled(tmp_path: Path) -> None:
+    marker = tmp_path / "pickle-ran"
+    path = tmp_path / "objects.npy"
+    np.save(path, np.array([_Opens(marker)] * 3, dtype=object), allow_pickle=True)
+    result = runner.invoke(app, [*NIN_DEVICE_ONLY, "--input", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "dtype object holds Python objects" in _one_error_line(result)
+    assert not marker.exists()
+    for handle in np.load(path, allow_pickle=True):  # the payload is live: numpy with pickle allowed runs it
+        handle.close()
+    assert marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("dtype", "message"), [("<U4", "dtype <U4 is not numeric"), ("?", "dtype bool is not numeric")]
+)
+def test_a_npy_of_another_kind_is_refused(tmp_path: Path, dtype: str, message: str) -> None:
+    path = tmp_path / "x.npy"
+    np.save(path, np.zeros((1, 3, 32, 32), dtype=dtype))
+    result = runner.invoke(app, [*NIN_DEVICE_ONLY, "--input", str(path)])
+    assert result.exit_code == 2, result.output
+    assert message in _one_error_line(result)
+
+
+def test_an_input_that_is_a_named_pipe_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "pipe.npy"
+    os.mkfifo(path)  # opening it for reading would block until a writer comes
+    result = runner.invoke(app, [*NIN_DEVICE_ONLY, "--input", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "is a named pipe, not a regular file" in _one_error_line(result)
+
+
+def _edited_weights(edit: str) -> dict[str, torch.Tensor]:
+    weights = _nin_weights()
+    first = next(iter(weights))
+    if edit == "renamed":
+        weights["renamed.weight"] = weights.pop(first)
+    elif edit == "shape":
+        weights[first] = torch.zeros(2, 2)
+    else:
+        weights[first] = weights[first].double()
+    return weights
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ("renamed", "keys do not match the model (1 missing ['conv1+relu.0.weight'], 1 unexpected ['renamed.weight'])"),
+        ("shape", "conv1+relu.0.weight has shape [2, 2], the model needs [192, 3, 5, 5]; nothing was loaded"),
+        ("dtype", "conv1+relu.0.weight is float64, the model holds float32; nothing was loaded"),
+    ],
+)
+def test_weights_of_other_keys_shapes_or_dtypes_are_refused_from_the_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: str, message: str
+) -> None:
+    import safetensors
+    from safetensors.torch import save_file
+
+    path = tmp_path / "weights.safetensors"
+    save_file(_edited_weights(edit), str(path))
+
+    def no_load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a tensor was loaded before the header was checked")
+
+    monkeypatch.setattr(safetensors, "safe_open", no_load)
+    result = runner.invoke(app, [*NIN_DEVICE_ONLY, "--weights", str(path)])
+    assert result.exit_code == 2, result.output
+    assert f"--weights {path}: {message}" in _one_error_line(result)
+
+
+def test_weights_through_the_boundary_are_the_weights_saved(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from nomasplit import zoo
+    from nomasplit.runtime.models import load_zoo_model, weights_fingerprint
+
+    path = tmp_path / "weights.safetensors"
+    save_file(_nin_weights(), str(path))
+    assert load_zoo_model("nin", weights=path).weights_sha256 == weights_fingerprint(zoo.build_model("nin", seed=3))
+
+
+def test_an_input_safetensors_of_several_tensors_without_input_is_refused(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "two.safetensors"
+    save_file({"a": torch.zeros(1, 3, 32, 32), "b": torch.zeros(1)}, str(path))
+    result = runner.invoke(app, [*NIN_DEVICE_ONLY, "--input", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "holds 2 tensors ('a', 'b'); name the tensor 'input' or keep only one" in _one_error_line(result)
+
+
+def test_tensor_limits_are_documented() -> None:
+    text = (Path(__file__).parents[1] / "docs" / "formats.md").read_text(encoding="utf-8")
+    assert "| `max_input_tensor_bytes` | 67,108,864 |" in text and "| `max_weights_bytes` | 2,147,483,648 |" in text
+
+
+# --- issue 28: the request deadline as an option, and host name lookups within it ----------------------------------
+
+LOADTEST = ["edge", "loadtest", "--model", "nin", "--split", "3", "--duration-s", "0.5"]
+
+
+def test_timeout_help_states_the_client_s_numbers() -> None:
+    from nomasplit.cli.device_cmd import TIMEOUT_HELP
+    from nomasplit.runtime.client import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S
+
+    assert f"default {DEFAULT_TIMEOUT_S:g} = nomasplit.runtime.client.DEFAULT_TIMEOUT_S" in TIMEOUT_HELP
+    assert f"at most {MAX_TIMEOUT_S:g}" in TIMEOUT_HELP
+
+
+@pytest.mark.parametrize("command", ["device", "loadtest"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "-1", "86400.5", "1e308"])
+def test_timeout_s_is_checked_up_front(command: str, value: str) -> None:
+    head = [*NIN_DEVICE_ONLY[:4], "--split", "3"] if command == "device" else LOADTEST
+    result = runner.invoke(
+        app, [*head, "--edge", "http://127.0.0.1:9", "--timeout-s", value], env={"NOMASPLIT_TOKEN": TOKEN}
+    )
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result)
+    assert "--timeout-s" in line and ("not a finite number" in line or "at most 86400" in line), line
+
+
+@pytest.mark.parametrize("command", ["device", "loadtest"])
+def test_timeout_s_gives_up_on_a_trickling_edge_with_one_line(command: str) -> None:
+    """``--timeout-s 1`` against an edge that trickles its headers for 30 s: exit 1 within a few seconds."""
+    head = [*NIN_DEVICE_ONLY[:4], "--split", "3"] if command == "device" else LOADTEST
+    with _HeaderTrickler() as url:
+        started = time.perf_counter()
+        result = runner.invoke(app, [*head, "--edge", url, "--timeout-s", "1"], env={"NOMASPLIT_TOKEN": TOKEN})
+        elapsed_s = time.perf_counter() - started
+    assert result.exit_code == 1, result.output
+    line = _one_error_line(result)
+    assert "GET /v1/models" in line and "within the overall deadline of 1 s" in line, line
+    assert elapsed_s < 5.0, elapsed_s  # model loading included; the default (120 s) would wait out the trickle
+
+
+def test_load_test_clients_keep_the_deadline() -> None:
+    with _HeaderTrickler() as url:
+        started = time.perf_counter()
+        result = run_load_test(
+            url, TOKEN, model="nin", split=3, intermediate=torch.zeros(1, 4), reference=torch.zeros(1, 10),
+            num_clients=2, duration_s=0.2, timeout_s=1.0,
+        )  # fmt: skip
+        elapsed_s = time.perf_counter() - started
+    assert result.errors == {"no answer deadline": 2} and result.correct == 0
+    assert elapsed_s < 4.0, elapsed_s
+
+
+@pytest.fixture
+def slow_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """``socket.getaddrinfo`` that never answers for ``*.slow.test`` (until the test ends) and fails for
+    ``*.missing.test``: a resolver that hangs, and a name that does not exist, offline."""
+    real = socket.getaddrinfo
+    release = threading.Event()
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(host).endswith(".slow.test"):
+            release.wait(60.0)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        if str(host).endswith(".missing.test"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield release
+    release.set()
+
+
+def test_a_host_name_lookup_that_hangs_meets_the_overall_deadline(slow_resolver: threading.Event) -> None:
+    with EdgeClient("http://edge.slow.test:8000", TOKEN, timeout_s=1.0) as client:
+        started = time.perf_counter()
+        with pytest.raises(EdgeError) as info:
+            client.health()
+        elapsed_s = time.perf_counter() - started
+    assert info.value.code == "deadline", info.value
+    assert "within the overall deadline of 1 s" in str(info.value)
+    assert 0.9 <= elapsed_s < 2.0, elapsed_s
+
+
+def test_device_run_gives_up_on_a_hanging_lookup_with_one_line(slow_resolver: threading.Event) -> None:
+    started = time.perf_counter()
+    result = runner.invoke(
+        app,
+        ["device", "run", "--model", "nin", "--split", "3", "--edge", "http://edge.slow.test:8000", "--timeout-s", "1"],
+        env={"NOMASPLIT_TOKEN": TOKEN},
+    )
+    assert result.exit_code == 1, result.output
+    assert "within the overall deadline of 1 s" in _one_error_line(result)
+    assert time.perf_counter() - started < 5.0
+
+
+def test_a_name_that_does_not_resolve_is_unreachable(slow_resolver: threading.Event) -> None:
+    with EdgeClient("http://edge.missing.test:8000", TOKEN, timeout_s=5.0) as client, pytest.raises(EdgeError) as info:
+        client.health()
+    assert info.value.code == "unreachable"
+    assert "looking up the host name 'edge.missing.test'" in str(info.value)
+
+
+def test_a_host_name_reaches_the_edge(edge: EdgeServerThread) -> None:
+    """``localhost`` is looked up (and each of its addresses tried in turn within the deadline)."""
+    _, port = _address(edge)
+    with EdgeClient(f"http://localhost:{port}", TOKEN, timeout_s=10.0) as client:
+        assert client.health() == {"status": "ok"}

@@ -1,4 +1,5 @@
-"""File input and output shared by every command: JSON (optionally gzipped), YAML, atomic writes.
+"""File input and output shared by every command: JSON (optionally gzipped), YAML, tensor files (``.npy``,
+``.safetensors``), atomic writes.
 
 Reading never returns partial data: a malformed file raises :class:`~nomasplit.errors.InputError` naming the
 file and the position. Writing is atomic: the content goes to a temporary file in the target folder, which is
@@ -15,26 +16,33 @@ import os
 import stat
 import tempfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import yaml
 
 from nomasplit.errors import InputError
+
+if TYPE_CHECKING:  # numpy and torch are imported where tensors are read: the CLI starts without them
+    import numpy as np
+    import torch
 
 
 class FileLimits(NamedTuple):
     """Limits of every file (and JSON or YAML option text) a command reads: :mod:`nomasplit.io` applies them.
 
     Bytes are counted while streaming, so a file past a limit is refused after reading at most one chunk past
-    it: a gzip bomb is not expanded, ``/dev/zero`` is not read forever.
+    it: a gzip bomb is not expanded, ``/dev/zero`` is not read forever. Tensor files have limits of their own
+    (weights can be much larger than any JSON file), checked on the file's size before anything is read.
     """
 
     max_file_bytes: int
     max_decompressed_bytes: int
     max_yaml_bytes: int
     max_nesting_depth: int
+    max_input_tensor_bytes: int
+    max_weights_bytes: int
 
 
 #: The values (docs/formats.md, "Limits of input files"). The paper's scenario is 33.5 MB (docs/formats.md).
@@ -43,6 +51,11 @@ FILE_LIMITS = FileLimits(
     max_decompressed_bytes=256 * 2**20,
     max_yaml_bytes=4 * 2**20,
     max_nesting_depth=64,
+    # An input tensor goes whole to the edge at split 0, whose request bodies are at most 64 MiB by default
+    # (edge serve --max-body-bytes); VGG16's input is 602,112 bytes.
+    max_input_tensor_bytes=64 * 2**20,
+    # A state dict: VGG16's is 553 MB in float32; 2 GiB holds about 500 million float32 parameters.
+    max_weights_bytes=2 * 2**30,
 )
 
 
@@ -297,6 +310,280 @@ def parse_yaml(text: str, source: str) -> Any:
 def read_yaml(path: str | Path) -> Any:
     """Parse a YAML file (a JSON file is valid YAML too), within :data:`FILE_LIMITS` and the input rules."""
     return parse_yaml(read_text(path, max_bytes=FILE_LIMITS.max_yaml_bytes), shown(path))
+
+
+# --- tensor files: .npy and .safetensors ------------------------------------------------------------------------
+# A tensor file's size is checked against its own limit (FILE_LIMITS.max_input_tensor_bytes or max_weights_bytes)
+# before anything is read, and its header is read and checked against the file (declared bytes = bytes present)
+# before any tensor data: nothing larger than the file itself is ever allocated, and the caller's check (keys,
+# shapes, dtypes of a model) runs on the header, before the tensors are loaded. Pickle is never read.
+
+
+class TensorEntry(NamedTuple):
+    """One tensor a tensor file's header declares (none of its data read).
+
+    Attributes:
+        dtype: the element type by its torch (and numpy) name, e.g. ``"float32"``.
+        shape: the declared shape.
+        nbytes: bytes of its data (``prod(shape) * itemsize``; checked against the file).
+    """
+
+    dtype: str
+    shape: tuple[int, ...]
+    nbytes: int
+
+
+#: safetensors' dtype codes: the torch name and bytes per element of each (the codes safetensors writes).
+SAFETENSORS_DTYPES: dict[str, tuple[str, int]] = {
+    "BOOL": ("bool", 1),
+    "U8": ("uint8", 1),
+    "I8": ("int8", 1),
+    "F8_E5M2": ("float8_e5m2", 1),
+    "F8_E4M3": ("float8_e4m3fn", 1),
+    "I16": ("int16", 2),
+    "U16": ("uint16", 2),
+    "F16": ("float16", 2),
+    "BF16": ("bfloat16", 2),
+    "I32": ("int32", 4),
+    "U32": ("uint32", 4),
+    "F32": ("float32", 4),
+    "I64": ("int64", 8),
+    "U64": ("uint64", 8),
+    "F64": ("float64", 8),
+}
+
+#: Largest safetensors header read (the safetensors library's own limit).
+MAX_SAFETENSORS_HEADER_BYTES = 100_000_000
+
+#: The ``FILE_LIMITS`` field that bounds each kind of tensor file, and the words a message uses for it.
+_TENSOR_LIMITS = {"max_input_tensor_bytes": "an input tensor", "max_weights_bytes": "a weights file"}
+
+
+def _check_tensor_file(path: Path, source: str, limit_field: str) -> int:
+    """The size of a tensor file, after refusing (``InputError``) one that is missing, not a regular file, or
+    larger than ``FILE_LIMITS.<limit_field>``: nothing of it read yet."""
+    check_path_text(path, source)
+    limit = getattr(FILE_LIMITS, limit_field)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{source}: file not found") from None
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read file ({exc.strerror or shown(exc)})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"{source}: is a directory, expected a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(
+            f"{source}: is {_file_kind(info.st_mode)}, not a regular file; tensor files are read from regular "
+            "files only"
+        )
+    if info.st_size > limit:
+        raise InputError(
+            f"{source}: the file ({info.st_size:,} bytes) is larger than the limit of {limit:,} bytes for "
+            f"{_TENSOR_LIMITS[limit_field]} (nomasplit.io.FILE_LIMITS.{limit_field}); nothing was read"
+        )
+    return info.st_size
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(size) for size in shape) + "]"
+
+
+def read_npy(
+    path: str | Path, *, what: str = "--input", check: Callable[[TensorEntry], None] | None = None
+) -> np.ndarray:
+    """Read a numeric ``.npy`` array within ``FILE_LIMITS.max_input_tensor_bytes``, never through pickle.
+
+    Only the header is read first: its dtype must be an integer or floating type (an object dtype, which numpy
+    would unpickle, is refused, as are strings, records, booleans and complex numbers) and the bytes it declares
+    must be exactly the bytes the file holds (a truncated file is refused before reading its data), after
+    ``check(entry)`` (e.g. the model's input shape); only then is the data read.
+
+    Args:
+        path: the file.
+        what: the option that named it, for messages (``--input``).
+        check: raises :class:`InputError` if the declared tensor does not fit the caller.
+
+    Raises:
+        InputError: missing, not a regular file, past the limit, not ``.npy``, not numeric, truncated or longer
+            than its header says, or refused by ``check``.
+    """
+    import numpy as np
+
+    path = Path(path)
+    source = f"{what} {shown(path)}"
+    size = _check_tensor_file(path, source, "max_input_tensor_bytes")
+    fmt = np.lib.format
+    try:
+        with path.open("rb") as handle:
+            version = fmt.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran_order, dtype = fmt.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, fortran_order, dtype = fmt.read_array_header_2_0(handle)
+            else:
+                raise InputError(
+                    f"{source}: .npy format version {version[0]}.{version[1]} is not read (1.0 and 2.0 are; 3.0 "
+                    "only adds field names of records)"
+                )
+            if dtype.hasobject:
+                raise InputError(
+                    f"{source}: dtype {dtype} holds Python objects, which numpy would unpickle; pickle is never "
+                    "read: save a numeric array"
+                )
+            if dtype.kind not in "iuf" or dtype.fields is not None:
+                raise InputError(f"{source}: dtype {dtype} is not numeric: save an integer or floating array")
+            shape = tuple(int(length) for length in shape)
+            entry = TensorEntry(dtype=dtype.name, shape=shape, nbytes=math.prod(shape) * dtype.itemsize)
+            if check is not None:
+                check(entry)
+            data_bytes = size - handle.tell()
+            if data_bytes != entry.nbytes:
+                state = "truncated" if data_bytes < entry.nbytes else "longer than its header says"
+                raise InputError(
+                    f"{source}: its header declares shape {_shape_text(shape)} of {dtype.name} ({entry.nbytes:,} "
+                    f"bytes of data), the file holds {data_bytes:,}: {state}; nothing was read"
+                )
+            buffer = bytearray(entry.nbytes)
+            if handle.readinto(buffer) != entry.nbytes:
+                raise InputError(f"{source}: the file changed while it was read")
+    except InputError:
+        raise
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise InputError(f"{source}: not a readable .npy file ({shown(exc)})") from None
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _safetensors_entry(source: str, name: str, info: Any) -> tuple[TensorEntry, int, int]:
+    """One header entry checked: its :class:`TensorEntry` and data offsets."""
+    where = f"{source}: tensor {name!r}"
+    if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+        raise InputError(f"{where}: its header entry must be an object with dtype, shape and data_offsets")
+    code, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if code not in SAFETENSORS_DTYPES:
+        raise InputError(f"{where}: dtype {shown(code)} is unknown; allowed: {', '.join(SAFETENSORS_DTYPES)}")
+    if not isinstance(shape, list) or not all(_is_int(length) and length >= 0 for length in shape):
+        raise InputError(f"{where}: shape {shown(shape)} must be a list of integers >= 0")
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(_is_int(offset) for offset in offsets)
+        or not 0 <= offsets[0] <= offsets[1]
+    ):
+        raise InputError(f"{where}: data_offsets {shown(offsets)} must be [begin, end] with 0 <= begin <= end")
+    dtype, itemsize = SAFETENSORS_DTYPES[code]
+    entry = TensorEntry(dtype=dtype, shape=tuple(shape), nbytes=math.prod(shape) * itemsize)
+    if offsets[1] - offsets[0] != entry.nbytes:
+        raise InputError(
+            f"{where}: shape {_shape_text(entry.shape)} of {dtype} is {entry.nbytes:,} bytes, its data_offsets "
+            f"{offsets} span {offsets[1] - offsets[0]:,}"
+        )
+    return entry, offsets[0], offsets[1]
+
+
+def read_safetensors_header(path: str | Path, *, what: str, limit_field: str) -> dict[str, TensorEntry]:
+    """The tensors a safetensors file declares, checked against the file; no tensor data is read.
+
+    Refused (:class:`InputError` naming ``what`` and the file): missing, not a regular file, larger than
+    ``FILE_LIMITS.<limit_field>`` (``max_input_tensor_bytes`` or ``max_weights_bytes``), a header longer than
+    the file or than :data:`MAX_SAFETENSORS_HEADER_BYTES`, a header that is not a JSON object of entries
+    (``{"dtype", "shape", "data_offsets"}``, with the input rules of :func:`parse_json`), a dtype not in
+    :data:`SAFETENSORS_DTYPES`, a tensor whose shape and offsets disagree or that lies beyond the file (a
+    header declaring a tensor larger than the file), or data that do not fill the file exactly.
+    """
+    path = Path(path)
+    source = f"{what} {shown(path)}"
+    size = _check_tensor_file(path, source, limit_field)
+    try:
+        with path.open("rb") as handle:
+            prefix = handle.read(8)
+            if len(prefix) < 8:
+                raise InputError(
+                    f"{source}: not a readable safetensors file ({size} bytes, shorter than its 8-byte prefix)"
+                )
+            header_bytes = int.from_bytes(prefix, "little")
+            if header_bytes > min(size - 8, MAX_SAFETENSORS_HEADER_BYTES):
+                raise InputError(
+                    f"{source}: not a readable safetensors file (its prefix declares a header of {header_bytes:,} "
+                    f"bytes, the file holds {size - 8:,} after it; limit {MAX_SAFETENSORS_HEADER_BYTES:,})"
+                )
+            header_text = handle.read(header_bytes)
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read file ({exc.strerror or shown(exc)})") from None
+    try:
+        header = parse_json(header_text.decode("utf-8"), f"{source}: its header")
+    except UnicodeDecodeError:
+        raise InputError(f"{source}: not a readable safetensors file (its header is not UTF-8 text)") from None
+    if not isinstance(header, dict):
+        raise InputError(f"{source}: not a readable safetensors file (its header is not a JSON object)")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(value, str) for value in metadata.values()):
+        raise InputError(f"{source}: its header's __metadata__ must map names to strings")
+    data_bytes = size - 8 - header_bytes
+    entries: dict[str, TensorEntry] = {}
+    spans: list[tuple[int, int, str]] = []
+    for name, info in header.items():
+        entry, begin, end = _safetensors_entry(source, name, info)
+        if end > data_bytes:
+            raise InputError(
+                f"{source}: tensor {name!r} of shape {_shape_text(entry.shape)} ({entry.dtype}, {entry.nbytes:,} "
+                f"bytes) lies beyond the file's {data_bytes:,} bytes of data: a truncated file, or a header "
+                "declaring more than the file holds; nothing was loaded"
+            )
+        entries[name] = entry
+        spans.append((begin, end, name))
+    position = 0
+    for begin, end, name in sorted(spans):
+        if begin != position:
+            raise InputError(
+                f"{source}: tensor {name!r} begins at byte {begin:,} of the data, expected {position:,} (the "
+                "tensors' data must follow each other without gap or overlap)"
+            )
+        position = end
+    if position != data_bytes:
+        raise InputError(f"{source}: {data_bytes - position:,} bytes follow the last tensor's data")
+    return entries
+
+
+def read_safetensors(
+    path: str | Path,
+    *,
+    what: str,
+    limit_field: str,
+    check: Callable[[dict[str, TensorEntry]], list[str] | None] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Load tensors from a safetensors file: :func:`read_safetensors_header` first, then ``check(entries)``
+    (the caller's keys, shapes and dtypes; raises :class:`InputError`; returns the names of the tensors to
+    load, or ``None`` for all), then only those tensors are loaded (each checked against its header entry).
+
+    Raises:
+        InputError: as :func:`read_safetensors_header`, or refused by ``check``, or the file cannot be loaded.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    source = f"{what} {shown(path)}"
+    entries = read_safetensors_header(path, what=what, limit_field=limit_field)
+    chosen = check(entries) if check is not None else None
+    wanted = list(entries) if chosen is None else chosen
+    try:
+        tensors: dict[str, torch.Tensor] = {}
+        with safe_open(str(path), framework="pt") as handle:
+            for name in wanted:
+                tensor = handle.get_tensor(name)
+                entry = entries[name]
+                if tuple(tensor.shape) != entry.shape or str(tensor.dtype).removeprefix("torch.") != entry.dtype:
+                    raise InputError(f"{source}: the file changed while it was read")
+                tensors[name] = tensor
+    except InputError:
+        raise
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise InputError(f"{source}: not a readable safetensors file ({shown(exc)})") from None
+    return tensors
 
 
 def _finite_or_none(value: Any) -> Any:

@@ -12,6 +12,13 @@ from nomasplit.cli.common import console, fail, handle_errors, warn
 from nomasplit.cli.compare_view import comparison_table, plan_comparison
 from nomasplit.errors import InputError
 
+#: Help of ``--timeout-s`` (``device run``, ``edge loadtest``); its numbers are those of nomasplit.runtime.client
+#: (a test checks), not imported here: the CLI starts without torch.
+TIMEOUT_HELP = (
+    "Overall deadline of each request to the edge, in seconds: host name lookup, connecting, sending and the whole "
+    "answer (default 120 = nomasplit.runtime.client.DEFAULT_TIMEOUT_S; > 0, at most 86400)."
+)
+
 
 def _check_rate(value: float | None, option: str) -> float | None:
     from nomasplit.runtime.shaping import check_rate
@@ -75,13 +82,14 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(
             False, "--force", help="Use a --plan made for another scenario (its scenario_sha256) anyway."
         ),
+        timeout_s: float | None = typer.Option(None, "--timeout-s", help=TIMEOUT_HELP),
     ) -> None:
         """Run units 1..S here, units S+1..F on the edge, and check the result against the local model."""
         from nomasplit import zoo
         from nomasplit.data.files import load_plan, load_scenario
         from nomasplit.data.plan import check_plan_matches_scenario
         from nomasplit.io import check_output_path, write_json
-        from nomasplit.runtime.client import EdgeClient, EdgeError, token_from_env
+        from nomasplit.runtime.client import DEFAULT_TIMEOUT_S, EdgeClient, EdgeError, check_timeout_s, token_from_env
         from nomasplit.runtime.device import (
             assignment_from_plan,
             check_edge_weights,
@@ -91,6 +99,7 @@ def register(app: typer.Typer) -> None:
         )
         from nomasplit.runtime.models import load_zoo_model
 
+        timeout_s = check_timeout_s(DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s)
         assignment = None
         if plan_path is not None or scenario_path is not None or user is not None:
             if plan_path is None or scenario_path is None or user is None:
@@ -136,7 +145,7 @@ def register(app: typer.Typer) -> None:
         try:
             if offloads:
                 assert edge is not None
-                with EdgeClient(edge, token_from_env()) as client:
+                with EdgeClient(edge, token_from_env(), timeout_s=timeout_s) as client:
                     check_edge_weights(client, runnable)
                     report, _ = run_split(
                         runnable, split, inputs, client=client, uplink_bps=uplink_bps,

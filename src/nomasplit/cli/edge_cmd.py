@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from nomasplit.cli.common import console, fail, handle_errors, warn
+from nomasplit.cli.device_cmd import TIMEOUT_HELP
 from nomasplit.errors import InputError
 
 _DEFAULT_MODELS = "nin,tiny-yolov2,vgg16"
@@ -115,14 +116,16 @@ def register(app: typer.Typer) -> None:
         weights: Path | None = typer.Option(None, "--weights", help="State dict (as the edge's)."),
         random_seed: int = typer.Option(0, "--random-seed", help="Seed of the random input."),
         out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
+        timeout_s: float | None = typer.Option(None, "--timeout-s", help=TIMEOUT_HELP),
     ) -> None:
         """N concurrent clients for a bounded time: throughput, p50/p99 latency, errors."""
         from nomasplit.io import check_output_path, write_json
-        from nomasplit.runtime.client import EdgeClient, EdgeError, token_from_env
+        from nomasplit.runtime.client import DEFAULT_TIMEOUT_S, EdgeClient, EdgeError, check_timeout_s, token_from_env
         from nomasplit.runtime.device import check_edge_weights, device_part, local_output, random_input
         from nomasplit.runtime.loadtest import run_load_test
         from nomasplit.runtime.models import load_zoo_model
 
+        timeout_s = check_timeout_s(DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s)
         token = token_from_env()
         if out is not None:
             check_output_path(out, inputs=(weights,), option="--json")
@@ -132,7 +135,7 @@ def register(app: typer.Typer) -> None:
         inputs = random_input(runnable, random_seed)
         intermediate = device_part(runnable, split, inputs)
         try:
-            with EdgeClient(edge, token) as client:
+            with EdgeClient(edge, token, timeout_s=timeout_s) as client:
                 check_edge_weights(client, runnable)
                 max_inflight = client.models().get("limits", {}).get("max_inflight")
             result = run_load_test(
@@ -144,6 +147,7 @@ def register(app: typer.Typer) -> None:
                 reference=local_output(runnable, inputs),
                 num_clients=clients,
                 duration_s=duration_s,
+                timeout_s=timeout_s,
             )
         except EdgeError as exc:
             raise fail(str(exc), 1) from None

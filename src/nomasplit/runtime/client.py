@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import socket
 import ssl
@@ -44,8 +45,21 @@ DEFAULT_MAX_ANSWER_BYTES = 256 * 2**20
 MAX_JSON_ANSWER_BYTES = 2**20
 #: Longest Retry-After the client honours [s].
 MAX_RETRY_AFTER_S = 60.0
-#: Overall deadline of one request when the caller names none (``device run``, ``edge loadtest``'s checks) [s].
+#: Overall deadline of one request when the caller names none (``device run --timeout-s``, ``edge loadtest
+#: --timeout-s``) [s].
 DEFAULT_TIMEOUT_S = 120.0
+#: Longest overall deadline accepted [s]: one day.
+MAX_TIMEOUT_S = 86400.0
+
+
+def check_timeout_s(value: float, option: str = "--timeout-s") -> float:
+    """``value`` as a deadline in seconds, or :class:`InputError` naming ``option`` unless finite, > 0 and at most
+    :data:`MAX_TIMEOUT_S`."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIMEOUT_S:  # NaN too
+        raise InputError(
+            f"{option} {value!r} is out of range: a number of seconds > 0 and at most {MAX_TIMEOUT_S:g} (one day)"
+        )
+    return float(value)
 
 
 def token_from_env(environ: Mapping[str, str] | None = None) -> str:
@@ -189,7 +203,10 @@ def _read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
 # httpx's timeouts bound each socket operation (connect, one read, one write), not a request: an edge that sends
 # its status line, headers or body one byte per second never trips them. The client's transport runs on a network
 # backend that caps every socket wait at the time left before the request's deadline, so the whole request
-# (connect, request, status line, headers, body) ends by then, however the edge trickles.
+# (host name lookup, connect, request, status line, headers, body) ends by then, however the edge trickles.
+# The host name lookup is the operating system's resolver (getaddrinfo), which no timeout of Python's reaches
+# (glibc waits resolv.conf's timeout x attempts per name server, 5 s x 2 by default, more with search domains):
+# it runs in a daemon thread, and the request stops waiting for it when the time is up.
 
 #: Largest slice of a body written in one socket wait (each slice's wait is capped anew at the time left).
 _WRITE_SLICE_BYTES = 64 * 1024
@@ -245,8 +262,51 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
+def resolve_host(host: str, port: int, wait_s: float | None) -> list[str]:
+    """The addresses of ``host`` for a TCP connection, in the resolver's order; an IP address as it is.
+
+    The lookup (``socket.getaddrinfo``) runs in a daemon thread, and the caller waits for it at most ``wait_s``
+    seconds (``None``: as long as it takes): past that, ``httpcore.ConnectTimeout``. A lookup cannot be
+    cancelled: its thread is left to end when the resolver gives up; it holds no lock or socket of the client,
+    and a daemon thread does not hold up the process's exit.
+
+    Raises:
+        httpcore.ConnectTimeout: no answer within ``wait_s``.
+        httpcore.ConnectError: the name does not resolve.
+    """
+    try:
+        ipaddress.ip_address(host.partition("%")[0])
+        return [host]
+    except ValueError:
+        pass
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def look_up() -> None:
+        try:
+            outcome["addresses"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:  # socket.gaierror, and any other failure of the lookup
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=look_up, name=f"nomasplit-resolve-{host}", daemon=True).start()
+    if not done.wait(wait_s):
+        raise httpcore.ConnectTimeout(f"looking up the host name {host!r}: no answer within {wait_s:.3g} s")
+    if "error" in outcome:
+        raise httpcore.ConnectError(f"looking up the host name {host!r}: {outcome['error']}")
+    addresses: list[str] = []
+    for *_, sockaddr in outcome["addresses"]:
+        if str(sockaddr[0]) not in addresses:
+            addresses.append(str(sockaddr[0]))
+    if not addresses:
+        raise httpcore.ConnectError(f"looking up the host name {host!r}: no address")
+    return addresses
+
+
 class _DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's blocking sockets, with every wait held to :attr:`deadline` (one per client)."""
+    """httpcore's blocking sockets, with every wait held to :attr:`deadline` (one per client): the host name
+    lookup (:func:`resolve_host`), each connection attempt, each read and write."""
 
     def __init__(self) -> None:
         self.deadline = _Deadline()
@@ -260,9 +320,18 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        timeout = self.deadline.cap(timeout, httpcore.ConnectTimeout)
-        stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _DeadlineStream(stream, self.deadline)
+        addresses = resolve_host(host, port, self.deadline.cap(timeout, httpcore.ConnectTimeout))
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in addresses:  # as socket.create_connection, each attempt within the time left
+            attempt_s = self.deadline.cap(timeout, httpcore.ConnectTimeout)
+            try:
+                stream = self._backend.connect_tcp(address, port, attempt_s, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+                continue
+            return _DeadlineStream(stream, self.deadline)
+        assert failure is not None
+        raise failure
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
@@ -301,8 +370,8 @@ class EdgeClient:
     Args:
         url: ``http://host:port`` of the edge.
         token: the shared secret (see :func:`token_from_env`).
-        timeout_s: the overall deadline of each request [s] (and so of each connect, read and write in it);
-            ``None``: :data:`DEFAULT_TIMEOUT_S`.
+        timeout_s: the overall deadline of each request [s] (and so of the host name lookup and of each
+            connect, read and write in it), in (0, :data:`MAX_TIMEOUT_S`]; ``None``: :data:`DEFAULT_TIMEOUT_S`.
         max_answer_bytes: longest inference answer read (longer ones are refused unread, ``answer_too_large``).
     """
 
@@ -316,9 +385,9 @@ class EdgeClient:
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise InputError(f"--edge {url!r} must be an http:// or https:// URL")
-        timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
-        if not 0 < timeout_s < float("inf"):
-            raise InputError(f"the edge client's timeout_s {timeout_s!r} must be a positive number of seconds")
+        timeout_s = check_timeout_s(
+            DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s, "the edge client's timeout_s"
+        )
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self.max_answer_bytes = max_answer_bytes

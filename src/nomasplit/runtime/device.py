@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nomasplit.data import ModelProfile, Plan, Scenario
 from nomasplit.errors import InputError
+from nomasplit.io import TensorEntry, read_npy, read_safetensors, shown
 from nomasplit.runtime.client import EdgeClient
 from nomasplit.runtime.models import RunnableModel
 from nomasplit.runtime.prediction import PredictedLatency
@@ -57,71 +59,70 @@ def random_input(model: RunnableModel, seed: int) -> torch.Tensor:
     return torch.randn(model.input_shape, generator=generator, dtype=torch.float32).to(model.dtype)
 
 
-def _check_npy_header(path: Path, model: RunnableModel) -> None:
-    """Read only the ``.npy`` header and refuse a shape other than the model's input, before allocating."""
-    expected = model.input_shape
-    try:
-        with path.open("rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
-            else:
-                shape, _, dtype = np.lib.format._read_array_header(handle, version)  # type: ignore[attr-defined]
-    except (ValueError, OSError) as exc:
-        raise InputError(f"--input {path}: not a readable .npy file ({exc})") from None
-    if tuple(shape) not in (tuple(expected), tuple(expected[1:])):
-        raise InputError(
-            f"--input {path}: its header declares shape {list(shape)}, model {model.name} takes {list(expected)} "
-            "(nothing was read)"
-        )
-    if dtype.hasobject:
-        raise InputError(f"--input {path}: dtype {dtype} holds Python objects; only numeric arrays are read")
+def _input_checker(path: Path, model: RunnableModel) -> Callable[[TensorEntry], None]:
+    """A check of an input file's declared tensor (its header only): the model's input shape, with or without the
+    batch dimension, and a numeric dtype."""
+    expected = tuple(model.input_shape)
+
+    def check(entry: TensorEntry) -> None:
+        if entry.shape not in (expected, expected[1:]):
+            raise InputError(
+                f"--input {shown(path)}: its header declares shape {list(entry.shape)}, model {model.name} takes "
+                f"{list(expected)} (nothing was read)"
+            )
+        if not entry.dtype.startswith(("float", "int", "uint", "bfloat")):
+            raise InputError(f"--input {shown(path)}: dtype {entry.dtype} is not numeric (integer or floating)")
+
+    return check
 
 
 def load_input(path: str | Path, model: RunnableModel) -> torch.Tensor:
     """Read an input tensor from ``.npy`` (no pickle) or ``.safetensors`` (one tensor, or the key ``input``).
 
-    A missing batch dimension is added. Raises :class:`InputError` if the file is unreadable or the shape is
-    not the model's input shape.
+    Read through the input boundary (:func:`nomasplit.io.read_npy`, :func:`nomasplit.io.read_safetensors`):
+    the file's size is checked against ``FILE_LIMITS.max_input_tensor_bytes`` and its header (shape, dtype,
+    keys) against the model before any data is read. A missing batch dimension is added.
+
+    Raises:
+        InputError: the file is missing, too large, unreadable or truncated, its dtype is not numeric, its
+            shape is not the model's input shape, or it holds NaN or infinite values.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"--input {path}: file not found")
+    check = _input_checker(path, model)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        _check_npy_header(path, model)
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise InputError(f"--input {path}: not a readable .npy file ({exc})") from None
-        if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype, np.integer):
-            raise InputError(f"--input {path}: dtype {array.dtype} is not numeric")
+        array = read_npy(path, what="--input", check=check)
         tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64))
     elif suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
 
-        try:
-            tensors = load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise InputError(f"--input {path}: not a readable safetensors file ({exc})") from None
-        if "input" in tensors:
-            tensor = tensors["input"]
-        elif len(tensors) == 1:
-            tensor = next(iter(tensors.values()))
-        else:
-            raise InputError(f"--input {path}: holds {sorted(tensors)}; name the tensor 'input' or keep only one")
+        def choose(entries: dict[str, TensorEntry]) -> list[str]:
+            """The one tensor to load: ``input``, or the only one; checked before it is loaded."""
+            if "input" in entries:
+                name = "input"
+            elif len(entries) == 1:
+                name = next(iter(entries))
+            else:
+                names = ", ".join(repr(key) for key in sorted(entries)[:5]) + (" ..." if len(entries) > 5 else "")
+                raise InputError(
+                    f"--input {shown(path)}: holds {len(entries)} tensors ({names}); name the tensor 'input' or "
+                    "keep only one"
+                )
+            check(entries[name])
+            return [name]
+
+        tensors = read_safetensors(path, what="--input", limit_field="max_input_tensor_bytes", check=choose)
+        (tensor,) = tensors.values()
     else:
-        raise InputError(f"--input {path}: expected a .npy or .safetensors file")
+        raise InputError(f"--input {shown(path)}: expected a .npy or .safetensors file")
     expected = model.input_shape
     if tuple(tensor.shape) == expected[1:] and expected[0] == 1:
         tensor = tensor.unsqueeze(0)
     if tuple(tensor.shape) != expected:
-        raise InputError(f"--input {path}: shape {list(tensor.shape)}, model {model.name} takes {list(expected)}")
+        raise InputError(
+            f"--input {shown(path)}: shape {list(tensor.shape)}, model {model.name} takes {list(expected)}"
+        )
     if not torch.isfinite(tensor.to(torch.float64)).all():
-        raise InputError(f"--input {path}: contains NaN or infinite values")
+        raise InputError(f"--input {shown(path)}: contains NaN or infinite values")
     return tensor.to(model.dtype).contiguous()
 
 

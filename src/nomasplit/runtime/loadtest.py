@@ -17,7 +17,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from nomasplit.errors import InputError
-from nomasplit.runtime.client import EdgeClient, EdgeError
+from nomasplit.runtime.client import DEFAULT_TIMEOUT_S, EdgeClient, EdgeError, check_timeout_s
 
 
 class LoadTestResult(BaseModel):
@@ -54,7 +54,7 @@ def run_load_test(
     duration_s: float,
     rtol: float = 1e-4,
     atol: float = 1e-4,
-    timeout_s: float = 60.0,
+    timeout_s: float | None = None,
 ) -> LoadTestResult:
     """Run ``num_clients`` clients for ``duration_s`` seconds (each finishes its request in flight).
 
@@ -68,8 +68,10 @@ def run_load_test(
         num_clients: concurrent clients, 1..256.
         duration_s: how long clients keep sending, in (0, 3600].
         rtol, atol: tolerance of the check.
-        timeout_s: per-request limit of each client.
+        timeout_s: the overall deadline of each client's every request (``None``:
+            :data:`~nomasplit.runtime.client.DEFAULT_TIMEOUT_S`).
     """
+    timeout_s = check_timeout_s(DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s)
     if not 1 <= num_clients <= 256:
         raise InputError(f"--clients {num_clients} is out of range: allowed 1..256")
     if not 0 < duration_s <= 3600:

@@ -21,6 +21,7 @@ from torch import nn
 
 from nomasplit.data.profile import ModelGraph
 from nomasplit.errors import InputError
+from nomasplit.io import TensorEntry, read_safetensors, shown
 from nomasplit.measure.graph import SplitGraph, trace_graph
 from nomasplit.runtime.protocol import TensorList, format_shape, format_tensors, wire_dtype_name
 
@@ -180,33 +181,40 @@ def _prepare_dag(name: str, module: nn.Module, input_shape: Sequence[int], graph
 
 
 def load_weights(module: nn.Module, path: str | Path) -> None:
-    """Load a state dict from a safetensors file into ``module`` (all keys must match, shapes too).
+    """Load a state dict from a safetensors file into ``module``: every key, shape and dtype must match.
+
+    Read through the input boundary (:func:`nomasplit.io.read_safetensors`): the file's size is checked against
+    ``FILE_LIMITS.max_weights_bytes`` and its header against ``module``'s state dict before any tensor is loaded.
 
     Raises:
-        InputError: the file is missing, not safetensors, or does not fit the module.
+        InputError: the file is missing, too large, not safetensors, or does not fit the module.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"--weights {path}: file not found")
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise InputError(f"--weights {path}: not a readable safetensors file ({exc})") from None
+    source = f"--weights {shown(path)}"
     expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise InputError(
-            f"--weights {path}: keys do not match the model (missing {missing[:5]}, unexpected {unexpected[:5]})"
-        )
-    for key, value in state.items():
-        if tuple(value.shape) != tuple(expected[key].shape):
+
+    def check(entries: dict[str, TensorEntry]) -> None:
+        missing = sorted(set(expected) - set(entries))
+        unexpected = sorted(set(entries) - set(expected))
+        if missing or unexpected:
             raise InputError(
-                f"--weights {path}: {key} has shape {list(value.shape)}, the model needs {list(expected[key].shape)}"
+                f"{source}: keys do not match the model ({len(missing)} missing {missing[:5]}, {len(unexpected)} "
+                f"unexpected {unexpected[:5]}); nothing was loaded"
             )
+        for key, entry in entries.items():
+            want = expected[key]
+            if entry.shape != tuple(want.shape):
+                raise InputError(
+                    f"{source}: {shown(key)} has shape {list(entry.shape)}, the model needs {list(want.shape)}; "
+                    "nothing was loaded"
+                )
+            want_dtype = str(want.dtype).removeprefix("torch.")
+            if entry.dtype != want_dtype:
+                raise InputError(
+                    f"{source}: {shown(key)} is {entry.dtype}, the model holds {want_dtype}; nothing was loaded"
+                )
+
+    state = read_safetensors(path, what="--weights", limit_field="max_weights_bytes", check=check)
     module.load_state_dict(state, strict=True)
 
 
