@@ -145,3 +145,81 @@ def test_load_input_npy_and_safetensors(tmp_path) -> None:
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(InputError):
         load_input(tmp_path / "obj.npy", model)
+
+
+@pytest.mark.parametrize("layout", ["C", "fortran", "big-endian", "int16", "version-2"])
+def test_read_npy_gives_the_array_saved(tmp_path, layout: str) -> None:
+    """``nomasplit.io.read_npy`` reads the data after its own header checks: same values as ``np.load``, in
+    every layout numpy writes."""
+    from nomasplit.io import read_npy
+
+    array = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4) / 7
+    path = tmp_path / "x.npy"
+    if layout == "fortran":
+        array = np.asfortranarray(array)
+    elif layout == "big-endian":
+        array = array.astype(">f8")
+    elif layout == "int16":
+        array = (array * 100).astype(np.int16)
+    if layout == "version-2":
+        with path.open("wb") as handle:
+            np.lib.format.write_array(handle, array, version=(2, 0))
+    else:
+        np.save(path, array)
+    read = read_npy(path)
+    assert read.dtype == array.dtype and read.shape == array.shape
+    assert np.array_equal(read, np.load(path, allow_pickle=False))
+
+
+def _raw_safetensors(path, header: dict, data: bytes):
+    import json
+
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("header", "data_bytes", "message"),
+    [
+        ({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, 12, "4 bytes follow the last tensor's data"),
+        (
+            {
+                "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                "b": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]},
+            },
+            12,
+            "tensor 'b' begins at byte 8 of the data, expected 4",
+        ),
+        ({"a": {"dtype": "X9", "shape": [1], "data_offsets": [0, 4]}}, 4, "dtype X9 is unknown"),
+        ({"a": {"dtype": "F32", "shape": [True], "data_offsets": [0, 4]}}, 4, "must be a list of integers >= 0"),
+        ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}}, 4, "must be [begin, end]"),
+        ({"a": {"dtype": "F32", "shape": [1]}}, 4, "must be an object with dtype, shape and data_offsets"),
+        ({"__metadata__": {"format": 1}}, 0, "__metadata__ must map names to strings"),
+    ],
+)
+def test_safetensors_header_must_describe_the_file(tmp_path, header: dict, data_bytes: int, message: str) -> None:
+    from nomasplit.io import read_safetensors_header
+
+    path = _raw_safetensors(tmp_path / "x.safetensors", header, bytes(data_bytes))
+    with pytest.raises(InputError) as info:
+        read_safetensors_header(path, what="--weights", limit_field="max_weights_bytes")
+    assert str(info.value).startswith(f"--weights {path}: ") and message in str(info.value)
+
+
+def test_safetensors_header_reads_what_safetensors_writes(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    from nomasplit.io import TensorEntry, read_safetensors, read_safetensors_header
+
+    tensors = {"w": torch.zeros(3, 4, dtype=torch.float16), "n": torch.arange(5), "b": torch.ones(2, dtype=torch.bool)}
+    path = tmp_path / "x.safetensors"
+    save_file(tensors, str(path), metadata={"made_by": "test"})
+    entries = read_safetensors_header(path, what="--weights", limit_field="max_weights_bytes")
+    assert entries == {
+        "w": TensorEntry("float16", (3, 4), 24),
+        "n": TensorEntry("int64", (5,), 40),
+        "b": TensorEntry("bool", (2,), 2),
+    }
+    loaded = read_safetensors(path, what="--weights", limit_field="max_weights_bytes", check=lambda entries: ["n"])
+    assert list(loaded) == ["n"] and torch.equal(loaded["n"], tensors["n"])
