@@ -3,7 +3,8 @@
 
 The small network of docs/online.md (3 APs, 30 users, 10 subchannels, NiN, 1 GFLOP/s devices, 1 s slots, every
 other dynamics key at its default), the same seed at 1, 3 and 30 m/s; policies static, warm, cold and every-k
-(k = 5). Then the warm policy at 3 m/s with churn costs per changed user.
+(k = 5). Then the warm policy at 3 m/s with churn costs per changed user. Every solve runs on one torch thread
+(the whole run does); the load average of the shared machine is printed before and after.
 
     python -m benchmarks.online_speeds --slots 15 --figure docs/img/online-speeds
     # fading kept: only the users' movement (path loss, cells, arrivals, workloads) changes the network
@@ -13,6 +14,7 @@ other dynamics key at its default), the same seed at 1, 3 and 30 m/s; policies s
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -31,12 +33,13 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--figure", type=Path, default=None, help="write FIGURE.png and FIGURE.svg")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the run (every solve uses 1)")
     parser.add_argument("--fading", default="jakes", help="dynamics.fading: jakes, independent or frozen")
     parser.add_argument("--no-churn", action="store_true", help="skip the churn-cost runs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
+    print(f"load average before: {'/'.join(f'{value:.1f}' for value in os.getloadavg())} (1/5/15 min)")
     config = small_network()
     tables = []
     for speed in SPEEDS_M_PER_S:
@@ -55,7 +58,10 @@ def main() -> None:
         for path in plot_online(speeds, args.figure.parent, args.figure.name):
             print(f"wrote {path}")
     if args.no_churn:
-        print(f"total {time.perf_counter() - started:.1f} s, torch threads {torch.get_num_threads()}")
+        print(
+            f"load average after: {'/'.join(f'{value:.1f}' for value in os.getloadavg())}; total "
+            f"{time.perf_counter() - started:.1f} s, torch threads {torch.get_num_threads()}"
+        )
         return
     churn = []
     for cost in CHURN_COSTS:

@@ -144,7 +144,8 @@ def register(app: typer.Typer) -> None:
         for row in summary.itertuples(index=False):
             console.print(
                 f"{row.policy:>8}: mean Gamma {row.objective:.6g} (+{row.excess_pct:.2f} % over the best of each "
-                f"slot), re-plan {row.replan_s:.3f} s mean / {row.replan_max_s:.3f} s max, "
+                f"slot), re-plan {row.replan_s:.3f} s mean / {row.replan_max_s:.3f} s max "
+                f"({row.replan_cpu_median_s:.3f} s CPU, median), "
                 f"{row.changed_users:.1f} users changed per slot",
                 highlight=False,
             )
