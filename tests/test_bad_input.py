@@ -2026,7 +2026,7 @@ def test_timeout_s_gives_up_on_a_trickling_edge_with_one_line(command: str) -> N
     assert result.exit_code == 1, result.output
     line = _one_error_line(result)
     assert "GET /v1/models" in line and "within the overall deadline of 1 s" in line, line
-    assert elapsed_s < 5.0, elapsed_s  # model loading included; the default (120 s) would wait out the trickle
+    assert elapsed_s < 15.0, elapsed_s  # model loading included; the trickle lasts 30 s, the default deadline 120 s
 
 
 def test_load_test_clients_keep_the_deadline() -> None:
@@ -2069,7 +2069,7 @@ def test_a_host_name_lookup_that_hangs_meets_the_overall_deadline(slow_resolver:
         elapsed_s = time.perf_counter() - started
     assert info.value.code == "deadline", info.value
     assert "within the overall deadline of 1 s" in str(info.value)
-    assert 0.9 <= elapsed_s < 2.0, elapsed_s
+    assert 0.9 <= elapsed_s < 3.0, elapsed_s  # the deadline, not the resolver's 60 s
 
 
 def test_device_run_gives_up_on_a_hanging_lookup_with_one_line(slow_resolver: threading.Event) -> None:
@@ -2081,7 +2081,7 @@ def test_device_run_gives_up_on_a_hanging_lookup_with_one_line(slow_resolver: th
     )
     assert result.exit_code == 1, result.output
     assert "within the overall deadline of 1 s" in _one_error_line(result)
-    assert time.perf_counter() - started < 5.0
+    assert time.perf_counter() - started < 15.0  # model loading included; the resolver hangs 60 s
 
 
 def test_a_name_that_does_not_resolve_is_unreachable(slow_resolver: threading.Event) -> None:
