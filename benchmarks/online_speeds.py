@@ -83,7 +83,10 @@ def main() -> None:
         .reset_index()
     )
     print(per_cost.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
-    print(f"total {time.perf_counter() - started:.1f} s, torch threads {torch.get_num_threads()}")
+    print(
+        f"load average after: {'/'.join(f'{value:.1f}' for value in os.getloadavg())}; total "
+        f"{time.perf_counter() - started:.1f} s, torch threads {torch.get_num_threads()}"
+    )
 
 
 if __name__ == "__main__":

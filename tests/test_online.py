@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -421,3 +424,15 @@ def test_the_docs_config_is_the_small_network_and_its_python_runs(tmp_path: Path
         namespace,
     )
     assert len(namespace["table"]) == 4  # type: ignore[arg-type]
+
+
+def test_the_replanning_benchmark_runs_as_documented(tmp_path: Path) -> None:
+    """docs/online.md's benchmark command at a tiny size: the summary lines it quotes, with the load."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "benchmarks.online_replan", "small", "--slots", "2", "--fading", "frozen"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "load average before:" in result.stdout and "load average after:" in result.stdout
+    assert re.search(r"warm re-plan: median [0-9.]+ s wall, [0-9.]+ s CPU", result.stdout)
+    assert re.search(r"warm Gamma vs cold: median [-+][0-9.]+ %", result.stdout)
