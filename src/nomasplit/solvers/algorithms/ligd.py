@@ -222,8 +222,9 @@ class LigdSettings(AlgorithmSettings):
         "search",
         default=False,
         description="with a start plan (solve(..., start=)): no relaxed sweep and no baseline starts; the search "
-        "starts from the mapped previous plan and from that plan with its subchannels matched anew to the new gains "
-        "(nomasplit.solvers.search.warm_start.warm_path_starts), and the plan is never worse than the mapped one",
+        "starts from the best of the mapped previous plan and two variants of it with subchannels matched anew to "
+        "the new gains, one at the plan's most common split for every user "
+        "(nomasplit.solvers.search.warm_start.warm_path_starts); the plan is never worse than the mapped one",
     )
     # --- budget: the work the search may do (and an opt-in clock)
     improve_max_rounds: int = _in(
