@@ -42,6 +42,7 @@ import pandas as pd
 import torch
 
 from nomasplit.data.files import validate_as
+from nomasplit.data.hashing import sha256_of
 from nomasplit.data.plan import Plan
 from nomasplit.data.scenario import Scenario
 from nomasplit.errors import InputError
@@ -175,6 +176,16 @@ def _objective(model: SystemModel, plan: Plan) -> float:
         return float(model.objective(decision_from_plan(model, plan)).item())
 
 
+def _check_initial_plan(plan: Plan, scenario: Scenario) -> None:
+    """InputError unless ``plan`` records no scenario hash or slot 0's own."""
+    recorded, expected = plan.scenario_sha256, sha256_of(scenario)
+    if recorded is not None and recorded != expected:
+        raise InputError(
+            f"the initial plan was made for another scenario (sha256 {recorded[:12]}...); slot 0 is `nomasplit "
+            f"scenario generate` of the same config and seed (sha256 {expected[:12]}...)"
+        )
+
+
 def run_online(
     config: ScenarioConfig,
     dynamics: DynamicsConfig,
@@ -241,7 +252,8 @@ def run_online(
                 if policy == "oracle":
                     plan = solve(scenario, settings=oracle, seed=0, certify=False)
                 elif initial_plan is not None:
-                    start_decision(initial_plan, scenario, model)  # InputError unless it is slot 0's plan
+                    _check_initial_plan(initial_plan, scenario)
+                    start_decision(initial_plan, scenario, model)  # InputError unless it fits slot 0's network
                     plan, replanned = initial_plan, False
                 else:
                     if shared is None:
