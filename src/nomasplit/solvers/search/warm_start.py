@@ -189,12 +189,12 @@ def rematched_decision(model: SystemModel, decision: Decision, split: torch.Tens
     slot run Device-Only; the edge capacity is restored as in :func:`feasible_decision`.
     """
     split = decision.split if split is None else torch.minimum(split, model.num_layers)  # [U]
-    weights = [
+    up_weight, down_weight = (
         torch.log10(gain / gain.max(dim=1, keepdim=True).values)  # [U, M], <= 0
         for gain in (model.uplink_gain_own, model.downlink_gain_own)
-    ]
+    )
     active = model.offloads(split)  # [U]
-    up, down = assign_directions(*weights, model.association, active, model.num_aps, model.cluster_size)
+    up, down = assign_directions(up_weight, down_weight, model.association, active, model.num_aps, model.cluster_size)
     served = active & (up >= 0) & (down >= 0)  # [U]
     rematched = Decision(
         split=torch.where(served, split, model.num_layers),
