@@ -43,6 +43,7 @@ def run_script_code(code: str, *, cwd: Path) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # 6-11 s: the full suite runs it, the fast loop does not
 def test_every_script_imports_as_a_module_without_touching_sys_path(tmp_path: Path) -> None:
     for name in SCRIPTS:
         assert "sys.path" not in (ROOT / "benchmarks" / f"{name}.py").read_text(encoding="utf-8"), name
@@ -66,6 +67,7 @@ def test_compare_results_counts_the_tasks_whose_objective_moved(tmp_path: Path) 
     assert noma[2:4] == ["1", "0"] and float(noma[5]) == -10.0
 
 
+@pytest.mark.slow  # 6-11 s: the full suite runs it, the fast loop does not
 def test_solver_ligd_vs_gd_prints_one_row_per_model(tmp_path: Path) -> None:
     out = run_script("solver_ligd_vs_gd", "--seeds", "1", "--pairs", "1", cwd=tmp_path)
     rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| model")]
@@ -76,6 +78,7 @@ def test_solver_ligd_vs_gd_prints_one_row_per_model(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # 6-11 s: the full suite runs it, the fast loop does not
 def test_profile_host_writes_the_measured_table(tmp_path: Path) -> None:
     from nomasplit.zoo import load_bundled_profile
 
@@ -90,6 +93,7 @@ def test_profile_host_writes_the_measured_table(tmp_path: Path) -> None:
     assert row.split("|")[2].strip() == str(len(profile.layers))
 
 
+@pytest.mark.slow  # 6-11 s: the full suite runs it, the fast loop does not
 def test_anytime_paper_scale_prints_the_anytime_curve(tmp_path: Path) -> None:
     args = ("--users-per-ap", "3", "--subchannels", "3", "--time-limit-s", "1")
     out = run_script("anytime_paper_scale", *args, cwd=tmp_path)

@@ -130,6 +130,7 @@ def test_cli_device_run_inside_a_residual_block(
     assert report["uplink_bytes"] == report["profile_uplink_bytes"]
 
 
+@pytest.mark.slow  # 6-11 s: the full suite runs it, the fast loop does not
 def test_cli_edge_serve_resnet18_in_a_process(resnet: RunnableModel, tmp_path: Path) -> None:
     env = {**os.environ, "NOMASPLIT_TOKEN": TOKEN}
     command = [sys.executable, "-c", "from nomasplit.cli.main import main; main()"]

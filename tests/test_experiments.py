@@ -319,6 +319,7 @@ _KILLABLE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # 6-11 s: the full suite runs it, the fast loop does not
 def test_a_sweep_killed_with_sigkill_and_resumed_equals_an_uninterrupted_one(tmp_path, flaky_algorithm):
     script = tmp_path / "sweep.py"
     script.write_text(_KILLABLE.format(tests=str(Path(__file__).parent)))

@@ -426,6 +426,7 @@ def test_the_docs_config_is_the_small_network_and_its_python_runs(tmp_path: Path
     assert len(namespace["table"]) == 4  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # 6-11 s: the full suite runs it, the fast loop does not
 def test_the_replanning_benchmark_runs_as_documented(tmp_path: Path) -> None:
     """docs/online.md's benchmark command at a tiny size: the summary lines it quotes, with the load."""
     root = Path(__file__).resolve().parents[1]
