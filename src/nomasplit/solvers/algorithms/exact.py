@@ -10,10 +10,12 @@ No MINLP solver is needed; the structure of the problem gives an exact decomposi
    refuses.
 2. **Splits** enter a user's cost as ``A_i(s) + B_i W_i(s)`` where ``A_i`` is device and edge cost, ``W_i(s)``
    the bits sent up and ``B_i`` the uplink cost per bit, so the best split is ``phi_i(B_i) = min_s (...)``,
-   an increasing function of ``B_i`` evaluated inside the uplink group (:mod:`exact_groups`).
+   an increasing function of ``B_i`` evaluated inside the uplink group
+   (:mod:`~nomasplit.solvers.search.group_bnb`).
 3. **Uplink and downlink** are independent given which users offload; within a direction users interfere
    only with users on the same subchannel, so the cost is a sum over subchannels of group costs
-   ``G(m, S)``, each minimised over the group's powers by a certified branch and bound (:mod:`exact_groups`).
+   ``G(m, S)``, each minimised over the group's powers by a certified branch and bound
+   (:mod:`~nomasplit.solvers.search.group_bnb`).
 4. **Discrete choices** (which users offload, which subchannel each uses in each direction, at most ``K``
    users of one AP per subchannel) are searched exactly by dynamic programming over user subsets:
    ``f_m(R) = min_{S subset R} G(m, S) + f_{m+1}(R \\ S)``. Group costs start at a valid lower bound (the sum

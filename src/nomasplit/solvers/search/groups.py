@@ -3,7 +3,7 @@
 For a fixed set of offloading users and fixed subchannels, ``Gamma`` is the Device-Only cost of the other users
 plus a sum of group costs ``G(d, m, S)``, one per direction ``d`` and subchannel ``m`` (users ``S`` on it, over
 every AP), each minimised over the group's powers (and, uplink, its users' splits) by the certified branch and
-bound of :mod:`exact_groups`, with each offloading user at its optimal compute units ``r_i*``.
+bound of :mod:`.group_bnb`, with each offloading user at its optimal compute units ``r_i*``.
 
 Why: the power problem of a group is not convex. When latency weighs most, the best powers of a NOMA cluster or
 of two cells sharing a subchannel are often a hierarchy: one user at full power, another near its minimum so
