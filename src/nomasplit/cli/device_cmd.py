@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from nomasplit.cli.common import console, fail, handle_errors, warn
-from nomasplit.cli.compare_view import comparison_table, plan_comparison
 from nomasplit.errors import InputError
 
 #: Help of ``--timeout-s`` (``device run``, ``edge loadtest``); its numbers are those of nomasplit.runtime.client
@@ -18,6 +17,31 @@ TIMEOUT_HELP = (
     "Overall deadline of each request to the edge, in seconds: host name lookup, connecting, sending and the whole "
     "answer (default 120 = nomasplit.runtime.client.DEFAULT_TIMEOUT_S; > 0, at most 86400)."
 )
+
+
+# --- --compare: the plan's predicted stages against the measured split inference ---------------------------
+
+
+def plan_comparison(assignment: Any, report: Any) -> list[dict[str, Any]]:
+    """Per stage: predicted (the plan's system model, one task) and measured seconds, relative error."""
+    from nomasplit.runtime.prediction import compare_stages
+
+    if assignment.predicted is None:
+        return []
+    return [row.model_dump(mode="json") for row in compare_stages(assignment.predicted, report)]
+
+
+def comparison_table(assignment: Any, report: Any) -> Table:
+    """A rich table of :func:`plan_comparison` (the edge queue and "other" are outside eq. 12)."""
+    table = Table(title=f"plan of user {assignment.user}: predicted (system model, one task) against measured")
+    table.add_column("stage")
+    table.add_column("predicted ms", justify="right")
+    table.add_column("measured ms", justify="right")
+    table.add_column("error", justify="right")
+    for row in plan_comparison(assignment, report):
+        error = "" if row["error"] is None else f"{row['error']:+.1%}"
+        table.add_row(row["stage"], f"{row['predicted_s'] * 1e3:.3f}", f"{row['measured_s'] * 1e3:.3f}", error)
+    return table
 
 
 def _check_rate(value: float | None, option: str) -> float | None:
