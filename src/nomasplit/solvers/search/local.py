@@ -1034,7 +1034,7 @@ class LocalSearch:
         if not accepted and not self.exhaustive and self.joint_pricing:
             # Where the exhaustive checks are out of reach: the same moves, each joiner at the power of least
             # own cost plus harm (single relocations and activations are then priced exactly on the grid).
-            step = self.on_stall(Point(state, ev), ev.objective)
+            step = self.joint_round(Point(state, ev))
             if step is not None and step[1] < ev.objective:
                 return step
         if not accepted:
@@ -1051,8 +1051,13 @@ class LocalSearch:
         return Point(state, ev), ev.objective, accepted
 
     def on_stall(self, plan: Point, value: float) -> tuple[Point, float, dict[str, int]] | None:
-        """A round at joint prices (past the exhaustive size, where ``joint_pricing`` is on): the first pricing
-        may be finding only small moves while the joint one would find larger ones."""
+        """When a descent stalls, one round at joint prices: the first pricing may be finding only small moves
+        while the joint one would find larger ones."""
+        return self.joint_round(plan)
+
+    def joint_round(self, plan: Point) -> tuple[Point, float, dict[str, int]] | None:
+        """A round at joint prices (past the exhaustive size, where ``joint_pricing`` is on; ``None`` elsewhere or
+        when no move is priced as improving): each joiner at the power of least own cost plus harm."""
         if self.exhaustive or not self.joint_pricing:
             return None
         state, ev = plan.state, plan.ev
