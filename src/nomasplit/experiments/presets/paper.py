@@ -192,8 +192,8 @@ DNN_SURGERY_SERVER_UNITS = 64.0
 ECC_LIGD_SETTINGS: dict[str, Any] = {"time_limit_s": 3600.0, "improve_max_rounds": 8}
 
 #: ``ligd-paper`` in Figs. 2-5 is Table I with its fixed step and epsilon, capped at 10 iterations per split
-#: candidate and 10 for the polish (its default cap is 200): at the paper's scale one iteration costs about 0.2-0.4 s
-#: on 2 cores and VGG16 has 24 candidates, so the default cap would take about half an hour per task.
+#: candidate and 10 for the polish (its default cap is 200, with which one Section VI-A solve took 411 s:
+#: docs/benchmarks.md, "Every algorithm at the paper's scale"; with 10 a task takes 14-95 s).
 LIGD_PAPER_SWEEP_SETTINGS: dict[str, Any] = {"max_iterations": 10, "polish_iterations": 10}
 
 #: Settings per method of both presets.
