@@ -245,20 +245,24 @@ class SystemModel:
             interference = interference + self.downlink_gain_own * stronger_power
         return power_w[:, None] * self.downlink_gain_own / (interference + self.downlink_noise_w)
 
-    def rates(self, decision: Decision) -> tuple[torch.Tensor, torch.Tensor]:
-        """Uplink ``R_i`` and downlink ``Phi_i`` in bit/s, ``[U]`` each (0 for Device-Only users)."""
-        active = self.offloads(decision.split)
-        activity = active.to(self.dtype)
-        uplink = rate_bps(
-            decision.beta_up * activity[:, None],
+    def sinrs(self, decision: Decision) -> tuple[torch.Tensor, torch.Tensor]:
+        """Uplink and downlink SINR of every user on every subchannel (eq. 5, 8), Device-Only users silent.
+        ``[U, M]`` each."""
+        activity = self.offloads(decision.split).to(self.dtype)
+        return (
             self.uplink_sinr(decision.beta_up, decision.uplink_power_w, activity),
-            self.uplink_subchannel_hz,
-        )
-        downlink = rate_bps(
-            decision.beta_dn * activity[:, None],
             self.downlink_sinr(decision.beta_dn, decision.downlink_power_w, activity),
-            self.downlink_subchannel_hz,
         )
+
+    def rates(
+        self, decision: Decision, sinrs: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Uplink ``R_i`` and downlink ``Phi_i`` in bit/s, ``[U]`` each (0 for Device-Only users); ``sinrs``:
+        the decision's :meth:`sinrs` where the caller has them."""
+        activity = self.offloads(decision.split).to(self.dtype)
+        sinr_up, sinr_dn = sinrs if sinrs is not None else self.sinrs(decision)
+        uplink = rate_bps(decision.beta_up * activity[:, None], sinr_up, self.uplink_subchannel_hz)
+        downlink = rate_bps(decision.beta_dn * activity[:, None], sinr_dn, self.downlink_subchannel_hz)
         return uplink, downlink
 
     # --- costs ------------------------------------------------------------------------------------------
@@ -266,11 +270,12 @@ class SystemModel:
         """``s_i < F_i``: the user sends something to the edge. ``[U]`` bool."""
         return split < self.num_layers
 
-    def costs(self, decision: Decision) -> Costs:
-        """Latency (eq. 12), energy (eq. 17), utility (eq. 19) and ``Gamma`` (eq. 20) of a decision."""
+    def costs(self, decision: Decision, sinrs: tuple[torch.Tensor, torch.Tensor] | None = None) -> Costs:
+        """Latency (eq. 12), energy (eq. 17), utility (eq. 19) and ``Gamma`` (eq. 20) of a decision (``sinrs``:
+        its :meth:`sinrs` where the caller has them)."""
         split = torch.minimum(decision.split, self.num_layers)
         active = self.offloads(split)
-        uplink_rate, downlink_rate = self.rates(decision)
+        uplink_rate, downlink_rate = self.rates(decision, sinrs)
         device_latency = torch.gather(self.device_latency_table, 1, split[:, None])[:, 0]  # [U] eq. (1)
         device_energy = torch.gather(self.device_energy_table, 1, split[:, None])[:, 0]  # [U] eq. (13)
         edge_flops = torch.gather(self.edge_work_table, 1, split[:, None])[:, 0]  # [U]

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -117,6 +117,7 @@ class Evaluation:
     down_group: torch.Tensor  # [M] sum of down_side over each downlink group
     uplink_rate_bps: torch.Tensor  # [U]
     downlink_rate_bps: torch.Tensor  # [U]
+    sinrs: tuple[torch.Tensor, torch.Tensor]  # [U, M] each: every user on every subchannel, the others as now
 
 
 @dataclass
@@ -229,8 +230,10 @@ class LocalSearch:
 
     def evaluate(self, state: PlanState) -> Evaluation:
         model = self.model
+        decision = self.decision_of(state)
         with torch.no_grad():
-            costs = model.costs(self.decision_of(state))
+            sinrs = model.sinrs(decision)
+            costs = model.costs(decision, sinrs)
         weight_t, weight_e = self.latency_weight, self.energy_weight
         down_side = weight_t * costs.downlink_latency_s + weight_e * costs.downlink_energy_j
         active = costs.offloads
@@ -251,6 +254,7 @@ class LocalSearch:
             down_group=groups[1],
             uplink_rate_bps=costs.uplink_rate_bps,
             downlink_rate_bps=costs.downlink_rate_bps,
+            sinrs=sinrs,
         )
 
     # --- pieces of the prices -------------------------------------------------------------------------
@@ -324,38 +328,26 @@ class LocalSearch:
         interferes = valid & (victim != movers) & (~same_cell | (later & model.noma))
         return torch.where(interferes, gain, torch.zeros_like(gain))
 
-    def member_costs(self, direction: int, state: PlanState, victims: torch.Tensor, extra_w: torch.Tensor):
+    def member_costs(self, direction: int, victims: torch.Tensor, extra_w: torch.Tensor) -> torch.Tensor:
         """Change of the victims' side cost when their interference grows by ``extra_w`` (splits, powers held).
 
-        ``victims`` ``[...]`` (``-1``: none, change 0); ``extra_w`` ``[...]`` watts of received interference
-        (negative: relief)."""
-        valid = victims >= 0
-        victim = victims.clamp_min(0)
-        assignment = state.up if direction == UP else state.down
-        power = (state.uplink_power_w if direction == UP else state.downlink_power_w)[victim]
-        gain = self.gain_own[direction][victim, assignment[victim].clamp_min(0)]
-        interference = self._interference[direction][victim]  # current interference + noise
-        bits = self._bits[direction][victim]
-        before = self._per_bit(direction, victim, power, power * gain / interference)
-        after_interference = (interference + extra_w).clamp_min(self._noise[direction])
-        after = self._per_bit(direction, victim, power, power * gain / after_interference)
-        change = bits * (after - before)
-        change = torch.nan_to_num(change, nan=math.inf)
-        return torch.where(valid, change, torch.zeros_like(change))
+        ``victims`` (``-1``: none, change 0) and ``extra_w`` (watts of received interference, negative: relief)
+        broadcast to the result's shape; what depends on the victim alone is read at ``victims``' shape from the
+        tables of :meth:`prepare` (index ``-1`` reads their last row: a victim with nothing to lose)."""
+        signal, numerator, before, interference, bits = (values[victims] for values in self._victims[direction])
+        # The cost per bit after, (w_T + w_E x) / (b log2(1 + SINR)), computed in place: this is the search's
+        # widest computation ([pairs, powers, members]).
+        change = torch.add(interference, extra_w).clamp_min_(self._noise[direction])
+        torch.div(signal, change, out=change)
+        change.add_(1.0).log2_().mul_(self.bandwidth_hz[direction])  # the rate
+        torch.div(numerator, change, out=change)  # inf where the rate is 0
+        return change.sub_(before).mul_(bits).nan_to_num_(nan=math.inf)
 
     # --- one round -----------------------------------------------------------------------------------
     def prepare(self, state: PlanState, ev: Evaluation) -> None:
         """Interference, per-bit costs and bits of the current plan (used by every price)."""
         model = self.model
-        active = state.up >= 0
-        activity = active.to(model.dtype)
-        with torch.no_grad():
-            sinr_up = model.uplink_sinr(
-                one_hot_rows(state.up, self.num_subchannels, model.dtype), state.uplink_power_w, activity
-            )  # [U, M]
-            sinr_dn = model.downlink_sinr(
-                one_hot_rows(state.down, self.num_subchannels, model.dtype), state.downlink_power_w, activity
-            )  # [U, M]
+        sinr_up, sinr_dn = ev.sinrs  # [U, M] each (splits do not change them: `ev` may predate the split response)
         self._noise = (model.uplink_noise_w, model.downlink_noise_w)
         # Interference plus noise each user would see on each subchannel with everybody else as now. [U, M]
         self._hyp_interference = (
@@ -378,6 +370,22 @@ class LocalSearch:
         )
         self._split_cost = self.split_cost_table(state)
         self._members = (self.members(state.up), self.members(state.down))
+        # What the member costs read per victim: its signal, the numerator of its cost per bit, that cost now, its
+        # interference plus noise and its bits; a last row (victim -1) that loses nothing whatever it receives.
+        self._victims = []
+        for direction, assignment, power in (
+            (UP, state.up, state.uplink_power_w),
+            (DOWN, state.down, state.downlink_power_w),
+        ):
+            signal = power * self.gain_own[direction][users, assignment.clamp_min(0)]
+            numerator = self.latency_weight + self.energy_weight * power
+            interference = self._interference[direction]
+            before = self._per_bit(direction, users, power, signal / interference)
+            tables = (signal, numerator, before, interference, self._bits[direction])
+            nothing = (1.0, 0.0, 0.0, 1.0, 0.0)
+            self._victims.append(
+                tuple(torch.cat([table, table.new_tensor([last])]) for table, last in zip(tables, nothing, strict=True))
+            )
         counts = []
         for assignment in (state.up, state.down):
             load = torch.zeros(model.num_aps, self.num_subchannels, dtype=torch.long, device=model.device)
@@ -416,8 +424,9 @@ class LocalSearch:
         full_power = torch.full_like(ratio, float(grid[-1])).scatter(1, channels, power)
         return full_cost, full_power
 
-    def harm(self, direction: int, state: PlanState, power: torch.Tensor) -> torch.Tensor:
-        """Change of the members' costs on each subchannel if each user joined it with ``power [U, M]``.
+    def harm(self, direction: int, state: PlanState, *powers: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Change of the members' costs on each subchannel if each user joined it with ``power [U, M]``, for each
+        of ``powers``.
 
         Only the shortlist of :meth:`own_prices` (called first) is priced; the other subchannels get ``inf`` (not
         a candidate this round)."""
@@ -429,49 +438,95 @@ class LocalSearch:
         movers = torch.arange(num_users, device=device)[:, None, None].expand_as(victims)
         channel_index = channels[:, :, None].expand_as(victims)
         gain = self.coupling(direction, movers, channel_index, victims)
-        joined = power.gather(1, channels)  # [U, T]
-        change = self.member_costs(direction, state, victims, gain * joined[:, :, None]).sum(dim=2)  # [U, T]
+        joined = torch.stack([power.gather(1, channels) for power in powers], dim=2)  # [U, T, K]
+        extra = gain[:, :, None, :] * joined[:, :, :, None]  # [U, T, K, g]
+        change = self.member_costs(direction, victims[:, :, None, :], extra).sum(dim=3)  # [U, T, K]
         if num_subchannels <= SHORTLIST:
-            return change
+            return change.unbind(dim=2)
         full = torch.full((num_users, num_subchannels), math.inf, dtype=change.dtype, device=device)
-        return full.scatter(1, channels, change)
+        return tuple(full.scatter(1, channels, values) for values in change.unbind(dim=2))
 
-    def joint_prices(self, direction: int, state: PlanState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Own cost, power and harm of every user joining each shortlisted subchannel at the grid power that
+    def joint_prices(
+        self, direction: int, state: PlanState, users: torch.Tensor, channels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Own cost, power and harm of each user ``users [P]`` joining ``channels [P]`` at the grid power that
         minimises *own cost plus harm* (:meth:`own_prices` picks the power of least own cost, and the harm follows
-        it: a quieter joiner can be cheaper in all). ``[U, M]`` each; subchannels off the shortlist get ``inf``.
+        it: a quieter joiner can be cheaper in all). ``[P]`` each.
 
         Both terms are exact for a single move with every other user held (the member costs of
         :meth:`member_costs`), so a move with a negative joint price lowers ``Gamma`` when applied alone, up to
         the split the joiner re-chooses (which can only lower it further)."""
-        self.own_prices(direction)  # sets the shortlist
         grid = self.power_grid[direction]  # [G]
-        channels = self._shortlist[direction]  # [U, T]
-        num_users, num_subchannels = self.num_users, self.num_subchannels
-        ratio = (self.gain_own[direction] / self._hyp_interference[direction]).gather(1, channels)  # [U, T]
-        users = torch.arange(num_users, device=ratio.device)
-        per_bit = self._per_bit(direction, users[:, None, None], grid[None, None, :], grid * ratio[:, :, None])
+        ratio = self.gain_own[direction][users, channels] / self._hyp_interference[direction][users, channels]  # [P]
+        per_bit = self._per_bit(direction, users[:, None], grid[None, :], grid[None, :] * ratio[:, None])  # [P, G]
         if direction == UP:
-            own = self.best_split_cost(self._split_cost, per_bit)[0]  # [U, T, G]
+            totals = self._split_cost[users][:, None, :] + per_bit[:, :, None] * self.upload_bits[users][:, None, :]
+            own = torch.nan_to_num(totals, nan=math.inf).min(dim=2).values  # [P, G]
         else:
-            own = self.result_bits[:, None, None] * per_bit  # [U, T, G]
-        victims = self._members[direction][channels]  # [U, T, g]
-        movers = users[:, None, None].expand_as(victims)
-        gain = self.coupling(direction, movers, channels[:, :, None].expand_as(victims), victims)  # [U, T, g]
-        extra = gain[:, :, None, :] * grid[None, None, :, None]  # [U, T, G, g] watts received by each victim
-        harm = self.member_costs(direction, state, victims[:, :, None, :].expand_as(extra), extra).sum(dim=3)
-        total = torch.nan_to_num(own + harm, nan=math.inf)  # [U, T, G]
-        index = total.argmin(dim=2, keepdim=True)  # [U, T, 1]
-        own_best, harm_best = own.gather(2, index)[..., 0], harm.gather(2, index)[..., 0]  # [U, T]
-        power = grid[index[..., 0]]  # [U, T]
-        if num_subchannels <= SHORTLIST:
-            return torch.nan_to_num(own_best, nan=math.inf), power, harm_best
-        inf = torch.full((num_users, num_subchannels), math.inf, dtype=own.dtype, device=own.device)
-        return (
-            inf.scatter(1, channels, torch.nan_to_num(own_best, nan=math.inf)),
-            torch.full_like(inf, float(grid[-1])).scatter(1, channels, power),
-            inf.clone().scatter(1, channels, harm_best),
-        )
+            own = self.result_bits[users][:, None] * per_bit  # [P, G]
+        victims = self._members[direction][channels]  # [P, g]
+        gain = self.coupling(direction, users[:, None].expand_as(victims), channels[:, None].expand_as(victims), victims)
+        extra = gain[:, None, :] * grid[None, :, None]  # [P, G, g] watts received by each victim
+        harm = self.member_costs(direction, victims[:, None, :], extra).sum(dim=2)  # [P, G]
+        total = torch.nan_to_num(own + harm, nan=math.inf)
+        index = total.argmin(dim=1, keepdim=True)  # [P, 1]
+        own_best = torch.nan_to_num(own.gather(1, index)[:, 0], nan=math.inf)
+        return own_best, grid[index[:, 0]], harm.gather(1, index)[:, 0]
+
+    def prices(
+        self, state: PlanState, ev: Evaluation, tolerance: float, *, pricing: str
+    ) -> dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per direction, ``[U, M]`` own cost, power and harm of every user joining each subchannel, and ``[U]``
+        relief of its leaving its own (:meth:`relief`); subchannels off a user's shortlist cost ``inf``.
+
+        ``pricing="own"``: each joiner at the power of least own cost (:meth:`own_prices`) and its harm
+        (:meth:`harm`). ``"joint"``: then, on every *promising* pair, at the power of least own cost plus harm
+        (:meth:`joint_prices`). The own cost at the power of least own cost bounds own cost plus harm from below
+        (harm >= 0), so a pair is promising when that bound makes a relocation (offloading users) or an activation
+        or exchange (Device-Only users) improving; elsewhere no such move can improve, and the first prices stay
+        (an upper bound of the joint ones, used by swaps and channel swaps)."""
+        priced, quietest = {}, {}
+        for direction in (UP, DOWN):
+            own, power = self.own_prices(direction)
+            if pricing == "joint":
+                least = torch.full_like(power, float(self.power_grid[direction][0]))
+                harm, quietest[direction] = self.harm(direction, state, power, least)
+            else:
+                (harm,) = self.harm(direction, state, power)
+            priced[direction] = [own, power, harm, self.relief(direction, state)]
+        if pricing == "joint":
+            for direction, users, channels in self._promising(state, ev, tolerance, priced, quietest):
+                own, power, harm = self.joint_prices(direction, state, users, channels)
+                for table, values in zip(priced[direction][:3], (own, power, harm), strict=True):
+                    table[users, channels] = values
+        return {direction: tuple(values) for direction, values in priced.items()}  # type: ignore[misc]
+
+    def _promising(
+        self,
+        state: PlanState,
+        ev: Evaluation,
+        tolerance: float,
+        priced: dict[int, list[torch.Tensor]],
+        quietest: dict[int, torch.Tensor],
+    ) -> list[tuple[int, torch.Tensor, torch.Tensor]]:
+        """The (direction, users, subchannels) pairs of :meth:`prices` whose joint price may make a relocation or
+        an activation improve: at every grid power, own cost plus harm is at least the least own
+        cost plus the harm at the least power (``quietest``; harm grows with the joiner's power)."""
+        active = state.up >= 0
+        lower = {direction: priced[direction][0] + quietest[direction] for direction in (UP, DOWN)}
+        # A Device-Only user's best lower bound in each direction.
+        best_own = {direction: lower[direction].min(dim=1).values for direction in (UP, DOWN)}
+        found = []
+        for direction in (UP, DOWN):
+            relief = priced[direction][3]
+            other = best_own[DOWN if direction == UP else UP]
+            relocation = lower[direction] - self.own_current(direction, ev)[:, None] + relief[:, None]
+            joining = lower[direction] + (other - self.device_only)[:, None]
+            bound = torch.where(active[:, None], relocation, joining)
+            users, channels = torch.nonzero(bound < -tolerance, as_tuple=True)
+            if users.numel():
+                found.append((direction, users, channels))
+        return found
 
     def power_prices(self, direction: int, state: PlanState, ev: Evaluation) -> tuple[torch.Tensor, torch.Tensor]:
         """Best change of ``Gamma`` from one user's own power on the grid, its group's members held. ``[U]`` change
@@ -496,7 +551,7 @@ class LocalSearch:
             direction, users[:, None].expand_as(members), channel[:, None].expand_as(members), members
         )  # [U, g]
         extra = coupling[:, None, :] * (grid[None, :, None] - current_power[:, None, None])  # [U, G, g]
-        harm = self.member_costs(direction, state, members[:, None, :].expand_as(extra), extra).sum(dim=2)
+        harm = self.member_costs(direction, members[:, None, :], extra).sum(dim=2)
         change = own + harm - self.own_current(direction, ev)[:, None]  # [U, G]
         change = torch.where(active[:, None], torch.nan_to_num(change, nan=math.inf), torch.full_like(change, math.inf))
         best, index = change.min(dim=1)
@@ -510,7 +565,7 @@ class LocalSearch:
         movers = torch.arange(self.num_users, device=members.device)[:, None].expand_as(members)
         channels = assignment.clamp_min(0)[:, None].expand_as(members)
         gain = self.coupling(direction, movers, channels, members)
-        change = self.member_costs(direction, state, members, -gain * power[:, None])
+        change = self.member_costs(direction, members, -gain * power[:, None])
         return torch.where(assignment >= 0, change.sum(dim=1), torch.zeros_like(power))
 
     def own_current(self, direction: int, ev: Evaluation) -> torch.Tensor:
@@ -528,15 +583,9 @@ class LocalSearch:
         moves: list[Move] = []
         active = state.up >= 0
         cluster = model.cluster_size
-        prices = {}
+        prices = self.prices(state, ev, tolerance, pricing=pricing)
         for direction in (UP, DOWN):
-            if pricing == "joint":
-                own, power, harm = self.joint_prices(direction, state)
-            else:
-                own, power = self.own_prices(direction)
-                harm = self.harm(direction, state, power)
-            relief = self.relief(direction, state)
-            prices[direction] = (own, power, harm, relief)
+            own, power, harm, relief = prices[direction]
             assignment = state.up if direction == UP else state.down
             load = self._load[direction][self.association]  # [U, M] own-cell load of each subchannel
             free = load < cluster
@@ -814,22 +863,31 @@ class LocalSearch:
         totals = self._split_cost[index] + per_bit[:, None] * self.upload_bits[index]  # [P, F+1]
         state.split[index] = torch.nan_to_num(totals, nan=math.inf).argmin(dim=1)
 
-    def split_response(self, state: PlanState, ev: Evaluation) -> bool:
-        """Step 1: every offloading user takes its best split at its current uplink cost per bit (exact)."""
+    def split_response(self, state: PlanState, ev: Evaluation) -> tuple[Evaluation, float] | None:
+        """Step 1: every offloading user takes its best split at its current uplink cost per bit (exact: a split
+        changes its user's uplink side only, so the evaluation follows without the model). Returns it and the
+        gain, ``None`` when no split changes."""
         active = state.up >= 0
         if not bool(active.any()):
-            return False
+            return None
         rate = ev.uplink_rate_bps
         per_bit = (self.latency_weight + self.energy_weight * state.uplink_power_w) / rate
         per_bit = torch.where(rate > 0, per_bit, torch.full_like(per_bit, math.inf))
-        split_cost = self.split_cost_table(state)
-        values, splits = self.best_split_cost(split_cost, per_bit)
-        current = ev.up_side
+        totals = self.split_cost_table(state) + per_bit[:, None] * self.upload_bits  # [U, F+1]
+        totals = torch.nan_to_num(totals, nan=math.inf)
+        values, splits = totals.min(dim=1)
+        # Compared with the current split's value by the same formula (the model's uplink side is a difference
+        # of larger numbers, not comparable to 1e-12).
+        current = totals.gather(1, torch.minimum(state.split, self.model.num_layers)[:, None])[:, 0]
         better = active & (values < current * (1 - 1e-12))
         if not bool(better.any()):
-            return False
+            return None
         state.split = torch.where(better, splits, state.split)
-        return True
+        change = torch.where(better, values - current, torch.zeros_like(values))
+        up_side = ev.up_side + change
+        up_group = torch.zeros_like(ev.up_group).index_add(0, state.up[active], up_side[active])
+        gain = -float(change.sum())
+        return replace(ev, objective=ev.objective - gain, up_side=up_side, up_group=up_group), gain
 
     def verify(self, state: PlanState, ev: Evaluation, moves: list[Move], tolerance: float) -> tuple[Evaluation, dict]:
         """Step 3: apply disjoint moves together, keep those whose exact change is negative."""
@@ -1016,10 +1074,10 @@ class LocalSearch:
         assert ev is not None
         tolerance = self.move_rtol * max(abs(ev.objective), 1e-300)
         accepted: dict[str, int] = {}
-        if self.split_response(state, ev):
-            new_ev = self.evaluate(state)
-            if new_ev.objective < ev.objective:
-                ev = new_ev
+        responded = self.split_response(state, ev)
+        if responded is not None:
+            ev, gain = responded
+            if gain > tolerance:
                 accepted["split"] = 1
         self.prepare(state, ev)
         moves = self.candidate_moves(state, ev, tolerance)
