@@ -659,51 +659,7 @@ class LocalSearch:
                     )
             # Channel swaps: all users of one cell on subchannel a move to b and those on b to a (NOMA clusters
             # keep their members, only the subchannel changes), priced as the sum of the members' relocations.
-            for ap in range(model.num_aps):
-                cell = torch.nonzero(active & (self.association == ap)).flatten()
-                if cell.numel() < 2:
-                    continue
-                on = torch.zeros(cell.numel(), self.num_subchannels, dtype=unrestricted.dtype, device=model.device)
-                on[torch.arange(cell.numel(), device=model.device), assignment[cell]] = 1.0
-                cell_prices = unrestricted[cell]  # [n, M]
-                known = torch.isfinite(cell_prices)
-                cost = on.T @ torch.where(known, cell_prices, torch.zeros_like(cell_prices))  # [M, M]: a's users to b
-                unknown = on.T @ (~known).to(on.dtype)  # [M, M]: how many of them have no price there
-                cost = torch.where(unknown > 0, torch.full_like(cost, math.inf), cost)
-                occupied = on.sum(dim=0) > 0  # [M]
-                value = cost + cost.T
-                value = (
-                    value
-                    - torch.diag(torch.diagonal(value))
-                    + torch.diag(torch.full_like(occupied, math.inf, dtype=value.dtype))
-                )
-                value = torch.where(occupied[:, None] | occupied[None, :], value, torch.full_like(value, math.inf))
-                value = torch.triu(value, diagonal=1) + torch.tril(torch.full_like(value, math.inf))
-                flat = value.flatten()
-                count = int(min(self.num_subchannels, flat.numel()))
-                top = torch.topk(flat, count, largest=False)
-                on_channel: dict[int, list[int]] = {}
-                for user, channel_of in zip(cell.tolist(), assignment[cell].tolist(), strict=True):
-                    on_channel.setdefault(channel_of, []).append(user)
-                for gain, index in zip(top.values.tolist(), top.indices.tolist(), strict=True):
-                    if not gain < -tolerance:
-                        break
-                    first, second = divmod(index, self.num_subchannels)
-                    members_first = on_channel.get(first, [])
-                    members_second = on_channel.get(second, [])
-                    moves.append(
-                        Move(
-                            gain,
-                            members_first + members_second,
-                            [first, second] if direction == UP else [],
-                            [first, second] if direction == DOWN else [],
-                            kinds.CHANNEL_SWAP,
-                            {
-                                _channel_key(direction): [(u, second) for u in members_first]
-                                + [(u, first) for u in members_second]
-                            },
-                        )
-                    )
+            moves += self._channel_swaps(direction, state, unrestricted, tolerance)
         # Own power on the grid (its group's members held).
         for direction in (UP, DOWN):
             change, power = self.power_prices(direction, state, ev)
@@ -831,6 +787,60 @@ class LocalSearch:
                             },
                         )
                     )
+        return moves
+
+    def _channel_swaps(
+        self, direction: int, state: PlanState, relocation: torch.Tensor, tolerance: float
+    ) -> list[Move]:
+        """Improving channel swaps of every cell at once: for cells ``n`` and subchannels ``a < b``, the price is
+        the sum of the relocation prices ``[U, M]`` of ``n``'s users on ``a`` to ``b`` and of those on ``b`` to
+        ``a`` (``inf`` where one of them is unpriced); the ``M`` best of each cell are kept."""
+        num_aps, num_subchannels = self.model.num_aps, self.num_subchannels
+        assignment = state.up if direction == UP else state.down
+        users = torch.nonzero(assignment >= 0).flatten()
+        if users.numel() < 2:
+            return []
+        cell = self.association[users]
+        key = cell * num_subchannels + assignment[users]  # the users' (cell, subchannel) groups
+        prices = relocation[users]  # [A, M]
+        known = torch.isfinite(prices)
+        flat = (num_aps * num_subchannels, num_subchannels)
+        cost = prices.new_zeros(flat).index_add_(0, key, torch.where(known, prices, torch.zeros_like(prices)))
+        unknown = prices.new_zeros(flat).index_add_(0, key, (~known).to(prices.dtype))
+        cost = torch.where(unknown > 0, torch.full_like(cost, math.inf), cost).view(num_aps, num_subchannels, -1)
+        occupied = torch.bincount(key, minlength=flat[0]).view(num_aps, num_subchannels) > 0  # [N, M]
+        upper = torch.ones(num_subchannels, num_subchannels, dtype=torch.bool, device=cost.device).triu(diagonal=1)
+        crowded = torch.bincount(cell, minlength=num_aps) >= 2  # cells with a pair of offloading users
+        allowed = upper[None] & (occupied[:, :, None] | occupied[:, None, :]) & crowded[:, None, None]
+        value = torch.where(allowed, cost + cost.transpose(1, 2), torch.full_like(cost, math.inf))
+        top = torch.topk(value.view(num_aps, -1), num_subchannels, dim=1, largest=False)  # [N, M] each
+        moves: list[Move] = []
+        for ap, (gains, indices) in enumerate(zip(top.values.tolist(), top.indices.tolist(), strict=True)):
+            if not gains[0] < -tolerance:
+                continue
+            on_channel: dict[int, list[int]] = {}
+            in_cell = users[cell == ap]
+            for user, channel_of in zip(in_cell.tolist(), assignment[in_cell].tolist(), strict=True):
+                on_channel.setdefault(channel_of, []).append(user)
+            for gain, index in zip(gains, indices, strict=True):
+                if not gain < -tolerance:
+                    break
+                first, second = divmod(index, num_subchannels)
+                members_first, members_second = on_channel.get(first, []), on_channel.get(second, [])
+                groups = [first, second]
+                moves.append(
+                    Move(
+                        gain,
+                        members_first + members_second,
+                        groups if direction == UP else [],
+                        groups if direction == DOWN else [],
+                        kinds.CHANNEL_SWAP,
+                        {
+                            _channel_key(direction): [(u, second) for u in members_first]
+                            + [(u, first) for u in members_second]
+                        },
+                    )
+                )
         return moves
 
     def _can_activate(self, state: PlanState) -> bool:
