@@ -199,6 +199,8 @@ class LocalSearch:
         #: ``[U]`` compute units an activated user gets (its optimum without an edge capacity); :meth:`run` sets them.
         self.best_units = optimal_compute_units(model).to(dtype)
         self.exhaustive = self.num_users * self.num_subchannels <= EXHAUSTIVE_PAIRS
+        #: Whether rounds verify channel swaps only where no other move is accepted (:data:`STAGED_PAIRS`).
+        self.staged = self.num_users * self.num_subchannels > STAGED_PAIRS
         self._shortlist: dict[int, torch.Tensor] = {}
 
     # --- state <-> decision --------------------------------------------------------------------------
@@ -578,18 +580,20 @@ class LocalSearch:
         return ev.up_side if direction == UP else ev.down_side
 
     def candidate_moves(
-        self, state: PlanState, ev: Evaluation, tolerance: float, *, pricing: str = "own"
+        self, state: PlanState, ev: Evaluation, tolerance: float, *, pricing: str = "own", channel_swaps: bool = True
     ) -> list[Move]:
         """Every priced move with a predicted gain (module docstring, step 2).
 
         ``pricing`` says how a user joining a subchannel chooses its power: ``"own"`` (the power of least own
         cost, :meth:`own_prices`, then its harm to the members) or ``"joint"`` (the power of least own cost plus
-        harm, :meth:`joint_prices`; dearer, used where the first finds nothing)."""
+        harm, :meth:`joint_prices`; dearer, used where the first finds nothing). ``channel_swaps=False`` leaves
+        them out (:meth:`verify_staged` prices them from the same relocation prices where it needs them)."""
         model = self.model
         moves: list[Move] = []
         active = state.up >= 0
         cluster = model.cluster_size
         prices = self.prices(state, ev, tolerance, pricing=pricing)
+        self._relocation_prices: dict[int, torch.Tensor] = {}
         for direction in (UP, DOWN):
             own, power, harm, relief = prices[direction]
             assignment = state.up if direction == UP else state.down
@@ -665,7 +669,9 @@ class LocalSearch:
                     )
             # Channel swaps: all users of one cell on subchannel a move to b and those on b to a (NOMA clusters
             # keep their members, only the subchannel changes), priced as the sum of the members' relocations.
-            moves += self._channel_swaps(direction, state, unrestricted, tolerance)
+            self._relocation_prices[direction] = unrestricted
+            if channel_swaps:
+                moves += self._channel_swaps(direction, state, unrestricted, tolerance)
         # Own power on the grid (its group's members held).
         for direction in (UP, DOWN):
             change, power = self.power_prices(direction, state, ev)
@@ -940,19 +946,23 @@ class LocalSearch:
     def verify_staged(
         self, state: PlanState, ev: Evaluation, moves: list[Move], tolerance: float
     ) -> tuple[Evaluation, dict]:
-        """:meth:`verify` in two stages past :data:`STAGED_PAIRS`: the moves other than channel swaps first, and
-        the channel swaps only where none of those is accepted. A channel swap is priced as the sum of its users'
-        relocations, which misjudges how the moving users interfere with each other: at the paper's scale about
-        nine in ten failed their exact check, each holding its two groups (and users) from the round's other moves
-        and costing the round a second evaluation of the plan."""
-        if self.num_users * self.num_subchannels <= STAGED_PAIRS:
-            return self.verify(state, ev, moves, tolerance)
-        first = [move for move in moves if move.kind != kinds.CHANNEL_SWAP]
-        if first:
-            ev, accepted = self.verify(state, ev, first, tolerance)
-            if accepted:
-                return ev, accepted
-        swaps = [move for move in moves if move.kind == kinds.CHANNEL_SWAP]
+        """:meth:`verify`, in two stages past :data:`STAGED_PAIRS` (``self.staged``): the moves of
+        :meth:`candidate_moves` (priced without channel swaps), and the channel swaps of the same prices only
+        where none of those is accepted. A channel swap is priced as the sum of its users' relocations, which
+        misjudges how the moving users interfere with each other: at the paper's scale about nine in ten failed
+        their exact check, each holding its two groups (and users) from the round's other moves and costing the
+        round a second evaluation of the plan."""
+        accepted: dict[str, int] = {}
+        if moves:
+            ev, accepted = self.verify(state, ev, moves, tolerance)
+        if accepted or not self.staged:
+            return ev, accepted
+        # Nothing was accepted, so the plan is the one priced: its channel swaps, from the round's prices.
+        swaps = [
+            move
+            for direction, relocation in self._relocation_prices.items()
+            for move in self._channel_swaps(direction, state, relocation, tolerance)
+        ]
         return self.verify(state, ev, swaps, tolerance) if swaps else (ev, {})
 
     def _exact_change(self, old: Evaluation, new: Evaluation, move: Move) -> float:
@@ -1114,10 +1124,9 @@ class LocalSearch:
             if gain > tolerance:
                 accepted["split"] = 1
         self.prepare(state, ev)
-        moves = self.candidate_moves(state, ev, tolerance)
-        if moves:
-            ev, verified = self.verify_staged(state, ev, moves, tolerance)
-            accepted.update(verified)
+        moves = self.candidate_moves(state, ev, tolerance, channel_swaps=not self.staged)
+        ev, verified = self.verify_staged(state, ev, moves, tolerance)
+        accepted.update(verified)
         if not accepted and exhaustive and self.exhaustive:
             self.prepare(state, ev)
             found = self.exhaustive_moves(state, ev, tolerance)
@@ -1156,10 +1165,10 @@ class LocalSearch:
         assert ev is not None
         self.prepare(state, ev)
         tolerance = self.move_rtol * max(abs(ev.objective), 1e-300)
-        moves = self.candidate_moves(state, ev, tolerance, pricing="joint")
-        if not moves:
-            return None
+        moves = self.candidate_moves(state, ev, tolerance, pricing="joint", channel_swaps=not self.staged)
         ev, verified = self.verify_staged(state, ev, moves, tolerance)
+        if not verified:
+            return None
         return Point(state, ev), ev.objective, {f"{kind} (joint price)": count for kind, count in verified.items()}
 
     def at_round_cap(self, plan: Point, value: float) -> tuple[Point, float]:
