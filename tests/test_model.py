@@ -253,3 +253,24 @@ def test_the_sic_order_of_the_model_is_the_one_decoding_predicate() -> None:
                         assert bool(
                             decoded_after(gains[later, channel], later, gains[earlier, channel], earlier, uplink=uplink)
                         )
+
+
+def test_decoding_positions_order_every_pair_as_decoded_after() -> None:
+    """The search compares decoding positions instead of gains: for every pair of users on a subchannel (ties in
+    gain included), a larger position is exactly decoded_after."""
+    from nomasplit.model.noma import decoded_after, decoding_positions
+
+    rng = np.random.default_rng(1)
+    gains = torch.as_tensor(rng.choice([0.5, 1.0, 2.0], (12, 4)))  # many ties
+    for uplink in (True, False):
+        positions = decoding_positions(gains, uplink=uplink)
+        assert sorted(positions[:, 0].tolist()) == list(range(12))
+        for channel in range(4):
+            for later in range(12):
+                for earlier in range(12):
+                    if later == earlier:
+                        continue
+                    expected = bool(
+                        decoded_after(gains[later, channel], later, gains[earlier, channel], earlier, uplink=uplink)
+                    )
+                    assert bool(positions[later, channel] > positions[earlier, channel]) == expected

@@ -31,6 +31,22 @@ def decoded_after(later_gain: Any, later_index: Any, earlier_gain: Any, earlier_
     return ahead | ((earlier_gain == later_gain) & (earlier_index < later_index))
 
 
+def decoding_positions(gain: torch.Tensor, *, uplink: bool) -> torch.Tensor:
+    """Each user's place in one SIC decoding order of all users on each subchannel: for any two users ``a`` and
+    ``b`` sharing subchannel ``m`` (and an AP), ``a`` is decoded after ``b`` (:func:`decoded_after`) iff
+    ``positions[a, m] > positions[b, m]`` (a test checks it). So a search can compare two gathered integers
+    instead of their gains.
+
+    Args:
+        gain: ``[U, M]`` each user's own gain on each subchannel.
+    Returns:
+        ``[U, M]`` int64 positions (0 = decoded first).
+    """
+    order = torch.sort(gain, dim=0, descending=uplink, stable=True).indices  # ties: the lower index first
+    ranks = torch.arange(gain.shape[0], device=gain.device)[:, None].expand_as(order)
+    return torch.empty_like(order).scatter_(0, order, ranks)
+
+
 @dataclass(frozen=True)
 class CellTables:
     """Per-AP tables of the AP's own users, padded to ``U_max``.

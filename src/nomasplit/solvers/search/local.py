@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from nomasplit.model.noma import decoded_after
+from nomasplit.model.noma import decoding_positions
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers.relaxation.bounds import optimal_compute_units
 from nomasplit.solvers.relaxation.gradient import Method, StoppingRule
@@ -179,6 +179,10 @@ class LocalSearch:
         self.association = model.association  # [U]
         self.gain_full = (tensor(scenario.uplink_gain), tensor(scenario.downlink_gain))  # [N, U, M] each
         self.gain_own = (model.uplink_gain_own, model.downlink_gain_own)  # [U, M] each
+        #: ``[U, M]`` each user's place in the SIC decoding order on each subchannel, per direction.
+        self.positions = tuple(
+            decoding_positions(gain, uplink=direction == UP) for direction, gain in enumerate(self.gain_own)
+        )
         self.bandwidth_hz = (model.uplink_subchannel_hz, model.downlink_subchannel_hz)
         self.power_bounds = (
             (scenario.uplink_power_min_w, scenario.uplink_power_max_w),
@@ -315,25 +319,24 @@ class LocalSearch:
         """Gain through which a mover's power reaches each victim on a subchannel (0 if it does not interfere).
 
         Args:
-            movers: ``[...]`` users; channels: ``[...]`` subchannels; victims: ``[...]`` users (``-1``: none).
+            movers: users; channels: subchannels; victims: users (``-1``: none); broadcast together.
         Returns:
-            ``[...]`` linear gain (uplink: the mover's gain at the victim's AP; downlink: the mover's AP's gain at
+            linear gain of the broadcast shape (uplink: the mover's gain at the victim's AP; downlink: the mover's AP's gain at
             the victim), 0 where the mover is decoded before the victim by SIC or the victim is ``-1``.
         """
-        model = self.model
         valid = victims >= 0
         victim = victims.clamp_min(0)
         mover_ap, victim_ap = self.association[movers], self.association[victim]
-        own = self.gain_own[direction]
-        mover_gain, victim_gain = own[movers, channels], own[victim, channels]
         if direction == UP:
             gain = self.gain_full[UP][victim_ap, movers, channels]
         else:
             gain = self.gain_full[DOWN][mover_ap, victim, channels]
         # A same-cell victim suffers from the mover iff the mover is decoded after it (both directions).
-        later = decoded_after(mover_gain, movers, victim_gain, victim, uplink=direction == UP)
-        same_cell = mover_ap == victim_ap
-        interferes = valid & (victim != movers) & (~same_cell | (later & model.noma))
+        other_cell = mover_ap != victim_ap
+        if self.model.noma:
+            position = self.positions[direction]
+            other_cell = other_cell | (position[movers, channels] > position[victim, channels])
+        interferes = valid & (victim != movers) & other_cell
         return torch.where(interferes, gain, torch.zeros_like(gain))
 
     def member_costs(self, direction: int, victims: torch.Tensor, extra_w: torch.Tensor) -> torch.Tensor:
@@ -443,9 +446,8 @@ class LocalSearch:
         device = members.device
         channels = self._shortlist[direction]  # [U, T] from own_prices
         victims = members[channels]  # [U, T, g]
-        movers = torch.arange(num_users, device=device)[:, None, None].expand_as(victims)
-        channel_index = channels[:, :, None].expand_as(victims)
-        gain = self.coupling(direction, movers, channel_index, victims)
+        movers = torch.arange(num_users, device=device)[:, None, None]
+        gain = self.coupling(direction, movers, channels[:, :, None], victims)
         joined = torch.stack([power.gather(1, channels) for power in powers], dim=2)  # [U, T, K]
         extra = gain[:, :, None, :] * joined[:, :, :, None]  # [U, T, K, g]
         change = self.member_costs(direction, victims[:, :, None, :], extra).sum(dim=3)  # [U, T, K]
@@ -473,7 +475,7 @@ class LocalSearch:
         else:
             own = self.result_bits[users][:, None] * per_bit  # [P, G]
         victims = self._members[direction][channels]  # [P, g]
-        gain = self.coupling(direction, users[:, None].expand_as(victims), channels[:, None].expand_as(victims), victims)
+        gain = self.coupling(direction, users[:, None], channels[:, None], victims)
         extra = gain[:, None, :] * grid[None, :, None]  # [P, G, g] watts received by each victim
         harm = self.member_costs(direction, victims[:, None, :], extra).sum(dim=2)  # [P, G]
         total = torch.nan_to_num(own + harm, nan=math.inf)
@@ -555,9 +557,7 @@ class LocalSearch:
         else:
             own = self.result_bits[:, None] * per_bit
         members = self._members[direction][channel]  # [U, g]
-        coupling = self.coupling(
-            direction, users[:, None].expand_as(members), channel[:, None].expand_as(members), members
-        )  # [U, g]
+        coupling = self.coupling(direction, users[:, None], channel[:, None], members)  # [U, g]
         extra = coupling[:, None, :] * (grid[None, :, None] - current_power[:, None, None])  # [U, G, g]
         harm = self.member_costs(direction, members[:, None, :], extra).sum(dim=2)
         change = own + harm - self.own_current(direction, ev)[:, None]  # [U, G]
@@ -570,9 +570,8 @@ class LocalSearch:
         assignment = state.up if direction == UP else state.down
         power = state.uplink_power_w if direction == UP else state.downlink_power_w
         members = self._members[direction][assignment.clamp_min(0)]  # [U, g]
-        movers = torch.arange(self.num_users, device=members.device)[:, None].expand_as(members)
-        channels = assignment.clamp_min(0)[:, None].expand_as(members)
-        gain = self.coupling(direction, movers, channels, members)
+        movers = torch.arange(self.num_users, device=members.device)[:, None]
+        gain = self.coupling(direction, movers, assignment.clamp_min(0)[:, None], members)
         change = self.member_costs(direction, members, -gain * power[:, None])
         return torch.where(assignment >= 0, change.sum(dim=1), torch.zeros_like(power))
 
