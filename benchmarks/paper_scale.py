@@ -107,7 +107,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
+    parser.add_argument("--seeds", type=int, default=5, help="how many seeds: S..S+N-1")
+    parser.add_argument("--first-seed", type=int, default=0, help="S, the first seed")
     parser.add_argument("--models", default="nin,vgg16")
     parser.add_argument("--no-ten-times", action="store_true", help="skip the solves with 10x the work")
     parser.add_argument("--json", type=Path, help="write the raw rows here")
@@ -115,7 +116,7 @@ def main() -> None:
     torch.set_num_threads(1)
     rows = []
     for model in args.models.split(","):
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             rows.append(run(seed, model, not args.no_ten_times))
             progress = {key: rows[-1][key] for key in ("model", "seed", "wall_time_s", "objective", "gap")}
             print(json.dumps(progress), flush=True)
