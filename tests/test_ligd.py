@@ -21,7 +21,6 @@ from nomasplit.solvers.relaxation.gradient import (
     StoppingRule,
     minimize,
 )
-from nomasplit.solvers.search.polish import device_only_utility
 from tests.factories import random_scenario
 
 #: Small caps keep the fixed-step variants fast; the defaults are exercised by the CLI test and benchmarks.
@@ -43,7 +42,7 @@ def test_plans_are_feasible_and_beat_device_only_and_edge_only(algorithm, seed, 
     assert info is not None and info.success, info.message if info else ""
     assert find_violations(scenario, plan) == []
     # Device-Only costs do not depend on powers, so any powers give the Device-Only objective.
-    device_only = float(device_only_utility(SystemModel(scenario)).sum())
+    device_only = float(SystemModel(scenario).device_only_utility().sum())
     assert info.objective is not None and info.objective <= device_only * (1 + 1e-9)
     edge_only = solve(scenario, "edge-only").solver
     assert edge_only is not None and edge_only.objective is not None

@@ -256,19 +256,24 @@ def test_the_sic_order_of_the_model_is_the_one_decoding_predicate() -> None:
 
 
 def test_decoding_positions_order_every_pair_as_decoded_after() -> None:
-    """The search compares decoding positions instead of gains: for every pair of users on a subchannel (ties in
-    gain included), a larger position is exactly decoded_after."""
-    from nomasplit.model.noma import decoded_after, decoding_positions
+    """The search compares decoding positions instead of gains: for every pair of users of one AP on a subchannel
+    (ties in gain included), a larger position is exactly decoded_after."""
+    from nomasplit.model.noma import CellTables, SicOrder, decoded_after, to_slots
 
     rng = np.random.default_rng(1)
     gains = torch.as_tensor(rng.choice([0.5, 1.0, 2.0], (12, 4)))  # many ties
+    association = torch.as_tensor(rng.integers(0, 3, 12))
+    cells = CellTables.build(association, 3)
     for uplink in (True, False):
-        positions = decoding_positions(gains, uplink=uplink)
-        assert sorted(positions[:, 0].tolist()) == list(range(12))
+        order = SicOrder.build(to_slots(gains, cells), cells.slot_valid, strongest_first=uplink)
+        positions = order.positions(cells, association)
+        for ap in range(3):
+            members = (association == ap).nonzero().flatten()
+            assert sorted(positions[members, 0].tolist()) == sorted(set(positions[members, 0].tolist()))
         for channel in range(4):
             for later in range(12):
                 for earlier in range(12):
-                    if later == earlier:
+                    if later == earlier or association[later] != association[earlier]:
                         continue
                     expected = bool(
                         decoded_after(gains[later, channel], later, gains[earlier, channel], earlier, uplink=uplink)

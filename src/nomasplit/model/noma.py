@@ -31,22 +31,6 @@ def decoded_after(later_gain: Any, later_index: Any, earlier_gain: Any, earlier_
     return ahead | ((earlier_gain == later_gain) & (earlier_index < later_index))
 
 
-def decoding_positions(gain: torch.Tensor, *, uplink: bool) -> torch.Tensor:
-    """Each user's place in one SIC decoding order of all users on each subchannel: for any two users ``a`` and
-    ``b`` sharing subchannel ``m`` (and an AP), ``a`` is decoded after ``b`` (:func:`decoded_after`) iff
-    ``positions[a, m] > positions[b, m]`` (a test checks it). So a search can compare two gathered integers
-    instead of their gains.
-
-    Args:
-        gain: ``[U, M]`` each user's own gain on each subchannel.
-    Returns:
-        ``[U, M]`` int64 positions (0 = decoded first).
-    """
-    order = torch.sort(gain, dim=0, descending=uplink, stable=True).indices  # ties: the lower index first
-    ranks = torch.arange(gain.shape[0], device=gain.device)[:, None].expand_as(order)
-    return torch.empty_like(order).scatter_(0, order, ranks)
-
-
 @dataclass(frozen=True)
 class CellTables:
     """Per-AP tables of the AP's own users, padded to ``U_max``.
@@ -101,6 +85,20 @@ class SicOrder:
         key = torch.where(slot_valid[:, :, None], own_gain_slots, torch.full_like(own_gain_slots, pad))
         order = torch.sort(key, dim=1, descending=strongest_first, stable=True).indices
         return SicOrder(last_first=torch.flip(order, [1]).contiguous())
+
+    def positions(self, cells: CellTables, association: torch.Tensor) -> torch.Tensor:
+        """Each user's place in its AP's decoding order on each subchannel: for any two users ``a`` and ``b`` of
+        one AP, ``a`` is decoded after ``b`` on subchannel ``m`` (:func:`decoded_after`) iff
+        ``positions[a, m] > positions[b, m]`` (a test checks it). So a search can compare two gathered integers
+        instead of their gains.
+
+        Returns:
+            ``[U, M]`` int64 positions (0 = decoded first).
+        """
+        slots = self.last_first.shape[1]
+        ranks = torch.arange(slots - 1, -1, -1, device=self.last_first.device)[None, :, None]  # last decoded: top
+        by_slot = torch.empty_like(self.last_first).scatter_(1, self.last_first, ranks.expand_as(self.last_first))
+        return by_slot[association, cells.user_slot]  # [U, M]
 
     def later_sum(self, values_slots: torch.Tensor) -> torch.Tensor:
         """For each slot, the sum of ``values`` over the users decoded after it in its AP and subchannel.

@@ -191,6 +191,7 @@ class SystemModel:
         self.result_bits = tensor(result_bits)  # [U]
         self.num_layers = torch.as_tensor(num_layers, dtype=torch.long, device=self.device)  # [U]
         self.max_layers = int(num_layers.max())
+        self._device_only_utility: torch.Tensor | None = None  # device_only_utility(), once computed
 
         self.latency_weight = tensor(scenario.latency_weight)  # [U]
         self.device_flops_per_s = tensor(scenario.device_flops_per_s)  # [U]
@@ -319,6 +320,18 @@ class SystemModel:
     def objective(self, decision: Decision) -> torch.Tensor:
         """``Gamma = sum_i U_i`` (eq. 20), a differentiable scalar."""
         return self.costs(decision).objective
+
+    def device_only_utility(self) -> torch.Tensor:
+        """``U_i`` of every user at ``s_i = F_i`` (independent of the other users and of powers), computed once
+        per model. ``[U]``."""
+        if self._device_only_utility is None:
+            zeros = torch.zeros(self.num_users, self.num_subchannels, dtype=self.dtype, device=self.device)
+            ones = torch.ones(self.num_users, dtype=self.dtype, device=self.device)
+            with torch.no_grad():
+                self._device_only_utility = self.costs(
+                    Decision(self.full_split(), zeros, zeros, ones, ones, ones)
+                ).utility
+        return self._device_only_utility
 
     # --- helpers ------------------------------------------------------------------------------------------
     def full_split(self) -> torch.Tensor:

@@ -57,7 +57,7 @@ from nomasplit.solvers.relaxation.sweep import (
 from nomasplit.solvers.search.driver import KICKS
 from nomasplit.solvers.search.groups import GroupSearch
 from nomasplit.solvers.search.groups import applies as group_search_applies
-from nomasplit.solvers.search.local import EXHAUSTIVE_PAIRS, MOVE_RTOL, LocalSearch, SearchResult
+from nomasplit.solvers.search.local import EXHAUSTIVE_PAIRS, KICKS_PER_ROUND, MOVE_RTOL, LocalSearch, SearchResult
 from nomasplit.solvers.search.warm_start import warm_path_starts
 
 #: With ``phase="auto"``, instances with at most ``THOROUGH_PAIRS`` (user, subchannel) pairs get the thorough
@@ -182,6 +182,15 @@ class LigdSettings(AlgorithmSettings):
         ge=0,
         le=1000,
         description="phase 'custom': kicks (a non-improving move, then a descent) from the best local optimum",
+    )
+    kick_batch: int = _in(
+        "search",
+        default=KICKS_PER_ROUND,
+        ge=1,
+        le=1000,
+        description="kick starts (the best-priced non-improving moves, each followed by a trial descent) tried from "
+        "one local optimum before the kicks stop; the first whose descent ends lower is kept and kicking goes on "
+        "from there (the search from the current interference; the group search tries 16)",
     )
     group_search: bool = _in(
         "search",
@@ -425,6 +434,7 @@ def improve_and_choose(
             ligd_stopping(settings, search_polish),
             joint_pricing=settings.joint_pricing,
             move_rtol=settings.move_rtol,
+            kick_batch=settings.kick_batch,
         )
         units = optimal_compute_units(working)
         seen: list[float] = []

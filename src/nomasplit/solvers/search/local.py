@@ -43,7 +43,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from nomasplit.model.noma import decoding_positions
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers.relaxation.bounds import optimal_compute_units
 from nomasplit.solvers.relaxation.gradient import Method, StoppingRule
@@ -162,9 +161,12 @@ class LocalSearch:
         *,
         joint_pricing: bool = True,
         move_rtol: float = MOVE_RTOL,
+        kick_batch: int = KICKS_PER_ROUND,
     ) -> None:
         self.model = model
         self.joint_pricing = joint_pricing
+        #: Kick starts tried from one local optimum (best priced first) before the kicks stop.
+        self.kick_batch = kick_batch
         #: A move is taken only when it lowers ``Gamma`` by more than this fraction of it.
         self.move_rtol = move_rtol
         self.method = method
@@ -181,7 +183,7 @@ class LocalSearch:
         self.gain_own = (model.uplink_gain_own, model.downlink_gain_own)  # [U, M] each
         #: ``[U, M]`` each user's place in the SIC decoding order on each subchannel, per direction.
         self.positions = tuple(
-            decoding_positions(gain, uplink=direction == UP) for direction, gain in enumerate(self.gain_own)
+            order.positions(model.cells, model.association) for order in (model.uplink_order, model.downlink_order)
         )
         self.bandwidth_hz = (model.uplink_subchannel_hz, model.downlink_subchannel_hz)
         self.power_bounds = (
@@ -198,7 +200,7 @@ class LocalSearch:
         self.result_bits = model.result_bits  # [U]
         splits = torch.arange(model.max_layers + 1, device=device)
         self.offloading_split = splits[None, :] < model.num_layers[:, None]  # [U, F+1]
-        self.device_only = self._device_only_utility()  # [U]
+        self.device_only = model.device_only_utility()  # [U]
         self.capacity_units = scenario.edge_capacity_units
         #: ``[U]`` compute units an activated user gets (its optimum without an edge capacity); :meth:`run` sets them.
         self.best_units = optimal_compute_units(model).to(dtype)
@@ -233,13 +235,6 @@ class LocalSearch:
         )
 
     # --- exact costs ---------------------------------------------------------------------------------
-    def _device_only_utility(self) -> torch.Tensor:
-        model = self.model
-        zeros = torch.zeros(model.num_users, model.num_subchannels, dtype=model.dtype, device=model.device)
-        ones = torch.ones(model.num_users, dtype=model.dtype, device=model.device)
-        with torch.no_grad():
-            return model.costs(Decision(model.full_split(), zeros, zeros, ones, ones, ones)).utility
-
     def evaluate(self, state: PlanState) -> Evaluation:
         model = self.model
         decision = self.decision_of(state)
@@ -321,8 +316,8 @@ class LocalSearch:
         Args:
             movers: users; channels: subchannels; victims: users (``-1``: none); broadcast together.
         Returns:
-            linear gain of the broadcast shape (uplink: the mover's gain at the victim's AP; downlink: the mover's AP's gain at
-            the victim), 0 where the mover is decoded before the victim by SIC or the victim is ``-1``.
+            linear gain of the broadcast shape (uplink: the mover's gain at the victim's AP; downlink: the mover's
+            AP's gain at the victim), 0 where the mover is decoded before the victim by SIC or the victim is ``-1``.
         """
         valid = victims >= 0
         victim = victims.clamp_min(0)
@@ -1093,8 +1088,6 @@ class LocalSearch:
         return trial_ev, {kind: 1}
 
     # --- the driver's engine (nomasplit.solvers.search.driver) ----------------------------------------------
-    #: Kick starts generated at a time.
-    kick_batch = KICKS_PER_ROUND
     #: Descents end "stalled" when rounds gain almost nothing (after one round at joint prices, where it applies).
     stalls = True
 

@@ -28,15 +28,6 @@ from nomasplit.solvers.relaxation.gradient import (
 )
 
 
-def device_only_utility(model: SystemModel) -> torch.Tensor:
-    """``U_i`` of every user at ``s_i = F_i`` (independent of the other users and of powers). ``[U]``."""
-    zeros = torch.zeros(model.num_users, model.num_subchannels, dtype=model.dtype, device=model.device)
-    ones = torch.ones(model.num_users, dtype=model.dtype, device=model.device)
-    decision = Decision(model.full_split(), zeros, zeros, ones, ones, ones)
-    with torch.no_grad():
-        return model.costs(decision).utility
-
-
 def to_device_only(model: SystemModel, decision: Decision, users: torch.Tensor) -> Decision:
     """The decision with ``users`` (``[U]`` bool) switched to Device-Only (split ``F_i``, zero rows)."""
     keep = (~users).to(model.dtype)[:, None]
@@ -55,7 +46,7 @@ def enforce_edge_capacity(model: SystemModel, decision: Decision) -> Decision:
     if scenario.edge_capacity_units is None:
         return decision
     with torch.no_grad():
-        benefit = (device_only_utility(model) - model.costs(decision).utility).cpu()  # [U]
+        benefit = (model.device_only_utility() - model.costs(decision).utility).cpu()  # [U]
     active = model.offloads(decision.split).cpu()
     association = model.association.cpu()
     switch = torch.zeros(model.num_users, dtype=torch.bool)
@@ -74,7 +65,7 @@ def fall_back_to_device(model: SystemModel, decision: Decision, *, max_passes: i
     Returns:
         The decision and the number of users switched.
     """
-    device_utility = device_only_utility(model)
+    device_utility = model.device_only_utility()
     switched = 0
     for _ in range(max_passes):
         with torch.no_grad():
