@@ -69,7 +69,7 @@ WARM_SETTINGS: dict[str, Any] = {
     "kicks": 0,
     "group_search": False,
     "improve_max_rounds": 2,
-    "polish_iterations": 3,
+    "polish_iterations": 2,
 }
 
 #: How much more work the oracle gets than a cold solve.
