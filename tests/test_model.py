@@ -279,3 +279,31 @@ def test_decoding_positions_order_every_pair_as_decoded_after() -> None:
                         decoded_after(gains[later, channel], later, gains[earlier, channel], earlier, uplink=uplink)
                     )
                     assert bool(positions[later, channel] > positions[earlier, channel]) == expected
+
+
+def test_with_dtype_holds_what_a_model_built_in_that_type_holds() -> None:
+    """A float32 copy of a float64 model has the tables of a float32 model built from the scenario, shares its
+    SIC orders, and evaluates a decision to the same Gamma."""
+    scenario = random_scenario(5, num_users=12, num_subchannels=4, num_aps=2)
+    model = SystemModel(scenario)
+    copied, built = model.with_dtype(torch.float32), SystemModel(scenario, dtype=torch.float32)
+    assert model.with_dtype(torch.float64) is model
+    floats = [
+        name for name, value in vars(built).items() if isinstance(value, torch.Tensor) and value.is_floating_point()
+    ]
+    assert "uplink_gain_own" in floats and "device_latency_table" in floats
+    for name in floats:
+        assert getattr(copied, name).dtype == torch.float32, name
+        assert torch.equal(getattr(copied, name), getattr(built, name)), name
+    assert copied.uplink_order is model.uplink_order and model.dtype == torch.float64
+    parts = to_decision(*random_decision(built, np.random.default_rng(6)))
+    decision = Decision(
+        parts.split,
+        *(
+            t.to(torch.float32)
+            for t in (parts.beta_up, parts.beta_dn, parts.uplink_power_w, parts.downlink_power_w, parts.compute_units)
+        ),
+    )
+    assert math.isfinite(float(built.objective(decision)))
+    assert float(copied.objective(decision)) == float(built.objective(decision))
+    assert torch.equal(copied.device_only_utility(), built.device_only_utility())

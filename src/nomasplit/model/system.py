@@ -9,6 +9,7 @@ Shapes: ``N`` APs, ``U`` users, ``M`` subchannels, ``F_max`` the most split unit
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -208,6 +209,20 @@ class SystemModel:
         self.device_latency_table = tensor(device_latency)  # [U, F_max+1] s, eq. (1)
         self.device_energy_table = tensor(device_energy)  # [U, F_max+1] J, eq. (13)
         self.edge_work_table = tensor(edge_work)  # [U, F_max+1] FLOPs at c_min per unit, eq. (3), (16)
+
+    def with_dtype(self, dtype: torch.dtype) -> SystemModel:
+        """This model in another float type, without building it again: every float table cast (the values a
+        new model of that type would hold), the integer tables and the SIC decoding orders shared (so both
+        decode in the order of the scenario's gains, not of their rounded copies)."""
+        if dtype == self.dtype:
+            return self
+        other = copy.copy(self)
+        other.dtype = dtype
+        for name, value in vars(self).items():
+            if isinstance(value, torch.Tensor) and value.is_floating_point():
+                setattr(other, name, value.to(dtype))
+        other._device_only_utility = None
+        return other
 
     # --- radio ------------------------------------------------------------------------------------------
     def uplink_sinr(self, beta_up: torch.Tensor, power_w: torch.Tensor, active: torch.Tensor) -> torch.Tensor:

@@ -151,10 +151,7 @@ def refine(candidate: Candidate, method: Method, stopping: StoppingRule) -> Cand
 
 def working_model(model: SystemModel, precision: str) -> SystemModel:
     """The model in the descent's float type (the same model if it already has it)."""
-    dtype = torch.float32 if precision == "float32" else torch.float64
-    if dtype == model.dtype:
-        return model
-    return SystemModel(model.scenario, device=model.device, dtype=dtype)
+    return model.with_dtype(torch.float32 if precision == "float32" else torch.float64)
 
 
 def convert_decision(model: SystemModel, decision: Decision) -> tuple[Decision, int]:
