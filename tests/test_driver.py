@@ -114,6 +114,22 @@ def test_a_kick_is_kept_only_when_its_descent_ends_kick_gain_lower() -> None:
     assert no_kicks.value == 8.0
 
 
+def test_the_kicks_stop_when_a_whole_batch_of_kick_starts_fails() -> None:
+    """``kick_batch`` starts are tried from one local optimum; if none ends lower the kicks stop, kicks left or not."""
+    paths = {"main": [10.0, 8.0], "worse": [9.0, 8.5], "better": [9.5, 7.0]}
+    outcomes = {}
+    for batch in (1, 2):
+        engine = Scripted(dict(paths), kicks=["worse", "better"])
+        engine.kick_batch = batch
+        outcome = driver.search(engine, ("main", 0), 10.0, max_rounds=100, kicks=10, record=Record(0.0, 10.0))
+        outcomes[batch] = (outcome.value, engine.descents)
+    assert outcomes[1] == (8.0, 2)  # the first batch ("worse") failed: no second kick
+    assert outcomes[2] == (7.0, 4)  # both tried: "better" kept, then one more descent from it
+    with pytest.raises(ValidationError):
+        LigdSettings(kick_batch=0)
+    assert LigdSettings(kick_batch=5).phase == "auto"  # not a phase setting: it applies to every phase
+
+
 def test_setting_a_custom_phase_setting_alone_chooses_custom_and_with_another_phase_is_refused() -> None:
     assert LigdSettings().phase == "auto"
     assert LigdSettings(kicks=3).phase == "custom"
