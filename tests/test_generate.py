@@ -357,3 +357,24 @@ def test_provenance_holds_the_full_config() -> None:
     assert set(scenario.provenance["config"]) == set(ScenarioConfig.model_fields)
     json.dumps(scenario.provenance)  # plain JSON, no timestamps or objects
     assert "time" not in json.dumps(scenario.provenance)
+
+
+def test_a_config_written_by_json_dump_reads_back_exponents_included(tmp_path: Path) -> None:
+    """JSON writes 4e-27 and 1e+09 without a dot; YAML 1.1 would read them as strings. The config loader reads a
+    JSON file as JSON does, and a YAML file's 1e9 is a number too (a quoted "1e9" stays a string)."""
+    import json
+
+    config = paper_config(device_switched_capacitance=4e-27, device_flops_per_s=1e9)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config.model_dump(mode="json")), encoding="utf-8")
+    assert "4e-27" in path.read_text(encoding="utf-8")
+    assert load_config(path) == config
+    from nomasplit.io import parse_yaml
+
+    assert parse_yaml("a: 1e9\nb: -2E+3\nc: '1e9'\nd: 12\ne: 1e", "t") == {
+        "a": 1e9,
+        "b": -2000.0,
+        "c": "1e9",
+        "d": 12,
+        "e": "1e",
+    }

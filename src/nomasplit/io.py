@@ -13,6 +13,7 @@ import gzip
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 import zlib
@@ -284,6 +285,13 @@ class _InputYamlLoader(yaml.SafeLoader):
 
 
 _InputYamlLoader.add_constructor("tag:yaml.org,2002:int", _InputYamlLoader.construct_yaml_int)
+# YAML 1.1 reads a float only with a dot ("4e-27" and "1e9" would be strings); JSON and YAML 1.2 need none, and a
+# JSON file must read as JSON does. Scalars the default rules already resolve keep their tag (ints stay ints).
+_InputYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def parse_yaml(text: str, source: str) -> Any:
