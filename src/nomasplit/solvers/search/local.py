@@ -319,18 +319,22 @@ class LocalSearch:
             linear gain of the broadcast shape (uplink: the mover's gain at the victim's AP; downlink: the mover's
             AP's gain at the victim), 0 where the mover is decoded before the victim by SIC or the victim is ``-1``.
         """
+        # Gathers by flat index (torch.take): several times faster than indexing with two or three tensors.
         valid = victims >= 0
         victim = victims.clamp_min(0)
-        mover_ap, victim_ap = self.association[movers], self.association[victim]
+        mover_ap, victim_ap = torch.take(self.association, movers), torch.take(self.association, victim)
+        num_users, num_subchannels = self.num_users, self.num_subchannels
         if direction == UP:
-            gain = self.gain_full[UP][victim_ap, movers, channels]
+            flat = (victim_ap * num_users + movers) * num_subchannels + channels
         else:
-            gain = self.gain_full[DOWN][mover_ap, victim, channels]
+            flat = (mover_ap * num_users + victim) * num_subchannels + channels
+        gain = torch.take(self.gain_full[direction], flat)
         # A same-cell victim suffers from the mover iff the mover is decoded after it (both directions).
         other_cell = mover_ap != victim_ap
         if self.model.noma:
             position = self.positions[direction]
-            other_cell = other_cell | (position[movers, channels] > position[victim, channels])
+            mover_at = torch.take(position, movers * num_subchannels + channels)
+            other_cell = other_cell | (mover_at > torch.take(position, victim * num_subchannels + channels))
         interferes = valid & (victim != movers) & other_cell
         return torch.where(interferes, gain, torch.zeros_like(gain))
 
@@ -340,7 +344,9 @@ class LocalSearch:
         ``victims`` (``-1``: none, change 0) and ``extra_w`` (watts of received interference, negative: relief)
         broadcast to the result's shape; what depends on the victim alone is read at ``victims``' shape from the
         tables of :meth:`prepare` (index ``-1`` reads their last row: a victim with nothing to lose)."""
-        signal, numerator, before, interference, bits = (values[victims] for values in self._victims[direction])
+        signal, numerator, before, interference, bits = (
+            torch.take(values, victims) for values in self._victims[direction]
+        )  # index -1 reads the last row
         # The cost per bit after, (w_T + w_E x) / (b log2(1 + SINR)), computed in place: this is the search's
         # widest computation ([pairs, powers, members]).
         change = torch.add(interference, extra_w).clamp_min_(self._noise[direction])
@@ -399,6 +405,8 @@ class LocalSearch:
             load.index_put_((self.association[has], assignment[has]), torch.ones_like(assignment[has]), accumulate=True)
             counts.append(load)
         self._load = tuple(counts)
+        #: ``[U, M]`` per direction: whether the subchannel has a free slot at the user's AP.
+        self._free = tuple(load[self.association] < model.cluster_size for load in self._load)
 
     def own_prices(self, direction: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Best own side cost of every user on every subchannel, and the power that reaches it. ``[U, M]``.
@@ -585,14 +593,12 @@ class LocalSearch:
         model = self.model
         moves: list[Move] = []
         active = state.up >= 0
-        cluster = model.cluster_size
         prices = self.prices(state, ev, tolerance, pricing=pricing)
         self._relocation_prices: dict[int, torch.Tensor] = {}
         for direction in (UP, DOWN):
             own, power, harm, relief = prices[direction]
             assignment = state.up if direction == UP else state.down
-            load = self._load[direction][self.association]  # [U, M] own-cell load of each subchannel
-            free = load < cluster
+            free = self._free[direction]  # [U, M] subchannels with a free slot at the user's AP
             current = self.own_current(direction, ev)
             relocation = own + harm - current[:, None] + relief[:, None]  # [U, M] (relief <= 0)
             users = torch.arange(self.num_users, device=model.device)
@@ -628,7 +634,8 @@ class LocalSearch:
                 if cell.numel() < 2:
                     continue
                 channels = assignment[cell]
-                pair = unrestricted[cell][:, channels]  # [n, n]: user a to b's subchannel
+                # [n, n]: user a to b's subchannel (one flat gather)
+                pair = torch.take(unrestricted, cell[:, None] * self.num_subchannels + channels[None, :])
                 value = pair + pair.T
                 value = torch.where(channels[:, None] == channels[None, :], torch.full_like(value, math.inf), value)
                 best_pair, partner = value.min(dim=1)
@@ -717,8 +724,7 @@ class LocalSearch:
             best_sides = []
             for direction in (UP, DOWN):
                 own, power, harm, _ = prices[direction]
-                load = self._load[direction][self.association]
-                value = torch.where(load < cluster, own + harm, torch.full_like(own, math.inf))
+                value = torch.where(self._free[direction], own + harm, torch.full_like(own, math.inf))
                 best_sides.append(value.min(dim=1))
             join = best_sides[0].values + best_sides[1].values - self.device_only
             joiners = torch.nonzero(~active & (join < -tolerance)).flatten()
