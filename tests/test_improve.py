@@ -201,3 +201,35 @@ def test_a_plan_said_to_be_a_local_optimum_has_no_improving_move_left() -> None:
         after, accepted = search.verify(state.copy(), ev, moves, tolerance) if moves else (ev, {})
         assert not accepted, (pricing, accepted)
         assert after.objective >= ev.objective - tolerance
+
+
+@pytest.mark.parametrize(("seed", "access"), [(5, "noma"), (6, "oma")])
+def test_prices_kept_between_rounds_equal_prices_made_from_scratch(seed, access) -> None:
+    """``shortlist_prices`` prices again only the pairs whose inputs changed since its last call; after moves,
+    power changes and new compute units, its tables equal those of a search that prices every pair anew (more
+    subchannels than the shortlist, so the kept shortlists are checked too)."""
+    scenario = random_scenario(seed, num_users=40, num_subchannels=30, access=access)
+    model = SystemModel(scenario)
+    kept = _search(model)
+    state = kept.state_of(_edge_only_decision(model))
+    generator = torch.Generator().manual_seed(seed)
+    for step in range(6):
+        evaluation = kept.evaluate(state)
+        kept.prepare(state, evaluation)
+        fresh = _search(model)
+        fresh.prepare(state, evaluation)
+        for direction in (0, 1):
+            own, power = fresh.own_prices(direction)
+            (harm,) = fresh.harm(direction, state, power)
+            for mine, theirs in zip(kept.shortlist_prices(direction, state), (own, power, harm), strict=True):
+                torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+        moves = kept.candidate_moves(state, evaluation, tolerance=-math.inf)
+        assert moves
+        # A few moves of any price (not only improving ones), then other powers and compute units for some users.
+        for index in torch.randperm(len(moves), generator=generator)[:3].tolist():
+            kept.apply(state, moves[index])
+        users = torch.randperm(model.num_users, generator=generator)[:2]
+        state.uplink_power_w[users] *= 0.5
+        if step % 2:
+            state.compute_units[users[:1]] = 1.0
+    assert 0 < kept.priced_pairs < 6 * 2 * model.num_users * 24

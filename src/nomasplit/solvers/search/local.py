@@ -208,6 +208,9 @@ class LocalSearch:
         #: Whether rounds verify channel swaps only where no other move is accepted (:data:`STAGED_PAIRS`).
         self.staged = self.num_users * self.num_subchannels > STAGED_PAIRS
         self._shortlist: dict[int, torch.Tensor] = {}
+        self._price_cache: dict[int, _PriceCache] = {}
+        #: (user, subchannel) pairs priced by :meth:`shortlist_prices` so far (evidence of its savings).
+        self.priced_pairs = 0
 
     # --- state <-> decision --------------------------------------------------------------------------
     def state_of(self, decision: Decision) -> PlanState:
@@ -408,56 +411,113 @@ class LocalSearch:
         #: ``[U, M]`` per direction: whether the subchannel has a free slot at the user's AP.
         self._free = tuple(load[self.association] < model.cluster_size for load in self._load)
 
-    def own_prices(self, direction: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Best own side cost of every user on every subchannel, and the power that reaches it. ``[U, M]``.
-
-        A user's best cost falls as its gain over interference plus noise on the subchannel rises, so with more
-        than :data:`SHORTLIST` subchannels only each user's ``SHORTLIST`` subchannels of highest ratio are priced
-        (the rest cost ``inf`` this round); the shortlist is kept for :meth:`harm`."""
-        grid = self.power_grid[direction]  # [G]
+    def shortlist(self, direction: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each user's gain over interference plus noise on every subchannel ``[U, M]``, and its shortlist
+        ``[U, T]``: with more than :data:`SHORTLIST` subchannels only the ``SHORTLIST`` of highest ratio (a user's
+        best cost falls as that ratio rises), else all of them. Kept for :meth:`harm`."""
         ratio = self.gain_own[direction] / self._hyp_interference[direction]  # [U, M]
         num_users, num_subchannels = ratio.shape
-        if num_subchannels > SHORTLIST:
+        cache = self._price_cache.get(direction)
+        if num_subchannels <= SHORTLIST:
+            channels = torch.arange(num_subchannels, device=ratio.device)[None, :].expand(num_users, -1)
+        elif cache is None:
             channels = torch.topk(ratio, SHORTLIST, dim=1).indices  # [U, T]
         else:
-            channels = torch.arange(num_subchannels, device=ratio.device)[None, :].expand(num_users, -1)
+            # A row keeps its shortlist unless a listed ratio changed or a changed one reaches the row's least
+            # listed ratio (or is NaN, which topk ranks first): only those rows are selected again.
+            least = ratio.gather(1, cache.channels).min(dim=1, keepdim=True).values
+            changed = ratio != cache.ratio
+            redo = torch.nonzero((changed & (cache.listed | ~(ratio < least))).any(dim=1)).flatten()
+            channels = cache.channels.clone()
+            if redo.numel():
+                channels[redo] = torch.topk(ratio[redo], SHORTLIST, dim=1).indices
         self._shortlist[direction] = channels
-        sinr = grid[None, None, :] * ratio.gather(1, channels)[:, :, None]  # [U, T, G]
-        users = torch.arange(num_users, device=ratio.device)[:, None, None]
-        per_bit = self._per_bit(direction, users, grid[None, None, :], sinr)  # [U, T, G]
-        best, index = per_bit.min(dim=2)  # [U, T]
-        power = grid[index]
+        return ratio, channels
+
+    def own_pair_prices(
+        self, direction: int, users: torch.Tensor, channels: torch.Tensor, ratio: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best own side cost of each user ``users [P]`` on ``channels [P]`` (``ratio [P]``: its gain over
+        interference plus noise there) over the power grid, and the power that reaches it. ``[P]`` each."""
+        grid = self.power_grid[direction]  # [G]
+        per_bit = self._per_bit(direction, users[:, None], grid[None, :], grid[None, :] * ratio[:, None])  # [P, G]
+        best, index = per_bit.min(dim=1)  # [P]
         if direction == UP:
-            cost = self.best_split_cost(self._split_cost, best)[0]  # [U, T]
+            totals = self._split_cost[users] + best[:, None] * self.upload_bits[users]  # [P, F+1]
+            cost = torch.nan_to_num(totals, nan=math.inf).min(dim=1).values
         else:
-            cost = self.result_bits[:, None] * best
-        cost = torch.nan_to_num(cost, nan=math.inf)
-        if num_subchannels <= SHORTLIST:
-            return cost, power
-        full_cost = torch.full_like(ratio, math.inf).scatter(1, channels, cost)
-        full_power = torch.full_like(ratio, float(grid[-1])).scatter(1, channels, power)
-        return full_cost, full_power
+            cost = self.result_bits[users] * best
+        return torch.nan_to_num(cost, nan=math.inf), grid[index]
+
+    def harm_pairs(self, direction: int, users: torch.Tensor, channels: torch.Tensor, powers: torch.Tensor):
+        """Change of the members' costs on ``channels [P]`` if ``users [P]`` joined them at each of ``powers
+        [P, K]`` (members' splits and powers held). ``[P, K]``."""
+        victims = self._members[direction][channels]  # [P, g]
+        gain = self.coupling(direction, users[:, None], channels[:, None], victims)  # [P, g]
+        extra = gain[:, None, :] * powers[:, :, None]  # [P, K, g] watts received by each victim
+        return self.member_costs(direction, victims[:, None, :], extra).sum(dim=2)
+
+    def own_prices(self, direction: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best own side cost of every user on every subchannel of its shortlist (:meth:`shortlist`), and the
+        power that reaches it. ``[U, M]``; off the shortlist the cost is ``inf`` (not a candidate this round)."""
+        ratio, channels = self.shortlist(direction)
+        users = torch.arange(self.num_users, device=ratio.device)[:, None].expand_as(channels)
+        cost, power = self.own_pair_prices(
+            direction, users.flatten(), channels.flatten(), ratio.gather(1, channels).flatten()
+        )
+        full_cost = torch.full_like(ratio, math.inf).scatter(1, channels, cost.view(channels.shape))
+        full_power = torch.full_like(ratio, float(self.power_grid[direction][-1]))
+        return full_cost, full_power.scatter(1, channels, power.view(channels.shape))
 
     def harm(self, direction: int, state: PlanState, *powers: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Change of the members' costs on each subchannel if each user joined it with ``power [U, M]``, for each
-        of ``powers``.
+        of ``powers`` (:meth:`harm_pairs` on the shortlist of :meth:`shortlist`, called first; the other
+        subchannels get ``inf``)."""
+        channels = self._shortlist[direction]  # [U, T]
+        users = torch.arange(self.num_users, device=channels.device)[:, None].expand_as(channels)
+        joined = torch.stack([power.gather(1, channels).flatten() for power in powers], dim=1)  # [U T, K]
+        change = self.harm_pairs(direction, users.flatten(), channels.flatten(), joined)  # [U T, K]
+        full = torch.full((self.num_users, self.num_subchannels), math.inf, dtype=change.dtype, device=change.device)
+        return tuple(full.scatter(1, channels, values.view(channels.shape)) for values in change.unbind(dim=1))
 
-        Only the shortlist of :meth:`own_prices` (called first) is priced; the other subchannels get ``inf`` (not
-        a candidate this round)."""
-        members = self._members[direction]  # [M, g]
-        num_users, num_subchannels = self.num_users, self.num_subchannels
-        device = members.device
-        channels = self._shortlist[direction]  # [U, T] from own_prices
-        victims = members[channels]  # [U, T, g]
-        movers = torch.arange(num_users, device=device)[:, None, None]
-        gain = self.coupling(direction, movers, channels[:, :, None], victims)
-        joined = torch.stack([power.gather(1, channels) for power in powers], dim=2)  # [U, T, K]
-        extra = gain[:, :, None, :] * joined[:, :, :, None]  # [U, T, K, g]
-        change = self.member_costs(direction, victims[:, :, None, :], extra).sum(dim=3)  # [U, T, K]
-        if num_subchannels <= SHORTLIST:
-            return change.unbind(dim=2)
-        full = torch.full((num_users, num_subchannels), math.inf, dtype=change.dtype, device=device)
-        return tuple(full.scatter(1, channels, values) for values in change.unbind(dim=2))
+    def shortlist_prices(self, direction: int, state: PlanState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`own_prices` and, at those powers, :meth:`harm`, ``[U, M]`` each, priced again only where their
+        inputs changed since the last call (a user's shortlist or compute units; the pair's gain over
+        interference plus noise; the members of the subchannel, or what :meth:`member_costs` reads of them): late
+        in a descent a round moves a few users, and the other pairs keep their prices (:class:`_PriceCache`)."""
+        ratio, channels = self.shortlist(direction)
+        members = self._members[direction]
+        victims = torch.stack(self._victims[direction], dim=1)  # [U + 1, 5]
+        units = state.compute_units
+        listed = torch.zeros_like(ratio, dtype=torch.bool).scatter_(1, channels, True)  # [U, M]
+        cache = self._price_cache.get(direction)
+        if cache is None:
+            dirty = listed
+            own = torch.full_like(ratio, math.inf)
+            power = torch.full_like(ratio, float(self.power_grid[direction][-1]))
+            harm = torch.full_like(ratio, math.inf)
+        else:
+            own, power, harm = cache.own, cache.power, cache.harm
+            left = cache.listed & ~listed
+            own[left], power[left], harm[left] = math.inf, float(self.power_grid[direction][-1]), math.inf
+            columns = _rows_differ(members, cache.members)  # [M] subchannels whose members changed
+            assignment = state.up if direction == UP else state.down
+            changed = (victims != cache.victims).any(dim=1)[:-1] & (assignment >= 0)  # NaN counts as changed
+            columns[assignment[changed]] = True
+            stale = ~cache.listed | columns[None, :] | (ratio != cache.ratio)  # [U, M]
+            if direction == UP:  # the uplink side's split costs depend on the compute units
+                stale |= (units != cache.units)[:, None]
+            dirty = listed & stale
+        users, pairs = torch.nonzero(dirty, as_tuple=True)
+        cost, joined = self.own_pair_prices(direction, users, pairs, ratio[users, pairs])
+        own[users, pairs] = cost
+        power[users, pairs] = joined
+        harm[users, pairs] = self.harm_pairs(direction, users, pairs, joined[:, None])[:, 0]
+        self._price_cache[direction] = _PriceCache(
+            ratio, channels, listed, members, victims, units.clone(), own, power, harm
+        )
+        self.priced_pairs += users.numel()
+        return own.clone(), power.clone(), harm.clone()
 
     def joint_prices(
         self, direction: int, state: PlanState, users: torch.Tensor, channels: torch.Tensor
@@ -477,10 +537,7 @@ class LocalSearch:
             own = torch.nan_to_num(totals, nan=math.inf).min(dim=2).values  # [P, G]
         else:
             own = self.result_bits[users][:, None] * per_bit  # [P, G]
-        victims = self._members[direction][channels]  # [P, g]
-        gain = self.coupling(direction, users[:, None], channels[:, None], victims)
-        extra = gain[:, None, :] * grid[None, :, None]  # [P, G, g] watts received by each victim
-        harm = self.member_costs(direction, victims[:, None, :], extra).sum(dim=2)  # [P, G]
+        harm = self.harm_pairs(direction, users, channels, grid[None, :].expand(users.numel(), -1))  # [P, G]
         total = torch.nan_to_num(own + harm, nan=math.inf)
         index = total.argmin(dim=1, keepdim=True)  # [P, 1]
         own_best = torch.nan_to_num(own.gather(1, index)[:, 0], nan=math.inf)
@@ -500,12 +557,10 @@ class LocalSearch:
         (an upper bound of the joint ones, used by swaps and channel swaps)."""
         priced, quietest = {}, {}
         for direction in (UP, DOWN):
-            own, power = self.own_prices(direction)
+            own, power, harm = self.shortlist_prices(direction, state)
             if pricing == "joint":
                 least = torch.full_like(power, float(self.power_grid[direction][0]))
-                harm, quietest[direction] = self.harm(direction, state, power, least)
-            else:
-                (harm,) = self.harm(direction, state, power)
+                (quietest[direction],) = self.harm(direction, state, least)
             priced[direction] = [own, power, harm, self.relief(direction, state)]
         if pricing == "joint":
             for direction, users, channels in self._promising(state, ev, tolerance, priced, quietest):
@@ -1253,3 +1308,25 @@ def _channel_key(direction: int) -> str:
 
 def _power_key(direction: int) -> str:
     return "uplink_power_w" if direction == UP else "downlink_power_w"
+
+
+@dataclass
+class _PriceCache:
+    """What :meth:`LocalSearch.shortlist_prices` priced last, per direction, and the inputs it read."""
+
+    ratio: torch.Tensor  # [U, M]
+    channels: torch.Tensor  # [U, T] the shortlist
+    listed: torch.Tensor  # [U, M] bool: the shortlist as a mask
+    members: torch.Tensor  # [M, g]
+    victims: torch.Tensor  # [U + 1, 5] what member_costs reads of each user
+    units: torch.Tensor  # [U]
+    own: torch.Tensor  # [U, M]
+    power: torch.Tensor  # [U, M]
+    harm: torch.Tensor  # [U, M]
+
+
+def _rows_differ(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """``[M]`` whether row ``m`` of two ``-1``-padded tables of possibly different widths differs."""
+    width = max(first.shape[1], second.shape[1])
+    padded = [torch.nn.functional.pad(table, (0, width - table.shape[1]), value=-1) for table in (first, second)]
+    return (padded[0] != padded[1]).any(dim=1)
