@@ -499,7 +499,8 @@ class LocalSearch:
         else:
             own, power, harm = cache.own, cache.power, cache.harm
             left = cache.listed & ~listed
-            own[left], power[left], harm[left] = math.inf, float(self.power_grid[direction][-1]), math.inf
+            own.masked_fill_(left, math.inf), harm.masked_fill_(left, math.inf)
+            power.masked_fill_(left, float(self.power_grid[direction][-1]))
             columns = _rows_differ(members, cache.members)  # [M] subchannels whose members changed
             assignment = state.up if direction == UP else state.down
             changed = (victims != cache.victims).any(dim=1)[:-1] & (assignment >= 0)  # NaN counts as changed
