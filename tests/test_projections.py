@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,7 @@ from nomasplit.solvers.relaxation.projections import (
     project_capped_box,
     project_rows_with_column_caps,
     project_simplex_rows,
+    sorted_descending,
 )
 
 
@@ -45,6 +48,33 @@ def test_simplex_projection_is_feasible_idempotent_and_matches_loop(rows, cols, 
     for index in range(rows):
         expected = simplex_reference(values[index].numpy())
         assert np.allclose(projected[index].numpy(), expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_rows_sorted_by_numpy_equal_torch_sort_and_so_does_the_projection(dtype) -> None:
+    """The sort behind the simplex projection (numpy on the CPU) gives torch.sort's values to the bit, NaN, infinities,
+    signed zeros and ties included, and the projection equals one computed with torch.sort."""
+    generator = torch.Generator().manual_seed(0)
+    values = torch.randn(300, 250, generator=generator, dtype=torch.float64).to(dtype)
+    values[:50] = torch.round(values[:50] * 2) / 4  # many ties
+    values[50, :10] = -0.0
+    values[50, 10:20] = 0.0
+    values[51, 3], values[52, 7], values[53, 0] = math.nan, math.inf, -math.inf
+    expected = torch.sort(values, dim=-1, descending=True).values
+    torch.testing.assert_close(sorted_descending(values), expected, rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(
+        sorted_descending(values[:, ::2]),
+        torch.sort(values[:, ::2], dim=-1, descending=True).values,
+        rtol=0,
+        atol=0,
+        equal_nan=True,
+    )
+    ordered = expected
+    cumulative = torch.cumsum(ordered, dim=-1) - 1.0
+    ranks = torch.arange(1, values.shape[-1] + 1, dtype=dtype)
+    rho = (ordered - cumulative / ranks > 0).sum(dim=-1, keepdim=True).clamp(min=1)
+    reference = torch.clamp(values - torch.gather(cumulative, -1, rho - 1) / rho.to(dtype), min=0.0)
+    torch.testing.assert_close(project_simplex_rows(values), reference, rtol=0, atol=0, equal_nan=True)
 
 
 def test_simplex_projection_is_closest_point_among_random_feasible_points() -> None:
