@@ -41,11 +41,11 @@ def project_simplex_rows(values: torch.Tensor) -> torch.Tensor:
 def sorted_descending(values: torch.Tensor) -> torch.Tensor:
     """Each row along the last dimension sorted in descending order (values only), as ``torch.sort`` gives them.
 
-    On the CPU in float32 and float64, numpy sorts: its vectorised sort is 25-30 times faster than ``torch.sort``
-    on rows of 250 (1,250 rows: 0.4 ms against 12 ms). Sorted values are unique, so the result is the same to
-    the bit, NaN first, except that equal zeros may come in another order of their signs (``-0.0``, ``0.0``),
-    which no sum or comparison of :func:`project_simplex_rows` can tell apart. Elsewhere (CUDA, other dtypes, a
-    tensor that needs its gradient) ``torch.sort``."""
+    On the CPU in float32 and float64, numpy sorts (its vectorised sort is much faster than ``torch.sort`` on
+    rows of a few hundred; docs/reproduction.md times the solve it speeds up most). Sorted values are unique, so
+    the result is the same to the bit, NaN first, except that equal zeros may come in another order of their
+    signs (``-0.0``, ``0.0``), which no sum or comparison of :func:`project_simplex_rows` can tell apart.
+    Elsewhere (CUDA, other dtypes, a tensor that needs its gradient) ``torch.sort``."""
     if values.device.type == "cpu" and values.dtype in (torch.float32, torch.float64) and not values.requires_grad:
         ascending = np.sort(values.numpy(), axis=-1)
         return torch.from_numpy(np.flip(ascending, axis=-1).copy())
