@@ -147,9 +147,17 @@ def test_the_phase_is_resolved_by_size_or_as_set() -> None:
 
     small = SystemModel(random_scenario(0, num_users=9, num_subchannels=3))
     wide = SystemModel(random_scenario(7, num_aps=2, num_users=22, num_subchannels=12))
-    assert resolve_phase(LigdSettings(), small).name == "thorough"
+    thorough = resolve_phase(LigdSettings(), small)
+    assert (thorough.name, thorough.finalists) == ("thorough", 3)
     cheap = resolve_phase(LigdSettings(), wide)
-    assert (cheap.name, cheap.improve_starts, cheap.kicks, cheap.group_search) == ("cheap", 2, 0, False)
+    assert (cheap.name, cheap.improve_starts, cheap.kicks, cheap.group_search, cheap.finalists) == (
+        "cheap",
+        2,
+        0,
+        False,
+        1,
+    )
+    assert resolve_phase(LigdSettings(finalists=5), wide).finalists == 5  # a custom phase
     assert cheap.race_rtol > 0 and "264 pairs > 256" in cheap.reason
     assert resolve_phase(LigdSettings(phase="cheap"), small).name == "cheap"
     custom = resolve_phase(LigdSettings(improve_starts=3, kicks=1), wide)

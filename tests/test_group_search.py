@@ -135,9 +135,9 @@ def test_the_thorough_phase_reaches_past_the_exhaustive_size_and_stops_at_its_ow
     assert any(name.endswith("group search") for name in thorough.extra["improvement"])
     assert any(name.endswith(" + improve") for name in thorough.extra["improvement"])  # the kicks' run
     assert not any(name.endswith("group search") for name in cheap.extra["improvement"])
-    phase = "thorough (auto: 72 pairs <= 256): 4 starts, 16 kicks, group search on"
+    phase = "thorough (auto: 72 pairs <= 256): 3 relaxed finalists, 4 starts, 16 kicks, group search on"
     assert thorough.extra["improvement_phase"] == phase
-    cheap_phase = "cheap (as set): 2 starts, raced to gains below 0.001, 0 kicks, group search off"
+    cheap_phase = "cheap (as set): 1 relaxed finalist, 2 starts, raced to gains below 0.001, 0 kicks, group search off"
     assert cheap.extra["improvement_phase"] == cheap_phase
     assert cheap.extra["resolved_settings"]["phase"] == "cheap"
     # the cheap phase's descents are among the thorough phase's candidates
@@ -145,12 +145,17 @@ def test_the_thorough_phase_reaches_past_the_exhaustive_size_and_stops_at_its_ow
     dense = random_scenario(8, num_users=30, num_subchannels=6)
     info = solve(dense, "ligd", seed=0).solver
     assert info is not None
-    assert info.extra["improvement_phase"] == "thorough (auto: 180 pairs <= 256): 4 starts, 16 kicks, group search on"
+    assert info.extra["improvement_phase"] == (
+        "thorough (auto: 180 pairs <= 256): 3 relaxed finalists, 4 starts, 16 kicks, group search on"
+    )
     wide = solve(random_scenario(7, num_aps=2, num_users=22, num_subchannels=12), "ligd", seed=0).solver
     assert wide is not None
     names = list(wide.extra["improvement"])
     assert not any(name.endswith(("group search", " + improve")) for name in names) and len(names) <= 2
-    phase = "cheap (auto: 264 pairs > 256): 2 starts, raced to gains below 0.001, 0 kicks, group search off"
+    phase = (
+        "cheap (auto: 264 pairs > 256): 1 relaxed finalist, 2 starts, raced to gains below 0.001, 0 kicks, group "
+        "search off"
+    )
     assert wide.extra["improvement_phase"] == phase
 
 

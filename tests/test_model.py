@@ -255,6 +255,32 @@ def test_the_sic_order_of_the_model_is_the_one_decoding_predicate() -> None:
                         )
 
 
+def test_later_sum_adds_exactly_the_users_decoded_after_each_user() -> None:
+    """later_sum (the model's intra-cell interference) equals the brute-force sum over the users of the same AP
+    that decoded_after puts after each user, on every subchannel, ties in gain included."""
+    from nomasplit.model.noma import CellTables, SicOrder, decoded_after, later_sum, to_slots
+
+    rng = np.random.default_rng(2)
+    num_users, num_subchannels, num_aps = 11, 4, 3
+    gains = torch.as_tensor(rng.choice([0.5, 1.0, 2.0], (num_users, num_subchannels)))  # many ties
+    association = torch.as_tensor(rng.integers(0, num_aps, num_users))
+    values = torch.as_tensor(rng.uniform(0.1, 1.0, (num_users, num_subchannels)))
+    cells = CellTables.build(association, num_aps)
+    for uplink in (True, False):
+        order = SicOrder.build(to_slots(gains, cells), cells.slot_valid, strongest_first=uplink)
+        summed = later_sum(values, order.later_sum_index(cells, association))
+        for user in range(num_users):
+            for channel in range(num_subchannels):
+                expected = sum(
+                    float(values[other, channel])
+                    for other in range(num_users)
+                    if other != user
+                    and association[other] == association[user]
+                    and bool(decoded_after(gains[other, channel], other, gains[user, channel], user, uplink=uplink))
+                )
+                assert float(summed[user, channel]) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
 def test_decoding_positions_order_every_pair_as_decoded_after() -> None:
     """The search compares decoding positions instead of gains: for every pair of users of one AP on a subchannel
     (ties in gain included), a larger position is exactly decoded_after."""

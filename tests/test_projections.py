@@ -147,9 +147,10 @@ def test_rows_with_column_caps_is_the_euclidean_projection(seed: int) -> None:
     values = rng.normal(0.3, 0.6, size=(num_users, num_subchannels))
     association = np.array([0, 0, 0, 1, 1])
     caps = np.array([1.0, 1.0])
-    projected = project_rows_with_column_caps(
+    projected, duals = project_rows_with_column_caps(
         torch.tensor(values), torch.tensor(association), num_aps, torch.tensor(caps), iterations=2000
-    ).numpy()
+    )
+    projected = projected.numpy()
     assert np.all(projected >= -1e-12)
     assert np.allclose(projected.sum(axis=1), 1.0)
     for ap in range(num_aps):
@@ -173,7 +174,32 @@ def test_rows_with_column_caps_is_the_euclidean_projection(seed: int) -> None:
     )
     assert np.allclose(projected.ravel(), reference.x, atol=1e-4)
     # Idempotent: a feasible point stays where it is.
-    again = project_rows_with_column_caps(
+    again, _ = project_rows_with_column_caps(
         torch.tensor(projected), torch.tensor(association), num_aps, torch.tensor(caps), iterations=2000
-    ).numpy()
-    assert np.allclose(again, projected, atol=1e-6)
+    )
+    assert np.allclose(again.numpy(), projected, atol=1e-6)
+    # Warm-started, a few steps per call reach the same projection (as the gradient methods call it), and a call
+    # that starts from converged multipliers stays there.
+    warm = None
+    for _ in range(700):
+        stepped, warm = project_rows_with_column_caps(
+            torch.tensor(values), torch.tensor(association), num_aps, torch.tensor(caps), iterations=3, duals=warm
+        )
+    assert np.allclose(stepped.numpy(), reference.x.reshape(values.shape), atol=1e-4)
+    assert torch.all(warm >= 0)
+    restarted, _ = project_rows_with_column_caps(
+        torch.tensor(values), torch.tensor(association), num_aps, torch.tensor(caps), iterations=0, duals=duals
+    )
+    assert np.allclose(restarted.numpy(), projected, atol=1e-9)
+
+
+def test_rows_with_column_caps_that_do_not_bind_is_the_simplex_projection() -> None:
+    """Where no cap binds the multipliers stay zero and the rows are the plain simplex projection, to the bit."""
+    rng = np.random.default_rng(3)
+    values = torch.tensor(rng.normal(0.0, 1.0, size=(6, 8)))
+    association = torch.tensor([0, 0, 0, 1, 1, 1])
+    projected, duals = project_rows_with_column_caps(
+        values, association, 2, torch.tensor([3.0, 3.0], dtype=torch.float64), iterations=5
+    )
+    assert torch.equal(projected, project_simplex_rows(values))
+    assert torch.equal(duals, torch.zeros(2, 8, dtype=torch.float64))

@@ -1,7 +1,7 @@
 """NOMA with successive interference cancellation: SINR and rates, vectorised (spec eq. 5-10).
 
 Memory is ``O(N * U * M)``: intra-cell interference is computed per AP on ``[N, U_max, M]`` tables of the
-AP's own users (``U_max`` = most users of one AP), sorted once per scenario into SIC decoding order, with a
+AP's own users (``U_max`` = most users of one AP), in SIC decoding order (sorted once per scenario), with a
 reversed cumulative sum; never a ``[U, U, M]`` pairwise tensor.
 
 Decoding order (spec "Uplink" and "Downlink"): uplink, the AP decodes strongest first, so user ``i`` is
@@ -100,33 +100,60 @@ class SicOrder:
         by_slot = torch.empty_like(self.last_first).scatter_(1, self.last_first, ranks.expand_as(self.last_first))
         return by_slot[association, cells.user_slot]  # [U, M]
 
-    def later_sum(self, values_slots: torch.Tensor) -> torch.Tensor:
-        """For each slot, the sum of ``values`` over the users decoded after it in its AP and subchannel.
+    def later_sum_index(self, cells: CellTables, association: torch.Tensor) -> LaterSumIndex:
+        """The flat indices of :func:`later_sum` for this order (built once per model)."""
+        _, slots, num_subchannels = self.last_first.shape
+        channel = torch.arange(num_subchannels, device=self.last_first.device)
+        # The user of each place in reverse decoding order (the dummy user U on padding places).
+        users = torch.gather(cells.cell_users[:, :, None].expand_as(self.last_first), 1, self.last_first)
+        # Each user's place in that order on every subchannel (the inverse permutation of its slot).
+        places = torch.arange(slots, device=self.last_first.device)[None, :, None].expand_as(self.last_first)
+        place_of_slot = torch.empty_like(self.last_first).scatter_(1, self.last_first, places)
+        place = place_of_slot[association, cells.user_slot]  # [U, M]
+        return LaterSumIndex(
+            gather=users * num_subchannels + channel,
+            back=(association[:, None] * slots + place) * num_subchannels + channel,
+        )
 
-        A cumulative sum in reverse decoding order, shifted by one (exclusive): no subtraction, so no
-        cancellation between large and small terms.
 
-        Args:
-            values_slots: ``[N, U_max, M]``.
+@dataclass(frozen=True)
+class LaterSumIndex:
+    """Flat indices that take ``[U, M]`` per-user values into one SIC order and back (:func:`later_sum`).
 
-        Returns:
-            ``[N, U_max, M]`` in slot order.
-        """
-        reverse = torch.gather(values_slots, 1, self.last_first)  # [N, U_max, M], last decoded first
-        inclusive = torch.cumsum(reverse, 1)
-        exclusive = torch.cat([torch.zeros_like(inclusive[:, :1]), inclusive[:, :-1]], 1)
-        return torch.zeros_like(values_slots).scatter(1, self.last_first, exclusive)
+    Attributes:
+        gather: ``[N, U_max, M]``: the entry of the padded ``[U + 1, M]`` values at each place of the reverse
+            decoding order (last decoded first).
+        back: ``[U, M]``: each user's place in that ``[N, U_max, M]`` order.
+    """
+
+    gather: torch.Tensor
+    back: torch.Tensor
+
+
+def later_sum(per_user: torch.Tensor, index: LaterSumIndex) -> torch.Tensor:
+    """For each user and subchannel, the sum of ``per_user`` over the users of its AP decoded after it there.
+
+    A cumulative sum in reverse decoding order, shifted by one (exclusive): no subtraction, so no cancellation
+    between large and small terms. Two flat gathers (:class:`LaterSumIndex`) move the values into that order and
+    back.
+
+    Args:
+        per_user: ``[U, M]``.
+
+    Returns:
+        ``[U, M]``.
+    """
+    padded = torch.cat([per_user, torch.zeros_like(per_user[:1])], 0)  # [U + 1, M]: padding places read 0
+    reverse = torch.take(padded, index.gather)  # [N, U_max, M], last decoded first
+    inclusive = torch.cumsum(reverse, 1)
+    exclusive = torch.cat([torch.zeros_like(inclusive[:, :1]), inclusive[:, :-1]], 1)
+    return torch.take(exclusive, index.back)
 
 
 def to_slots(per_user: torch.Tensor, cells: CellTables) -> torch.Tensor:
     """``[U, M]`` -> ``[N, U_max, M]`` (padding slots get 0)."""
     padded = torch.cat([per_user, torch.zeros_like(per_user[:1])], 0)  # [U + 1, M]
     return padded[cells.cell_users]
-
-
-def from_slots(per_slot: torch.Tensor, association: torch.Tensor, cells: CellTables) -> torch.Tensor:
-    """``[N, U_max, M]`` -> ``[U, M]``."""
-    return per_slot[association, cells.user_slot]
 
 
 def rate_bps(beta: torch.Tensor, sinr: torch.Tensor, subchannel_bandwidth_hz: float) -> torch.Tensor:

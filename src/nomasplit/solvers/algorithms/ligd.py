@@ -91,13 +91,17 @@ def _in(group: str, **kwargs: Any) -> Any:
 #: only the lowest goes on.
 RACE_RTOL = 1e-3
 
-#: What each ``phase`` runs: best starts improved, kicks from the best local optimum, group search on or off, and
-#: the gain per round below which the starts' race ends and only the lowest descent goes on (0: every start descends
-#: in full).
-PHASES: dict[str, tuple[int, int, bool, float]] = {"thorough": (4, KICKS, True, 0), "cheap": (2, 0, False, RACE_RTOL)}
+#: What each ``phase`` runs: best starts improved, kicks from the best local optimum, group search on or off, the
+#: gain per round below which the starts' race ends and only the lowest descent goes on (0: every start descends
+#: in full), and the relaxed finalists rounded and polished. The cheap phase rounds one finalist: it races only its
+#: two best starts, and at the paper's scale a second finalist was never one of them (docs/benchmarks.md).
+PHASES: dict[str, tuple[int, int, bool, float, int]] = {
+    "thorough": (4, KICKS, True, 0, 3),
+    "cheap": (2, 0, False, RACE_RTOL, 1),
+}
 
 #: Settings that only ``phase="custom"`` reads (setting one of them without a phase chooses "custom").
-CUSTOM_PHASE_SETTINGS = ("improve_starts", "kicks", "group_search", "race_rtol")
+CUSTOM_PHASE_SETTINGS = ("improve_starts", "kicks", "group_search", "race_rtol", "finalists")
 
 
 class LigdSettings(AlgorithmSettings):
@@ -126,12 +130,6 @@ class LigdSettings(AlgorithmSettings):
     variable_tol: float = _in("relaxation", default=1e-5, ge=0, description="largest change in box-scaled units")
     initial_step: float = _in(
         "relaxation", default=0.05, gt=0, le=1, description="first step length in box-scaled units"
-    )
-    finalists: int = _in(
-        "relaxation",
-        default=3,
-        ge=1,
-        description="best relaxed offloading candidates that are rounded and polished (Device-Only is a start anyway)",
     )
     polish_iterations: int = _in(
         "relaxation",
@@ -167,11 +165,19 @@ class LigdSettings(AlgorithmSettings):
     phase: Literal["auto", "thorough", "cheap", "custom"] = _in(
         "search",
         default="auto",
-        description="how much search: 'thorough' improves the 4 best starts, runs the group search after each "
-        "descent (without an edge capacity) and 16 kicks; 'cheap' races 2 starts (each descends until a round gains "
-        "less than 0.1 %, then only the lowest goes on), no group search, no kicks; "
-        f"'auto' is thorough up to {THOROUGH_PAIRS} (user, subchannel) pairs and cheap above; 'custom' takes "
-        "improve_starts, kicks, group_search and race_rtol (setting one of them without a phase chooses 'custom')",
+        description="how much search: 'thorough' rounds 3 relaxed finalists, improves the 4 best starts, runs the "
+        "group search after each descent (without an edge capacity) and 16 kicks; 'cheap' rounds 1 finalist, races "
+        "2 starts (each descends until a round gains less than 0.1 %, then only the lowest goes on), no group "
+        f"search, no kicks; 'auto' is thorough up to {THOROUGH_PAIRS} (user, subchannel) pairs and cheap above; "
+        "'custom' takes finalists, improve_starts, kicks, group_search and race_rtol (setting one of them without a "
+        "phase chooses 'custom')",
+    )
+    finalists: int = _in(
+        "search",
+        default=3,
+        ge=1,
+        description="phase 'custom': best relaxed offloading candidates that are rounded and polished as starts "
+        "(Device-Only is a start anyway)",
     )
     improve_starts: int = _in(
         "search", default=2, ge=1, le=20, description="phase 'custom': best starts that the search improves"
@@ -282,13 +288,15 @@ class Phase:
     kicks: int
     group_search: bool
     race_rtol: float
+    finalists: int
     reason: str
 
     def describe(self) -> str:
         race = f", raced to gains below {self.race_rtol:g}" if self.race_rtol and self.improve_starts > 1 else ""
         return (
-            f"{self.name} ({self.reason}): {self.improve_starts} starts{race}, {self.kicks} kicks, group search "
-            f"{'on' if self.group_search else 'off'}"
+            f"{self.name} ({self.reason}): {self.finalists} relaxed finalist{'' if self.finalists == 1 else 's'}, "
+            f"{self.improve_starts} starts{race}, "
+            f"{self.kicks} kicks, group search {'on' if self.group_search else 'off'}"
         )
 
 
@@ -296,7 +304,7 @@ def resolve_phase(settings: LigdSettings, model: SystemModel) -> Phase:
     """The search that ``settings`` run on ``model``'s instance."""
     if settings.phase == "custom":
         custom = (settings.improve_starts, settings.kicks, settings.group_search, settings.race_rtol)
-        return Phase("custom", *custom, "as set")
+        return Phase("custom", *custom, settings.finalists, "as set")
     if settings.phase == "auto":
         thorough = thorough_phase(model.num_users, model.num_subchannels)
         name = "thorough" if thorough else "cheap"
@@ -354,7 +362,9 @@ def ligd_candidates(model: SystemModel, settings: LigdSettings, splits: list[int
     )
 
 
-def finalise_best(model: SystemModel, candidates: list[Candidate], settings: LigdSettings) -> list[Finalised]:
+def finalise_best(
+    model: SystemModel, candidates: list[Candidate], settings: LigdSettings, finalists: int
+) -> list[Finalised]:
     """Refine, round and polish the ``finalists`` candidates with the smallest relaxed objective.
 
     The refined candidates replace their sweep entries in ``candidates`` (in place), so that their histories
@@ -368,7 +378,7 @@ def finalise_best(model: SystemModel, candidates: list[Candidate], settings: Lig
     polish_stopping = ligd_stopping(settings, settings.polish_iterations)
     refine_stopping = ligd_stopping(settings, settings.refine_iterations)
     finals = []
-    for item in ranked[: settings.finalists]:
+    for item in ranked[:finalists]:
         refined = refine(item, method, refine_stopping)
         candidates[candidates.index(item)] = refined
         finals.append(finalise(model, refined, method, polish_stopping))
@@ -422,6 +432,7 @@ def improve_and_choose(
         "race_rtol": 0.0,
         "group_search": False,
         "joint_pricing": False,
+        "finalists": resolve_phase(settings, working).finalists,
     }
     if settings.improve and working.num_users:
         small = working.num_users * working.num_subchannels <= EXHAUSTIVE_PAIRS
@@ -451,6 +462,7 @@ def improve_and_choose(
             "kicks": kicks,
             "group_search": grouper is not None,
             "joint_pricing": search.joint_pricing and not search.exhaustive,
+            "finalists": chosen.finalists,
         }
         picked: list[Start] = []
         for index in order:
@@ -597,7 +609,8 @@ def run_ligd(context: SolveContext, settings: LigdSettings, *, extra_starts: tup
     splits, skipped = pruned_splits(model, settings)
     with flush_denormals():
         candidates = ligd_candidates(working, settings, splits)
-        finals = [to_model(model, item) for item in finalise_best(working, candidates, settings)]
+        finalists = resolve_phase(settings, working).finalists
+        finals = [to_model(model, item) for item in finalise_best(working, candidates, settings, finalists)]
         starts: list[Start] = [(f"ligd split {item.candidate.split}", item.decision) for item in finals]
         if settings.baseline_starts:
             starts += baseline_start_plans(context)

@@ -41,6 +41,7 @@ from nomasplit.solvers.algorithms.ligd import (
     ligd_stopping,
     outcome_from,
     pruned_splits,
+    resolve_phase,
     run_ligd,
     to_model,
     working_model,
@@ -136,7 +137,7 @@ def run_ligd_peruser(context: SolveContext, settings: PerUserSettings) -> SolveO
     base = run_ligd(context, ligd_settings)
     with flush_denormals():
         candidates = ligd_candidates(work, settings, pruned_splits(model, settings)[0])
-        finals = finalise_best(work, candidates, settings)  # refines the finalists in place
+        finals = finalise_best(work, candidates, settings, resolve_phase(settings, work).finalists)  # in place
         best = min(candidates, key=lambda item: item.objective if math.isfinite(item.objective) else math.inf)
         split, variables, objective = best.problem.split, best.variables, best.objective
         rounds: list[Candidate] = []

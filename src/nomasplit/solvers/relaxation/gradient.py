@@ -41,8 +41,9 @@ from nomasplit.solvers.relaxation.projections import (
 )
 from nomasplit.solvers.search.rounding import assign_subchannels, one_hot_rows
 
-#: Dykstra rounds of the OMA column-capped projection per step (rows exact, caps approximate; see projections).
-COLUMN_CAP_ITERATIONS = 10
+#: Ascent steps of the OMA column caps' multipliers per projection, warm-started from the previous projection of
+#: the same problem (rows exact, caps as far as the multipliers converged; see projections).
+COLUMN_CAP_ITERATIONS = 3
 
 
 @contextmanager
@@ -139,6 +140,8 @@ class ContinuousProblem:
         if model.cluster_size == 1 and not frozen_beta:
             offloading = torch.bincount(model.association[self.active], minlength=model.num_aps).to(model.dtype)
             self.column_caps = torch.clamp(offloading / model.num_subchannels, min=1.0)  # [N]
+        # The caps' multipliers of the last projection, uplink and downlink weights (the next one starts there).
+        self.cap_duals: list[torch.Tensor | None] = [None, None]
 
     # --- model --------------------------------------------------------------------------------------
     def decision(self, variables: Variables) -> Decision:
@@ -175,12 +178,18 @@ class ContinuousProblem:
         beta_up, beta_dn = variables.beta_up, variables.beta_dn
         if not self.frozen_beta and self.column_caps is not None:
             model = self.model
-            beta_up, beta_dn = (
-                project_rows_with_column_caps(
-                    beta, model.association, model.num_aps, self.column_caps, iterations=COLUMN_CAP_ITERATIONS
+            projected = []
+            for direction, beta in enumerate((beta_up, beta_dn)):
+                weights, self.cap_duals[direction] = project_rows_with_column_caps(
+                    beta,
+                    model.association,
+                    model.num_aps,
+                    self.column_caps,
+                    iterations=COLUMN_CAP_ITERATIONS,
+                    duals=self.cap_duals[direction],
                 )
-                for beta in (beta_up, beta_dn)
-            )
+                projected.append(weights)
+            beta_up, beta_dn = projected
         elif not self.frozen_beta:
             beta_up, beta_dn = project_simplex_rows(beta_up), project_simplex_rows(beta_dn)
         (p_low, p_high), (q_low, q_high), (r_low, r_high) = self.bounds

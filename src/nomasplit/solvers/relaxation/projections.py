@@ -120,34 +120,47 @@ def project_capped_box(
 
 
 def project_rows_with_column_caps(
-    values: torch.Tensor, association: torch.Tensor, num_aps: int, caps: torch.Tensor, *, iterations: int = 30
-) -> torch.Tensor:
+    values: torch.Tensor,
+    association: torch.Tensor,
+    num_aps: int,
+    caps: torch.Tensor,
+    *,
+    iterations: int = 30,
+    duals: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Onto rows on the simplex whose column sums per AP are capped (the relaxed cluster-size constraint).
 
     The set is ``{x : x[i, :] on the simplex, sum_{i in U_n} x[i, m] <= caps[n] for every AP n, subchannel m}``:
     in a discrete plan at most ``K`` users of an AP share a subchannel, so the relaxed weights of an AP's users
     on one subchannel sum to at most ``K`` (``caps``; with more than ``K M`` users the caller raises the cap to
-    ``|U_n| / M`` so that the set is not empty). It is the intersection of the simplex rows and the half-spaces
-    of the column caps; Dykstra's alternating projections (Boyle and Dykstra 1986) converge to the Euclidean
-    projection onto it. The projection onto one column half-space is ``x - max(0, sum - cap) / n`` on its ``n``
-    entries. The result always has its rows exactly on the simplex (the row projection comes last), and meets
-    the caps up to the convergence of ``iterations`` rounds.
+    ``|U_n| / M`` so that the set is not empty).
+
+    Solved by its Lagrangian dual: with a multiplier ``mu[n, m] >= 0`` per cap, the rows minimising the
+    Lagrangian are ``x_i(mu) = P_simplex(y_i - mu[a(i)])`` (the caps only shift each row), and the dual is concave
+    in ``mu`` with gradient ``colsum_n(x(mu)) - caps[n]``. Each iteration takes the ascent step
+    ``mu <- max(0, mu + (colsum - cap) / s)``, where ``s[n, m]`` (at least 1) counts the AP's rows with a positive
+    weight on ``m``: a diagonal Newton step, since moving ``mu[n, m]`` by ``d`` moves each such row's weight on
+    ``m`` by about ``-d``. ``duals`` starts the multipliers where a previous call left them (the caller keeps
+    them between its gradient steps, whose points move little), so a few iterations per call follow the
+    multipliers as they move. The result always has its rows exactly on the simplex; it meets the caps, and is
+    the Euclidean projection, as far as the multipliers have converged (exactly where no cap binds: then
+    ``mu = 0`` and this is :func:`project_simplex_rows`).
 
     Args:
         values: ``[U, M]``; association: ``[U]`` long; num_aps: ``N``; caps: ``[N]``.
+        iterations: ascent steps of the multipliers.
+        duals: ``[N, M]`` multipliers to start from (default zero).
+
+    Returns:
+        The projected ``[U, M]`` and the multipliers ``[N, M]`` reached (to pass as ``duals`` next time).
     """
-    counts = torch.bincount(association, minlength=num_aps).to(values.dtype)  # [N]
-    row = values
-    correction_rows = torch.zeros_like(values)
-    correction_cols = torch.zeros_like(values)
+    shape = (num_aps, values.shape[1])
+    mu = torch.zeros(shape, dtype=values.dtype, device=values.device) if duals is None else duals
+    projected = project_simplex_rows(values - mu[association])
     for _ in range(iterations):
-        rows = project_simplex_rows(row + correction_rows)
-        correction_rows = row + correction_rows - rows
-        shifted = rows + correction_cols
-        column_sum = torch.zeros(num_aps, values.shape[1], dtype=values.dtype, device=values.device)
-        column_sum = column_sum.index_add(0, association, shifted)  # [N, M]
-        excess = (column_sum - caps[:, None]).clamp_min(0.0) / counts.clamp_min(1.0)[:, None]  # [N, M]
-        capped = shifted - excess[association]
-        correction_cols = shifted - capped
-        row = capped
-    return project_simplex_rows(row + correction_rows)
+        zeros = torch.zeros(shape, dtype=values.dtype, device=values.device)
+        column_sum = zeros.index_add(0, association, projected)  # [N, M]
+        support = zeros.index_add(0, association, (projected > 0).to(values.dtype))  # [N, M]
+        mu = (mu + (column_sum - caps[:, None]) / support.clamp_min(1.0)).clamp_min(0.0)
+        projected = project_simplex_rows(values - mu[association])
+    return projected, mu
