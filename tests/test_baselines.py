@@ -21,6 +21,7 @@ from nomasplit.solvers.baselines.layer_graph import (
     LayerGraph,
     brute_force_partition,
     chain_graph,
+    chain_min_cut,
     min_cut_partition,
     partition_cost,
 )
@@ -244,6 +245,26 @@ def test_min_cut_equals_brute_force_on_random_chains(seed: int) -> None:
     assert device_layers == frozenset(range(len(device_layers)))  # a prefix: one split point
     assert cost == pytest.approx(chain_by_loop(graph), rel=1e-12, abs=1e-12)
     assert cost == pytest.approx(brute_force_partition(graph)[1], rel=1e-12, abs=1e-12)
+    # The chain's own cut (by the cost of each split): the same cost, and the same split unless another split
+    # costs the same (these costs have zeros: ties).
+    chain_layers, chain_cost = chain_min_cut(graph)
+    assert chain_cost == pytest.approx(cost, rel=1e-12, abs=1e-12)
+    split_costs = sorted(partition_cost(graph, frozenset(range(s))) for s in range(graph.num_layers + 1))
+    if len(split_costs) == 1 or split_costs[1] - split_costs[0] > 1e-9 * max(1.0, split_costs[0]):
+        assert chain_layers == device_layers
+
+
+def test_chain_min_cut_refuses_a_dag() -> None:
+    graph = LayerGraph(
+        device_cost=(1.0, 1.0, 1.0),
+        edge_cost=(1.0, 1.0, 1.0),
+        output_cost=(1.0, 1.0, 1.0),
+        edges=((0, 1), (0, 2)),
+        input_cost=1.0,
+        result_cost=1.0,
+    )
+    with pytest.raises(ValueError, match="needs a chain"):
+        chain_min_cut(graph)
 
 
 # A residual block (0 -> {1, 2} -> 3) followed by a branch to two heads, and a graph with two inputs.

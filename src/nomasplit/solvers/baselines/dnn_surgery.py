@@ -56,6 +56,7 @@ from nomasplit.solvers.baselines.common import (
 from nomasplit.solvers.baselines.layer_graph import (
     LayerGraph,
     chain_graph,
+    chain_min_cut,
     dag_graph,
     is_prefix,
     min_cut_partition,
@@ -159,10 +160,11 @@ def min_cut_choice(
     if not (uplink_rate_bps > 0 and downlink_rate_bps > 0):
         return CutChoice(split=tables.num_layers, cut_is_split=True, gap_s=0.0)
     graph = latency_graph(tables, uplink_rate_bps, downlink_rate_bps, edge_flops_per_s, profile)
-    device_layers, cut_cost = min_cut_partition(graph)
+    chain = profile is None or profile.graph is None
+    device_layers, cut_cost = chain_min_cut(graph) if chain else min_cut_partition(graph)
     if is_prefix(device_layers):
         return CutChoice(split=len(device_layers), cut_is_split=True, gap_s=0.0)
-    if profile is None or profile.graph is None:  # a chain's monotone partitions are prefixes
+    if chain:  # a chain's monotone partitions are prefixes
         raise AssertionError(f"min cut of a chain is not a prefix: {sorted(device_layers)}")
     prefix_costs = [partition_cost(graph, frozenset(range(split))) for split in range(graph.num_layers + 1)]
     split = int(np.argmin(prefix_costs))

@@ -19,7 +19,7 @@ or to the edge side (the sink side ``T``), and the cut's capacity is the latency
   single split point.
 
 The minimum cut is found with Edmonds-Karp max-flow; the device side is what the source reaches in the
-residual graph.
+residual graph. A chain's cut is a split point, so :func:`chain_min_cut` finds it by the cost of each split.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from itertools import product
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,30 @@ class _FlowNetwork:
                     seen.add(head)
                     stack.append(head)
         return seen
+
+
+def chain_min_cut(graph: LayerGraph) -> tuple[frozenset[int], float]:
+    """The cheapest partition of a chain (:func:`chain_graph`), by the cost of each of its split points.
+
+    A chain's monotone partitions are its ``V + 1`` prefixes, so the minimum cut is the cheapest split ``s``:
+    layers ``< s`` on the device, the raw input sent up when ``s = 0``, layer ``s - 1``'s output when
+    ``0 < s < V``, and the result sent down when ``s < V``. Vectorised over the splits, it gives the cut of
+    :func:`min_cut_partition` (the first split where several cost the same, which is the least device side the
+    max-flow's residual graph reaches) without a flow: 1,250 of them take milliseconds, not a second.
+
+    Returns:
+        ``(device_layers, cost)`` as :func:`min_cut_partition` (the cost by :func:`partition_cost`).
+    """
+    count = graph.num_layers
+    if graph.edges != tuple((v, v + 1) for v in range(count - 1)) or graph.input_readers() != [0]:
+        raise ValueError("chain_min_cut needs a chain: edges v -> v + 1 and the input read by layer 0")
+    device = np.concatenate([[0.0], np.cumsum(graph.device_cost)])  # [V + 1] layers < s on the device
+    edge = np.concatenate([np.cumsum(graph.edge_cost[::-1])[::-1], [0.0]])  # [V + 1] layers >= s on the edge
+    upload = np.concatenate([[graph.input_cost], graph.output_cost[:-1], [0.0]])  # [V + 1]
+    result = np.where(np.arange(count + 1) < count, graph.result_cost, 0.0)  # [V + 1]
+    split = int(np.argmin(device + edge + upload + result))
+    device_layers = frozenset(range(split))
+    return device_layers, partition_cost(graph, device_layers)
 
 
 def min_cut_partition(graph: LayerGraph) -> tuple[frozenset[int], float]:
