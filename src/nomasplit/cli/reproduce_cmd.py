@@ -38,7 +38,7 @@ MAX_SEEDS = 1000
 #: Seconds a scheduler has to accept a TCP connection before reproduce refuses to start.
 SCHEDULER_CONNECT_TIMEOUT_S = 3.0
 #: CPU seconds per task measured on the committed runs (docs/reproduction.md): quick and Section VI-A scale.
-SECONDS_PER_TASK = {"quick": 0.27, "full": 0.85}
+SECONDS_PER_TASK = {"quick": 0.27, "full": 0.57}
 
 
 def max_workers() -> int:

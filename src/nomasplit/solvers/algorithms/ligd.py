@@ -94,7 +94,8 @@ RACE_RTOL = 1e-3
 #: What each ``phase`` runs: best starts improved, kicks from the best local optimum, group search on or off, the
 #: gain per round below which the starts' race ends and only the lowest descent goes on (0: every start descends
 #: in full), and the relaxed finalists rounded and polished. The cheap phase rounds one finalist: it races only its
-#: two best starts, and at the paper's scale a second finalist was never one of them (docs/benchmarks.md).
+#: two best starts, and at the paper's scale a second finalist never won (VGG16's, at split 10, raced and lost on
+#: all five seeds of the paper-scale benchmark, docs/benchmarks.md; NiN has one).
 PHASES: dict[str, tuple[int, int, bool, float, int]] = {
     "thorough": (4, KICKS, True, 0, 3),
     "cheap": (2, 0, False, RACE_RTOL, 1),
