@@ -4,11 +4,13 @@ proven optimum stored there (no ``exact`` rerun: the instances are rebuilt from 
     python -m benchmarks.stored_optimum_check optimality-wide --algorithms ligd,ecc-noma,ecc-oma
 
 ``ecc-oma`` is measured against the proven optimum of each instance's OMA version, as in the stored run.
+``--settings '{"phase": "cheap"}'`` solves with other settings than the defaults (the stored run's are those).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 
 from benchmarks.bound_tightness import FILES
@@ -31,7 +33,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=FILES)
     parser.add_argument("--algorithms", default="ligd")
+    parser.add_argument("--settings", default="{}", help="settings of every algorithm, as JSON (e.g. a phase)")
     args = parser.parse_args()
+    settings = json.loads(args.settings)
     gaps: dict[str, list[float]] = {}
     before: dict[str, list[float]] = {}
     for row, scenario in committed_instances(args.name):
@@ -39,7 +43,7 @@ def main() -> None:
             optimum = reference_optimum(row, algorithm)
             if optimum is None:
                 continue
-            info = solve(scenario, algorithm).solver
+            info = solve(scenario, algorithm, settings=settings).solver
             assert info is not None
             gaps.setdefault(algorithm, []).append(info.objective / optimum - 1)
             before.setdefault(algorithm, []).append(row["algorithms"][algorithm]["objective"] / optimum - 1)

@@ -61,8 +61,8 @@ def markdown(rows: list[dict], command: str, force: bool = False) -> str:
         "",
         f"Command: `{command}`",
         "",
-        first + "; default budget (8 s). 'Lower' = 1 - default / cheap objective (positive: the default plan "
-        "is better).",
+        first + "; both stop on work (the default budget). 'Lower' = 1 - default / cheap objective (positive: "
+        "the default plan is better).",
         "",
         "| users x subchannels | pairs | instances | mean lower | most lower | median time [s] default / cheap |",
         "|---|---:|---:|---:|---:|---:|",

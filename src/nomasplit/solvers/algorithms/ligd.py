@@ -63,8 +63,8 @@ from nomasplit.solvers.search.warm_start import warm_path_starts
 #: With ``phase="auto"``, instances with at most ``THOROUGH_PAIRS`` (user, subchannel) pairs get the thorough
 #: phase: 4 starts, the group search after each descent and 16 kicks (else the cheap phase: 2 starts raced, neither).
 #: Measured (docs/benchmarks.md, "Wider instances" and "Dense instances"): on 72-80 pairs (1.1-1.25 users per
-#: subchannel) the cheap phase was 2.4 % above the proven optimum on average and 8.5 % in the worst case, the
-#: thorough one at most 0.5 %; on dense instances (18-30 users on 4-6 subchannels) the cheap plan was up to 12.9 %
+#: subchannel) the cheap phase was 1.9 % above the proven optimum on average and 8.5 % in the worst case, the
+#: thorough one at most 0.5 %; on dense instances (19-30 users on 4-6 subchannels) the cheap plan was up to 3.7 %
 #: above the thorough one. Its group search is bounded by work, :data:`GROUP_SEARCH_NODES` branch-and-bound nodes
 #: per solve, so that a solve's plan does not depend on the machine's speed.
 THOROUGH_PAIRS = 256
