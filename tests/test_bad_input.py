@@ -996,7 +996,7 @@ def test_reproduce_estimate_names_tasks_and_time() -> None:
     from nomasplit.cli.reproduce_cmd import _estimate
 
     assert _estimate(1000, "full", 2, None) == (
-        "1000 tasks; estimate: about 14 min of CPU time, about 7 min with 2 worker process(es) (rough, from "
+        "1000 tasks; estimate: about 10 min of CPU time, about 5 min with 2 worker process(es) (rough, from "
         "docs/reproduction.md)"
     )
     assert "Dask" not in _estimate(10, "quick", 0, "tcp://h:1") and "CPU time" in _estimate(10, "quick", 0, None)
