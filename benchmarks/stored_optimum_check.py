@@ -33,9 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=FILES)
     parser.add_argument("--algorithms", default="ligd")
-    parser.add_argument("--settings", default="{}", help="settings of every algorithm, as JSON (e.g. a phase)")
+    parser.add_argument(
+        "--settings", type=json.loads, default={}, help="settings of every algorithm, as JSON (e.g. a phase)"
+    )
     args = parser.parse_args()
-    settings = json.loads(args.settings)
+    settings = args.settings
     gaps: dict[str, list[float]] = {}
     before: dict[str, list[float]] = {}
     for row, scenario in committed_instances(args.name):

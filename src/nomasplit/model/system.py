@@ -166,8 +166,8 @@ class SystemModel:
         other_cell = self.association[None, :] != torch.arange(self.num_aps, device=self.device)[:, None]  # [N, U]
         # Gains with each AP's own users zeroed (inter-cell terms without cancellation), laid out with the
         # subchannel first so that the inter-cell sums are batched row-vector-matrix products: a [1, K] row times a
-        # contiguous [K, L] matrix per subchannel (3-10x faster on the CPU than the matrix-vector form, whose rows
-        # are long and few).
+        # contiguous [K, L] matrix per subchannel (faster on the CPU than the matrix-vector form, whose rows are
+        # long and few).
         uplink_other = uplink_gain * other_cell[:, :, None]  # [N, U, M]
         downlink_other = downlink_gain * other_cell[:, :, None]  # [N, U, M]
         self.uplink_gain_other_mun = uplink_other.permute(2, 1, 0).contiguous()  # [M, U, N]

@@ -425,6 +425,7 @@ def improve_and_choose(
     )
     candidates: list[Start] = list(starts)
     improvement: dict[str, Any] = {}
+    chosen = resolve_phase(settings, working)
     phase = "none"
     resolved: dict[str, Any] = {
         "phase": "none",
@@ -433,11 +434,10 @@ def improve_and_choose(
         "race_rtol": 0.0,
         "group_search": False,
         "joint_pricing": False,
-        "finalists": resolve_phase(settings, working).finalists,
+        "finalists": chosen.finalists,
     }
     if settings.improve and working.num_users:
         small = working.num_users * working.num_subchannels <= EXHAUSTIVE_PAIRS
-        chosen = resolve_phase(settings, working)
         improve_starts, kicks = chosen.improve_starts, chosen.kicks
         search_polish = max(settings.polish_iterations, 30) if small else settings.polish_iterations
         search = LocalSearch(

@@ -164,8 +164,6 @@ def min_cut_choice(
     device_layers, cut_cost = chain_min_cut(graph) if chain else min_cut_partition(graph)
     if is_prefix(device_layers):
         return CutChoice(split=len(device_layers), cut_is_split=True, gap_s=0.0)
-    if chain:  # a chain's monotone partitions are prefixes
-        raise AssertionError(f"min cut of a chain is not a prefix: {sorted(device_layers)}")
     prefix_costs = [partition_cost(graph, frozenset(range(split))) for split in range(graph.num_layers + 1)]
     split = int(np.argmin(prefix_costs))
     return CutChoice(split=split, cut_is_split=False, gap_s=float(prefix_costs[split] - cut_cost))

@@ -257,7 +257,7 @@ def chain_min_cut(graph: LayerGraph) -> tuple[frozenset[int], float]:
     layers ``< s`` on the device, the raw input sent up when ``s = 0``, layer ``s - 1``'s output when
     ``0 < s < V``, and the result sent down when ``s < V``. Vectorised over the splits, it gives the cut of
     :func:`min_cut_partition` (the first split where several cost the same, which is the least device side the
-    max-flow's residual graph reaches) without a flow: 1,250 of them take milliseconds, not a second.
+    max-flow's residual graph reaches) without a flow (DNN Surgery cuts every user's chain this way).
 
     Returns:
         ``(device_layers, cost)`` as :func:`min_cut_partition` (the cost by :func:`partition_cost`).

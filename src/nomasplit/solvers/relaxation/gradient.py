@@ -174,7 +174,10 @@ class ContinuousProblem:
         return (1.0, 1.0, *(max(high - low, 1e-300) for low, high in self.bounds))
 
     def project(self, variables: Variables) -> Variables:
-        """Euclidean projection onto the feasible set (simplex rows, boxes, capped box of ``r``)."""
+        """Euclidean projection onto the feasible set (simplex rows, boxes, capped box of ``r``).
+
+        With OMA's column caps it keeps the caps' multipliers for the next call (:attr:`cap_duals`, a warm start
+        only): the same point projected twice may differ in the caps' last digits."""
         beta_up, beta_dn = variables.beta_up, variables.beta_dn
         if not self.frozen_beta and self.column_caps is not None:
             model = self.model

@@ -684,7 +684,7 @@ class LocalSearch:
                     )
                 )
             # Swaps of two users of one AP (needed when the target subchannels are full).
-            unrestricted = own + harm - current[:, None] + relief[:, None]
+            unrestricted = relocation  # the same prices, before the masks of a relocation
             for ap in range(model.num_aps):
                 cell = torch.nonzero(active & (self.association == ap)).flatten()
                 if cell.numel() < 2:
