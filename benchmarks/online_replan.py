@@ -20,12 +20,17 @@ shared, so the wall time also counts waits for a core, the CPU time much less.
     python -m benchmarks.online_replan paper --profile
     # a static plan over 60 s at the paper's scale, against cold solves at some of its slots
     python -m benchmarks.online_replan static --slots 61 --cold-at 60
+    # what a larger warm budget buys at the paper's scale (each --warm: JSON settings over WARM_SETTINGS)
+    python -m benchmarks.online_replan budget --slots 6 --warm '{}' \
+        --warm '{"improve_max_rounds": 8, "polish_iterations": 2}' --warm '{"improve_max_rounds": 20}' \
+        --warm '{"improve_max_rounds": 40}'
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import time
@@ -153,15 +158,58 @@ def static_loss(size: str, slots: int, cold_at: list[int], seed: int) -> pd.Data
     return pd.DataFrame(rows)
 
 
+def budgets(size: str, slots: int, seed: int, fading: str, variants: list[dict[str, Any]]) -> pd.DataFrame:
+    """The warm policy under each of ``variants`` (settings over WARM_SETTINGS) on the same snapshots, against one
+    cold solve per slot: one row per variant with the medians over slots 1.. of the re-plan's wall and CPU time and
+    of Gamma's excess over the cold solve, and their worst slot. Each variant re-plans from its own previous plan,
+    as the warm policy does."""
+    simulator = NetworkSimulator(network(size), dynamics(fading), seed=seed)
+    snapshots = [simulator.first()] + [simulator.step() for _ in range(slots - 1)]
+    colds = [solve(snapshot.scenario, certify=False) for snapshot in snapshots]
+    rows = []
+    for variant in variants:
+        settings = {**WARM_SETTINGS, **variant}
+        plan, walls, cpus, excess = colds[0], [], [], []
+        for slot in range(1, slots):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            plan = solve(
+                snapshots[slot].scenario,
+                settings=settings,
+                start=plan,
+                start_scenario=snapshots[slot - 1].scenario,
+                certify=False,
+            )
+            walls.append(time.perf_counter() - started)
+            cpus.append(time.process_time() - started_cpu)
+            cold = colds[slot].solver
+            assert plan.solver is not None and cold is not None and cold.objective and plan.solver.objective
+            excess.append(100.0 * (plan.solver.objective / cold.objective - 1.0))
+        rows.append(
+            {
+                "warm settings": json.dumps(variant),
+                "wall_s_median": pd.Series(walls).median(),
+                "wall_s_max": max(walls),
+                "cpu_s_median": pd.Series(cpus).median(),
+                "vs_cold_pct_median": pd.Series(excess).median(),
+                "vs_cold_pct_worst": max(excess),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["small", "paper", "static"])
+    parser.add_argument("mode", choices=["small", "paper", "static", "budget"])
     parser.add_argument("--slots", type=int, default=4, help="slots, slot 0 (the shared cold solve) included")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fading", choices=["jakes", "independent", "frozen"], default="jakes")
     parser.add_argument("--cold-at", default="0,30,60", help="static mode: slots with a cold solve to compare")
     parser.add_argument("--profile", action="store_true", help="cProfile one warm re-plan instead")
     parser.add_argument("--top", type=int, default=40, help="--profile: functions listed")
+    parser.add_argument(
+        "--warm", action="append", default=None, help="budget mode: a JSON object of settings over WARM_SETTINGS"
+    )
+    parser.add_argument("--size", choices=["small", "paper"], default="paper", help="budget mode: the network")
     args = parser.parse_args()
     torch.set_num_threads(1)  # what every solve uses; the mapping and the measurements too
     started = time.perf_counter()
@@ -172,6 +220,11 @@ def main() -> None:
         print(table.to_string(index=False, float_format=lambda value: f"{value:.6g}"))
         ratio = table["static_gamma"].iloc[1:].median() / table["static_gamma"].iloc[0]
         print(f"static Gamma, median over slots 1-{args.slots - 1} / slot 0: {ratio:.4f}")
+    elif args.mode == "budget":
+        variants = [json.loads(item) for item in (args.warm or ["{}"])]
+        table = budgets(args.size, args.slots, args.seed, args.fading, variants)
+        print(f"WARM_SETTINGS: {json.dumps(WARM_SETTINGS)}")
+        print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
     elif args.profile:
         profile(args.mode, args.seed, args.fading, args.top)
     else:
