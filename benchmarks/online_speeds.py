@@ -25,7 +25,7 @@ from nomasplit.experiments.online import plot_online, run_online, small_network,
 from nomasplit.generate.dynamics import DynamicsConfig
 
 SPEEDS_M_PER_S = (1.0, 3.0, 30.0)
-CHURN_COSTS = (0.0, 0.002, 0.01)
+CHURN_COSTS = (0.0, 0.01, 0.03, 0.1)
 
 
 def main() -> None:
