@@ -205,9 +205,9 @@ def test_a_plan_said_to_be_a_local_optimum_has_no_improving_move_left() -> None:
 
 @pytest.mark.parametrize(("seed", "access"), [(5, "noma"), (6, "oma")])
 def test_prices_kept_between_rounds_equal_prices_made_from_scratch(seed, access) -> None:
-    """``shortlist_prices`` prices again only the pairs whose inputs changed since its last call; after moves,
-    power changes and new compute units, its tables equal those of a search that prices every pair anew (more
-    subchannels than the shortlist, so the kept shortlists are checked too)."""
+    """``shortlist_prices`` (and ``quiet_harm``) price again only the pairs whose inputs changed since their last
+    call; after moves, power changes and new compute units, their tables equal those of a search that prices every
+    pair anew (more subchannels than the shortlist, so the kept shortlists are checked too)."""
     scenario = random_scenario(seed, num_users=40, num_subchannels=30, access=access)
     model = SystemModel(scenario)
     kept = _search(model)
@@ -223,6 +223,9 @@ def test_prices_kept_between_rounds_equal_prices_made_from_scratch(seed, access)
             (harm,) = fresh.harm(direction, state, power)
             for mine, theirs in zip(kept.shortlist_prices(direction, state), (own, power, harm), strict=True):
                 torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+            # The harm of joining at the least grid power (joint pricing's bound), kept the same way.
+            (quiet,) = fresh.harm(direction, state, torch.full_like(power, float(fresh.power_grid[direction][0])))
+            torch.testing.assert_close(kept.quiet_harm(direction, state), quiet, rtol=0, atol=0)
         moves = kept.candidate_moves(state, evaluation, tolerance=-math.inf)
         assert moves
         # A few moves of any price (not only improving ones), then other powers and compute units for some users.

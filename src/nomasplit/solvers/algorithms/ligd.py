@@ -220,6 +220,15 @@ class LigdSettings(AlgorithmSettings):
         "finds no improving move, price the same moves again with each joiner at the power of least own cost plus "
         "harm (nomasplit.solvers.search.local.LocalSearch.joint_prices)",
     )
+    joint_below: float = _in(
+        "search",
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="with joint_pricing, also price a round jointly when the round before it lowered Gamma by less "
+        "than this fraction of Gamma (0: only where a round finds no improving move); the warm re-plan of "
+        "nomasplit.experiments.online sets it",
+    )
     move_rtol: float = _in(
         "search",
         default=MOVE_RTOL,
@@ -445,6 +454,7 @@ def improve_and_choose(
             ligd_method(settings),
             ligd_stopping(settings, search_polish),
             joint_pricing=settings.joint_pricing,
+            joint_below=settings.joint_below,
             move_rtol=settings.move_rtol,
             kick_batch=settings.kick_batch,
         )

@@ -18,8 +18,11 @@ The driver owns the rest, the same for both:
 
 from __future__ import annotations
 
+import gc
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -164,6 +167,23 @@ def descend(
             history.append(value)
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the duration (restored afterwards, if it was on).
+
+    A round creates thousands of short-lived move objects (lists, dicts, tuples) that reference counting frees
+    at the end of the round; they form no cycles, so the collector's passes during a search find nothing to
+    collect, yet each full pass walks every object of the process (torch's included). Nothing is deferred: what
+    the search frees is freed at once, and any cycle made meanwhile is collected by the next pass after it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def search(
     engine: Engine[Plan],
     plan: Plan,
@@ -175,7 +195,21 @@ def search(
     settle_rtol: float = 0.0,
 ) -> Outcome[Plan]:
     """Descend, then kick from each local optimum (module docstring). ``settle_rtol``: see :func:`descend` (a
-    settled descent gets no kicks)."""
+    settled descent gets no kicks). The cyclic garbage collector is paused meanwhile (:func:`cyclic_gc_paused`)."""
+    with cyclic_gc_paused():
+        return _search(engine, plan, value, max_rounds=max_rounds, kicks=kicks, record=record, settle_rtol=settle_rtol)
+
+
+def _search(
+    engine: Engine[Plan],
+    plan: Plan,
+    value: float,
+    *,
+    max_rounds: int,
+    kicks: int,
+    record: Record,
+    settle_rtol: float,
+) -> Outcome[Plan]:
     outcome = descend(engine, plan, value, max_rounds=max_rounds, record=record, settle_rtol=settle_rtol)
     kicks_left = kicks
     while outcome.stop_reason in ("local optimum", "stalled") and kicks_left > 0:

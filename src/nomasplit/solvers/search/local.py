@@ -160,11 +160,16 @@ class LocalSearch:
         polish_stopping: StoppingRule,
         *,
         joint_pricing: bool = True,
+        joint_below: float = 0.0,
         move_rtol: float = MOVE_RTOL,
         kick_batch: int = KICKS_PER_ROUND,
     ) -> None:
         self.model = model
         self.joint_pricing = joint_pricing
+        #: With ``joint_pricing``, a round is priced jointly once the round before it lowered ``Gamma`` by less than
+        #: this fraction of it (0: only where a round at own prices finds nothing, :meth:`step`).
+        self.joint_below = joint_below
+        self._last_gain = math.inf
         #: Kick starts tried from one local optimum (best priced first) before the kicks stop.
         self.kick_batch = kick_batch
         #: A move is taken only when it lowers ``Gamma`` by more than this fraction of it.
@@ -209,6 +214,7 @@ class LocalSearch:
         self.staged = self.num_users * self.num_subchannels > STAGED_PAIRS
         self._shortlist: dict[int, torch.Tensor] = {}
         self._price_cache: dict[int, _PriceCache] = {}
+        self._quiet_cache: dict[int, _QuietCache] = {}
         #: (user, subchannel) pairs priced by :meth:`shortlist_prices` so far (evidence of its savings).
         self.priced_pairs = 0
 
@@ -501,10 +507,7 @@ class LocalSearch:
             left = cache.listed & ~listed
             own.masked_fill_(left, math.inf), harm.masked_fill_(left, math.inf)
             power.masked_fill_(left, float(self.power_grid[direction][-1]))
-            columns = _rows_differ(members, cache.members)  # [M] subchannels whose members changed
-            assignment = state.up if direction == UP else state.down
-            changed = (victims != cache.victims).any(dim=1)[:-1] & (assignment >= 0)  # NaN counts as changed
-            columns[assignment[changed]] = True
+            columns = self._changed_columns(direction, state, cache.members, cache.victims)  # [M]
             stale = ~cache.listed | columns[None, :] | (ratio != cache.ratio)  # [U, M]
             if direction == UP:  # the uplink side's split costs depend on the compute units
                 stale |= (units != cache.units)[:, None]
@@ -519,6 +522,42 @@ class LocalSearch:
         )
         self.priced_pairs += users.numel()
         return own.clone(), power.clone(), harm.clone()
+
+    def _changed_columns(
+        self, direction: int, state: PlanState, members: torch.Tensor, victims: torch.Tensor
+    ) -> torch.Tensor:
+        """``[M]`` whether a subchannel's harm prices are stale since ``members`` and ``victims`` (what a cache
+        read): its members changed, or what :meth:`member_costs` reads of one of them."""
+        columns = _rows_differ(self._members[direction], members)  # [M] subchannels whose members changed
+        assignment = state.up if direction == UP else state.down
+        now = torch.stack(self._victims[direction], dim=1)  # [U + 1, 5]
+        changed = (now != victims).any(dim=1)[:-1] & (assignment >= 0)  # NaN counts as changed
+        columns[assignment[changed]] = True
+        return columns
+
+    def quiet_harm(self, direction: int, state: PlanState) -> torch.Tensor:
+        """:meth:`harm` at the least grid power (each user joining each subchannel of its shortlist as quietly as
+        it can; ``inf`` elsewhere), ``[U, M]``, priced again only on the subchannels whose members or their state
+        changed since the last call and on pairs new to a shortlist (:meth:`shortlist` first)."""
+        channels = self._shortlist[direction]  # [U, T]
+        shape = (self.num_users, self.num_subchannels)
+        listed = torch.zeros(shape, dtype=torch.bool, device=channels.device).scatter_(1, channels, True)
+        cache = self._quiet_cache.get(direction)
+        if cache is None:
+            harm = torch.full(listed.shape, math.inf, dtype=self.model.dtype, device=channels.device)
+            dirty = listed
+        else:
+            harm = cache.harm
+            harm.masked_fill_(cache.listed & ~listed, math.inf)
+            columns = self._changed_columns(direction, state, cache.members, cache.victims)
+            dirty = listed & (~cache.listed | columns[None, :])
+        users, pairs = torch.nonzero(dirty, as_tuple=True)
+        least = self.power_grid[direction][:1].expand(users.numel())[:, None]  # [P, 1]
+        harm[users, pairs] = self.harm_pairs(direction, users, pairs, least)[:, 0]
+        self._quiet_cache[direction] = _QuietCache(
+            listed, self._members[direction], torch.stack(self._victims[direction], dim=1), harm
+        )
+        return harm.clone()
 
     def joint_prices(
         self, direction: int, state: PlanState, users: torch.Tensor, channels: torch.Tensor
@@ -560,8 +599,7 @@ class LocalSearch:
         for direction in (UP, DOWN):
             own, power, harm = self.shortlist_prices(direction, state)
             if pricing == "joint":
-                least = torch.full_like(power, float(self.power_grid[direction][0]))
-                (quietest[direction],) = self.harm(direction, state, least)
+                quietest[direction] = self.quiet_harm(direction, state)
             priced[direction] = [own, power, harm, self.relief(direction, state)]
         if pricing == "joint":
             for direction, users, channels in self._promising(state, ev, tolerance, priced, quietest):
@@ -1160,14 +1198,16 @@ class LocalSearch:
 
     def begin_descent(self) -> None:
         self._polished_at: float | None = None
+        self._last_gain = math.inf
 
     def stop_reason(self) -> str:
         return "time limit" if time.perf_counter() > self.deadline else ""
 
     def step(self, plan: Point, value: float, *, exhaustive: bool) -> tuple[Point, float, dict[str, int]] | None:
         """One round (module docstring): split best response, priced moves verified exactly, the exhaustive
-        checks on small instances, joint prices where those are out of reach, and a polish of the continuous
-        variables when no move improves. ``None`` at a local optimum."""
+        checks on small instances, joint prices where those are out of reach (from the start of the round once
+        the round before it gained less than :attr:`joint_below`), and a polish of the continuous variables when
+        no move improves. ``None`` at a local optimum."""
         state, ev = plan.state, plan.ev
         assert ev is not None
         tolerance = self.move_rtol * max(abs(ev.objective), 1e-300)
@@ -1178,15 +1218,19 @@ class LocalSearch:
             if gain > tolerance:
                 accepted["split"] = 1
         self.prepare(state, ev)
-        moves = self.candidate_moves(state, ev, tolerance, channel_swaps=not self.staged)
+        joint = self.joint_pricing and not self.exhaustive and self._last_gain < self.joint_below
+        pricing = "joint" if joint else "own"
+        moves = self.candidate_moves(state, ev, tolerance, pricing=pricing, channel_swaps=not self.staged)
+        before = value
         ev, verified = self.verify_staged(state, ev, moves, tolerance)
-        accepted.update(verified)
+        self._last_gain = (before - ev.objective) / max(abs(before), 1e-300)
+        accepted.update(verified if not joint else {f"{kind} (joint price)": n for kind, n in verified.items()})
         if not accepted and exhaustive and self.exhaustive:
             self.prepare(state, ev)
             found = self.exhaustive_moves(state, ev, tolerance)
             if found is not None:
                 ev, accepted = found
-        if not accepted and not self.exhaustive and self.joint_pricing:
+        if not accepted and not joint and not self.exhaustive and self.joint_pricing:
             # Where the exhaustive checks are out of reach: the same moves, each joiner at the power of least
             # own cost plus harm (single relocations and activations are then priced exactly on the grid).
             step = self.joint_round(Point(state, ev))
@@ -1323,6 +1367,16 @@ class _PriceCache:
     units: torch.Tensor  # [U]
     own: torch.Tensor  # [U, M]
     power: torch.Tensor  # [U, M]
+    harm: torch.Tensor  # [U, M]
+
+
+@dataclass
+class _QuietCache:
+    """What :meth:`LocalSearch.quiet_harm` priced last, per direction, and the inputs it read."""
+
+    listed: torch.Tensor  # [U, M] bool: the shortlist as a mask
+    members: torch.Tensor  # [M, g]
+    victims: torch.Tensor  # [U + 1, 5]
     harm: torch.Tensor  # [U, M]
 
 
