@@ -58,19 +58,20 @@ POLICIES = ("static", "warm", "cold", "every-k", "oracle")
 
 #: The warm re-plan's work budget, over the base settings: ``ligd``'s warm path (the search from the mapped previous
 #: plan and two rematched variants of it; no relaxed sweep, no baseline starts), the best start improved for at
-#: most 10 rounds, no gradient polish of powers and compute units at the round cap (its Device-Only fallback
-#: still runs), no kicks, no group search. Measured (docs/online.md, "Benchmark"): under 50 ms at 30 users and
-#: under 1 s at the paper's scale on one core; within a fraction of a percent of a cold solve where the channels
-#: are correlated between slots, and about 5 % above it at the paper's scale where the small-scale fading is new
-#: every slot (the rounds spent on the polish buy more as moves: 10 rounds without it against 8 with it took the
-#: same time and ended lower).
+#: most 12 rounds of moves, priced jointly (each joiner at the power of least own cost plus harm) from the round
+#: after one that lowered Gamma by less than 2 %; at the round cap no gradient polish of powers and compute units,
+#: only the Device-Only fallback; no kicks, no group search. Measured (docs/online.md, "Benchmark"): under 50 ms
+#: at 30 users and under 1 s at the paper's scale on one core; within a fraction of a percent of a cold solve
+#: where the channels are correlated between slots, and 1-2 % above it at the paper's scale where the small-scale
+#: fading is new every slot (``python -m benchmarks.online_replan budget`` compares budgets).
 WARM_SETTINGS: dict[str, Any] = {
     "warm_path": True,
     "phase": "custom",
     "improve_starts": 1,
     "kicks": 0,
     "group_search": False,
-    "improve_max_rounds": 10,
+    "improve_max_rounds": 12,
+    "joint_below": 0.02,
     "polish_iterations": 0,
 }
 

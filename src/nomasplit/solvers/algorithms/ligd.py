@@ -47,6 +47,7 @@ from nomasplit.solvers.relaxation.sweep import (
     candidate_splits,
     common_split_of,
     convert_decision,
+    converted_with_objective,
     finalise,
     outcome_from,
     refine,
@@ -426,13 +427,14 @@ def improve_and_choose(
     """
     model = context.model
     deadline = started + (settings.time_limit_s if settings.time_limit_s is not None else math.inf)
-    work_starts = [(name, convert_decision(working, decision)[0]) for name, decision in starts]
-    with torch.no_grad():
-        start_values = [float(working.objective(decision).item()) for _, decision in work_starts]
+    converted = [(name, *converted_with_objective(working, decision)) for name, decision in starts]
+    work_starts = [(name, decision) for name, decision, _ in converted]
+    start_values = [value for _, _, value in converted]
     order = sorted(
         range(len(work_starts)), key=lambda i: start_values[i] if math.isfinite(start_values[i]) else math.inf
     )
     candidates: list[Start] = list(starts)
+    improved: list[tuple[str, Decision, float]] = []  # improved plans, back in the model's float type, and Gamma
     improvement: dict[str, Any] = {}
     chosen = resolve_phase(settings, working)
     phase = "none"
@@ -541,9 +543,11 @@ def improve_and_choose(
                 "stop_reason": result.stop_reason,
                 "anytime": [[round(offset + seconds, 6), value] for seconds, value in result.anytime],
             }
-            candidates.append((f"{name} + improve", convert_decision(model, result.decision)[0]))
+            improved.append((f"{name} + improve", *converted_with_objective(model, result.decision)))
     with torch.no_grad():
         values = [float(model.objective(decision).item()) for _, decision in candidates]
+    candidates += [(name, decision) for name, decision, _ in improved]
+    values += [value for _, _, value in improved]
     finite = [i for i, value in enumerate(values) if math.isfinite(value)] or list(range(len(values)))
     best = min(finite, key=lambda i: values[i])
     won_search = improvement.get(candidates[best][0].removesuffix(" + improve"))

@@ -17,7 +17,7 @@ from nomasplit.data.plan import SplitHistory
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers.registry import SolveOutcome
 from nomasplit.solvers.relaxation.gradient import ContinuousProblem, Method, StoppingRule, Variables, minimize
-from nomasplit.solvers.search.polish import fall_back_to_device, polish
+from nomasplit.solvers.search.polish import fall_back_to_device, fall_back_with_objective, polish
 from nomasplit.solvers.search.rounding import round_decision
 
 
@@ -160,13 +160,27 @@ def convert_decision(model: SystemModel, decision: Decision) -> tuple[Decision, 
     already has that type. Returns the decision and the number of users the fallback switched."""
     if decision.beta_up.dtype == model.dtype and decision.split.device == model.device:
         return decision, 0
+    return fall_back_to_device(model, _projected(model, decision))
+
+
+def converted_with_objective(model: SystemModel, decision: Decision) -> tuple[Decision, float]:
+    """:func:`convert_decision`'s decision and its ``Gamma`` in ``model`` (``model.objective``; the fallback's
+    last evaluation where there was one, so the decision is evaluated once)."""
+    if decision.beta_up.dtype == model.dtype and decision.split.device == model.device:
+        with torch.no_grad():
+            return decision, float(model.objective(decision).item())
+    converted, _, objective = fall_back_with_objective(model, _projected(model, decision))
+    return converted, objective
+
+
+def _projected(model: SystemModel, decision: Decision) -> Decision:
+    """``decision`` in ``model``'s float type and device, projected onto the feasible set there."""
     converted = Decision(
         decision.split.to(model.device),
         *(t.to(device=model.device, dtype=model.dtype) for t in Variables.from_decision(decision).tensors()),
     )
     problem = ContinuousProblem(model, converted.split, frozen_beta=True)
-    converted = problem.decision(problem.project(Variables.from_decision(converted)))
-    return fall_back_to_device(model, converted)
+    return problem.decision(problem.project(Variables.from_decision(converted)))
 
 
 def to_model(model: SystemModel, final: Finalised) -> Finalised:

@@ -65,18 +65,32 @@ def fall_back_to_device(model: SystemModel, decision: Decision, *, max_passes: i
     Returns:
         The decision and the number of users switched.
     """
+    decision, switched, _ = fall_back_with_objective(model, decision, max_passes=max_passes)
+    return decision, switched
+
+
+def fall_back_with_objective(
+    model: SystemModel, decision: Decision, *, max_passes: int = 1000
+) -> tuple[Decision, int, float]:
+    """:func:`fall_back_to_device`, and ``Gamma`` of the decision it returns (``model.objective``, read from its
+    last pass where that evaluated the decision returned)."""
     device_utility = model.device_only_utility()
     switched = 0
+    objective: float | None = None
     for _ in range(max_passes):
         with torch.no_grad():
             costs = model.costs(decision)
         worse = costs.offloads & ~(costs.utility <= device_utility)  # NaN utility counts as worse
         count = int(worse.sum().item())
         if count == 0:
+            objective = float(costs.objective.item())
             break
         switched += count
         decision = to_device_only(model, decision, worse)
-    return decision, switched
+    if objective is None:  # the passes ran out after a switch
+        with torch.no_grad():
+            objective = float(model.objective(decision).item())
+    return decision, switched, objective
 
 
 def polish(
