@@ -168,3 +168,25 @@ def test_the_phase_is_resolved_by_size_or_as_set() -> None:
         False,
         0.0,
     )
+
+
+def test_the_cyclic_collector_is_paused_during_a_search_and_restored_after() -> None:
+    import gc
+
+    states: list[bool] = []
+
+    class Watching(Scripted):
+        def step(self, plan, value, *, exhaustive):
+            states.append(gc.isenabled())
+            return super().step(plan, value, exhaustive=exhaustive)
+
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            engine = Watching({"a": [3.0, 2.0, 1.0]})
+            outcome = driver.search(engine, ("a", 0), 3.0, max_rounds=10, kicks=0, record=Record(0.0, 3.0))
+            assert outcome.value == 1.0
+            assert gc.isenabled() is enabled  # as it was before
+        finally:
+            gc.enable()
+    assert states and not any(states)  # off in every round, whatever it was before

@@ -236,3 +236,46 @@ def test_prices_kept_between_rounds_equal_prices_made_from_scratch(seed, access)
         if step % 2:
             state.compute_units[users[:1]] = 1.0
     assert 0 < kept.priced_pairs < 6 * 2 * model.num_users * 24
+
+
+def test_joint_below_prices_rounds_jointly_once_a_round_gains_little() -> None:
+    """``joint_below``: a round at joint prices (joiners at the power of least own cost plus harm) follows every
+    round that lowered ``Gamma`` by less than that fraction; 0 keeps own prices while rounds find moves."""
+    scenario = random_scenario(11, num_users=30, num_subchannels=6)
+    model = SystemModel(scenario)
+    settings = LigdSettings()
+    start = _edge_only_decision(model)
+    accepted = {}
+    for joint_below in (0.0, 0.999):
+        search = LocalSearch(model, ligd_method(settings), ligd_stopping(settings, 0), joint_below=joint_below)
+        result = search.run(start, optimal_compute_units(model), deadline=math.inf, max_rounds=3, max_kicks=0)
+        assert result.rounds == 3 and result.objective < result.start_objective
+        accepted[joint_below] = result.accepted
+    assert not any(kind.endswith("(joint price)") for kind in accepted[0.0]), accepted[0.0]
+    assert any(kind.endswith("(joint price)") for kind in accepted[0.999]), accepted[0.999]
+
+
+def test_conversion_reads_gamma_from_the_fallbacks_last_evaluation() -> None:
+    """``converted_with_objective`` returns ``convert_decision``'s decision and exactly ``model.objective`` of it,
+    across float types and within one; ``fall_back_with_objective`` also when its passes run out."""
+    from nomasplit.solvers.relaxation.sweep import convert_decision, converted_with_objective
+    from nomasplit.solvers.search.polish import fall_back_to_device, fall_back_with_objective
+
+    scenario = random_scenario(12, num_users=12, num_subchannels=4)
+    model = SystemModel(scenario)
+    working = model.with_dtype(torch.float32)
+    decision = _edge_only_decision(model)
+    for target, source in ((working, decision), (model, convert_decision(working, decision)[0]), (model, decision)):
+        converted, value = converted_with_objective(target, source)
+        expected, _ = convert_decision(target, source)
+        for mine, theirs in zip(dataclasses.astuple(converted), dataclasses.astuple(expected), strict=True):
+            torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+        with torch.no_grad():
+            assert value == float(target.objective(converted).item())
+    # Edge-Only at full power: some users are better off on their devices, so one pass switches and stops there.
+    fell, switched = fall_back_to_device(model, decision, max_passes=1)
+    assert switched > 0
+    capped, capped_switched, value = fall_back_with_objective(model, decision, max_passes=1)
+    assert capped_switched == switched
+    with torch.no_grad():
+        assert value == float(model.objective(capped).item()) == float(model.objective(fell).item())
