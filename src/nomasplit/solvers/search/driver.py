@@ -184,6 +184,7 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@cyclic_gc_paused()
 def search(
     engine: Engine[Plan],
     plan: Plan,
@@ -196,20 +197,6 @@ def search(
 ) -> Outcome[Plan]:
     """Descend, then kick from each local optimum (module docstring). ``settle_rtol``: see :func:`descend` (a
     settled descent gets no kicks). The cyclic garbage collector is paused meanwhile (:func:`cyclic_gc_paused`)."""
-    with cyclic_gc_paused():
-        return _search(engine, plan, value, max_rounds=max_rounds, kicks=kicks, record=record, settle_rtol=settle_rtol)
-
-
-def _search(
-    engine: Engine[Plan],
-    plan: Plan,
-    value: float,
-    *,
-    max_rounds: int,
-    kicks: int,
-    record: Record,
-    settle_rtol: float,
-) -> Outcome[Plan]:
     outcome = descend(engine, plan, value, max_rounds=max_rounds, record=record, settle_rtol=settle_rtol)
     kicks_left = kicks
     while outcome.stop_reason in ("local optimum", "stalled") and kicks_left > 0:
