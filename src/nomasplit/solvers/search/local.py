@@ -1221,9 +1221,8 @@ class LocalSearch:
         joint = self.joint_pricing and not self.exhaustive and self._last_gain < self.joint_below
         pricing = "joint" if joint else "own"
         moves = self.candidate_moves(state, ev, tolerance, pricing=pricing, channel_swaps=not self.staged)
-        before = value
         ev, verified = self.verify_staged(state, ev, moves, tolerance)
-        self._last_gain = (before - ev.objective) / max(abs(before), 1e-300)
+        self._last_gain = (value - ev.objective) / max(abs(value), 1e-300)  # the split response's gain included
         accepted.update(verified if not joint else {f"{kind} (joint price)": n for kind, n in verified.items()})
         if not accepted and exhaustive and self.exhaustive:
             self.prepare(state, ev)
