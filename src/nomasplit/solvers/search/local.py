@@ -407,6 +407,8 @@ class LocalSearch:
             self._victims.append(
                 tuple(torch.cat([table, table.new_tensor([last])]) for table, last in zip(tables, nothing, strict=True))
             )
+        #: The same per direction as one ``[U + 1, 5]`` table: what the price caches compare between rounds.
+        self._victim_tables = tuple(torch.stack(tables, dim=1) for tables in self._victims)
         counts = []
         for assignment in (state.up, state.down):
             load = torch.zeros(model.num_aps, self.num_subchannels, dtype=torch.long, device=model.device)
@@ -493,7 +495,7 @@ class LocalSearch:
         in a descent a round moves a few users, and the other pairs keep their prices (:class:`_PriceCache`)."""
         ratio, channels = self.shortlist(direction)
         members = self._members[direction]
-        victims = torch.stack(self._victims[direction], dim=1)  # [U + 1, 5]
+        victims = self._victim_tables[direction]  # [U + 1, 5]
         units = state.compute_units
         listed = torch.zeros_like(ratio, dtype=torch.bool).scatter_(1, channels, True)  # [U, M]
         cache = self._price_cache.get(direction)
@@ -530,8 +532,8 @@ class LocalSearch:
         read): its members changed, or what :meth:`member_costs` reads of one of them."""
         columns = _rows_differ(self._members[direction], members)  # [M] subchannels whose members changed
         assignment = state.up if direction == UP else state.down
-        now = torch.stack(self._victims[direction], dim=1)  # [U + 1, 5]
-        changed = (now != victims).any(dim=1)[:-1] & (assignment >= 0)  # NaN counts as changed
+        # NaN counts as changed
+        changed = (self._victim_tables[direction] != victims).any(dim=1)[:-1] & (assignment >= 0)
         columns[assignment[changed]] = True
         return columns
 
@@ -555,7 +557,7 @@ class LocalSearch:
         least = self.power_grid[direction][:1].expand(users.numel())[:, None]  # [P, 1]
         harm[users, pairs] = self.harm_pairs(direction, users, pairs, least)[:, 0]
         self._quiet_cache[direction] = _QuietCache(
-            listed, self._members[direction], torch.stack(self._victims[direction], dim=1), harm
+            listed, self._members[direction], self._victim_tables[direction], harm
         )
         return harm.clone()
 
