@@ -38,6 +38,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from pydantic import ValidationError
 
 from nomasplit.experiments.online import WARM_SETTINGS, paper_network, run_online, small_network
 from nomasplit.generate.config import ScenarioConfig
@@ -45,6 +46,7 @@ from nomasplit.generate.dynamics import DynamicsConfig, NetworkSimulator
 from nomasplit.model.evaluate import decision_from_plan
 from nomasplit.model.system import SystemModel
 from nomasplit.solvers import solve
+from nomasplit.solvers.algorithms.ligd import LigdSettings
 from nomasplit.solvers.search.warm_start import mapped_plan
 
 
@@ -197,6 +199,17 @@ def budgets(size: str, slots: int, seed: int, fading: str, variants: list[dict[s
     return pd.DataFrame(rows)
 
 
+def _settings_object(text: str) -> dict[str, Any]:
+    """``--warm``'s value: a JSON object (argparse reports anything else in one line)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object of ligd settings")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=["small", "paper", "static", "budget"])
@@ -207,10 +220,20 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile one warm re-plan instead")
     parser.add_argument("--top", type=int, default=40, help="--profile: functions listed")
     parser.add_argument(
-        "--warm", action="append", default=None, help="budget mode: a JSON object of settings over WARM_SETTINGS"
+        "--warm",
+        action="append",
+        default=None,
+        type=_settings_object,
+        help="budget mode: a JSON object of settings over WARM_SETTINGS",
     )
     parser.add_argument("--size", choices=["small", "paper"], default="paper", help="budget mode: the network")
     args = parser.parse_args()
+    variants = args.warm or [{}]
+    for variant in variants:  # refused before anything runs, in one line
+        try:
+            LigdSettings.model_validate({**WARM_SETTINGS, **variant})
+        except ValidationError as exc:
+            parser.error(f"--warm {json.dumps(variant)}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
     torch.set_num_threads(1)  # what every solve uses; the mapping and the measurements too
     started = time.perf_counter()
     print(f"load average before: {load_average()} (1/5/15 min), {os.cpu_count()} cores")
@@ -221,7 +244,6 @@ def main() -> None:
         ratio = table["static_gamma"].iloc[1:].median() / table["static_gamma"].iloc[0]
         print(f"static Gamma, median over slots 1-{args.slots - 1} / slot 0: {ratio:.4f}")
     elif args.mode == "budget":
-        variants = [json.loads(item) for item in (args.warm or ["{}"])]
         table = budgets(args.size, args.slots, args.seed, args.fading, variants)
         print(f"WARM_SETTINGS: {json.dumps(WARM_SETTINGS)}")
         print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))

@@ -145,3 +145,22 @@ def test_solver_benchmarks_take_torch_device_and_its_deprecated_name(capsys: pyt
     with pytest.raises(SystemExit) as exited:
         torch_device(parser, parser.parse_args(["--device", "cpu", "--torch-device", "cpu"]))
     assert exited.value.code == 2 and "give --torch-device only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("{bad", "not JSON"), ("[1]", "must be a JSON object"), ('{"rounds": 3}', "Extra inputs are not permitted")],
+)
+def test_online_replan_budget_refuses_bad_warm_settings_before_any_solve(tmp_path: Path, value, message) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.online_replan", "budget", "--warm", value],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""  # refused before the first line of a run
