@@ -197,6 +197,7 @@ class SystemModel:
         self.num_layers = torch.as_tensor(num_layers, dtype=torch.long, device=self.device)  # [U]
         self.max_layers = int(num_layers.max())
         self._device_only_utility: torch.Tensor | None = None  # device_only_utility(), once computed
+        self._sic_positions: tuple[torch.Tensor, torch.Tensor] | None = None  # sic_positions(), once computed
 
         self.latency_weight = tensor(scenario.latency_weight)  # [U]
         self.device_flops_per_s = tensor(scenario.device_flops_per_s)  # [U]
@@ -289,9 +290,14 @@ class SystemModel:
     def costs(self, decision: Decision, sinrs: tuple[torch.Tensor, torch.Tensor] | None = None) -> Costs:
         """Latency (eq. 12), energy (eq. 17), utility (eq. 19) and ``Gamma`` (eq. 20) of a decision (``sinrs``:
         its :meth:`sinrs` where the caller has them)."""
+        return self.costs_at_rates(decision, *self.rates(decision, sinrs))
+
+    def costs_at_rates(self, decision: Decision, uplink_rate: torch.Tensor, downlink_rate: torch.Tensor) -> Costs:
+        """:meth:`costs` of a decision whose rates ``R_i`` and ``Phi_i`` (``[U]`` bit/s, eq. 6 and 9) are given: a
+        caller that computes them another way (the polish's :mod:`~nomasplit.solvers.search.assigned`) shares
+        every other equation."""
         split = torch.minimum(decision.split, self.num_layers)
         active = self.offloads(split)
-        uplink_rate, downlink_rate = self.rates(decision, sinrs)
         device_latency = torch.gather(self.device_latency_table, 1, split[:, None])[:, 0]  # [U] eq. (1)
         device_energy = torch.gather(self.device_energy_table, 1, split[:, None])[:, 0]  # [U] eq. (13)
         edge_flops = torch.gather(self.edge_work_table, 1, split[:, None])[:, 0]  # [U]
@@ -335,6 +341,15 @@ class SystemModel:
     def objective(self, decision: Decision) -> torch.Tensor:
         """``Gamma = sum_i U_i`` (eq. 20), a differentiable scalar."""
         return self.costs(decision).objective
+
+    def sic_positions(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each user's place in its AP's SIC decoding order on each subchannel, uplink and downlink (``[U, M]``
+        int64 each; :meth:`~nomasplit.model.noma.SicOrder.positions`: a user is decoded after another of its AP
+        iff its place is higher), computed once per model."""
+        if self._sic_positions is None:
+            up, down = (order.positions(self.cells, self.association) for order in (self.uplink_order, self.downlink_order))
+            self._sic_positions = (up, down)
+        return self._sic_positions
 
     def device_only_utility(self) -> torch.Tensor:
         """``U_i`` of every user at ``s_i = F_i`` (independent of the other users and of powers), computed once

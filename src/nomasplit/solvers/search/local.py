@@ -48,6 +48,7 @@ from nomasplit.solvers.relaxation.bounds import optimal_compute_units
 from nomasplit.solvers.relaxation.gradient import Method, StoppingRule
 from nomasplit.solvers.search import driver
 from nomasplit.solvers.search import moves as kinds
+from nomasplit.solvers.search.assigned import members_table
 from nomasplit.solvers.search.driver import KICKS, Record
 from nomasplit.solvers.search.polish import polish
 from nomasplit.solvers.search.rounding import one_hot_rows
@@ -187,9 +188,7 @@ class LocalSearch:
         self.gain_full = (tensor(scenario.uplink_gain), tensor(scenario.downlink_gain))  # [N, U, M] each
         self.gain_own = (model.uplink_gain_own, model.downlink_gain_own)  # [U, M] each
         #: ``[U, M]`` each user's place in the SIC decoding order on each subchannel, per direction.
-        self.positions = tuple(
-            order.positions(model.cells, model.association) for order in (model.uplink_order, model.downlink_order)
-        )
+        self.positions = model.sic_positions()
         self.bandwidth_hz = (model.uplink_subchannel_hz, model.downlink_subchannel_hz)
         self.power_bounds = (
             (scenario.uplink_power_min_w, scenario.uplink_power_max_w),
@@ -305,19 +304,7 @@ class LocalSearch:
 
     def members(self, assignment: torch.Tensor) -> torch.Tensor:
         """``[M, g]`` users on each subchannel (``-1`` padding), from ``[U]`` assignments."""
-        active = assignment >= 0
-        users = torch.nonzero(active).flatten()
-        channels = assignment[users]
-        counts = torch.bincount(channels, minlength=self.num_subchannels)
-        width = max(int(counts.max().item()) if counts.numel() else 0, 1)
-        table = torch.full((self.num_subchannels, width), -1, dtype=torch.long, device=assignment.device)
-        if users.numel():
-            order = torch.argsort(channels, stable=True)
-            sorted_channels = channels[order]
-            starts = torch.cumsum(counts, 0) - counts
-            position = torch.arange(users.numel(), device=assignment.device) - starts[sorted_channels]
-            table[sorted_channels, position] = users[order]
-        return table
+        return members_table(assignment, self.num_subchannels)
 
     def coupling(self, direction: int, movers: torch.Tensor, channels: torch.Tensor, victims: torch.Tensor):
         """Gain through which a mover's power reaches each victim on a subchannel (0 if it does not interfere).

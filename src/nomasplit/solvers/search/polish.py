@@ -18,14 +18,8 @@ from dataclasses import replace
 import torch
 
 from nomasplit.model.system import Decision, SystemModel
-from nomasplit.solvers.relaxation.gradient import (
-    ContinuousProblem,
-    Method,
-    RunResult,
-    StoppingRule,
-    Variables,
-    minimize,
-)
+from nomasplit.solvers.relaxation.gradient import Method, RunResult, StoppingRule, minimize
+from nomasplit.solvers.search.assigned import AssignedProblem
 
 
 def to_device_only(model: SystemModel, decision: Decision, users: torch.Tensor) -> Decision:
@@ -98,7 +92,8 @@ def polish(
 ) -> tuple[Decision, RunResult | None, int]:
     """Re-optimise ``p``, ``P``, ``r`` at fixed splits and subchannels (keeping the start if the method ends
     above it), then apply the Device-Only fallback; if users fell back, polish once more (their interference
-    is gone).
+    is gone). The method descends :class:`~nomasplit.solvers.search.assigned.AssignedProblem`: ``Gamma`` over
+    each user's own subchannels, the model's value at a fraction of its cost.
 
     Args:
         decision: a discrete, feasible decision.
@@ -112,9 +107,8 @@ def polish(
     total_switched = 0
     for _ in range(2):
         if bool(model.offloads(decision.split).any()):
-            problem = ContinuousProblem(model, decision.split, frozen_beta=True)
-            start = Variables.from_decision(decision)
-            run = minimize(method, problem, start, stopping)
+            problem = AssignedProblem(model, decision)
+            run = minimize(method, problem, problem.start(decision), stopping)
             # A fixed-step method can end above its start; polish never makes the plan worse.
             if run.objectives[-1] <= run.objectives[0]:
                 decision = problem.decision(run.state.variables)
