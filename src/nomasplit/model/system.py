@@ -347,8 +347,10 @@ class SystemModel:
         int64 each; :meth:`~nomasplit.model.noma.SicOrder.positions`: a user is decoded after another of its AP
         iff its place is higher), computed once per model."""
         if self._sic_positions is None:
-            up, down = (order.positions(self.cells, self.association) for order in (self.uplink_order, self.downlink_order))
-            self._sic_positions = (up, down)
+            self._sic_positions = (
+                self.uplink_order.positions(self.cells, self.association),
+                self.downlink_order.positions(self.cells, self.association),
+            )
         return self._sic_positions
 
     def device_only_utility(self) -> torch.Tensor:
