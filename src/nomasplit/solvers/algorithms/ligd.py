@@ -661,11 +661,9 @@ def run_warm_path(context: SolveContext, settings: LigdSettings, start: Decision
         starts: list[Start] = warm_path_starts(model, start)
         (won, decision), evidence = improve_and_choose(context, settings, working, starts, started=started)
     offloading = int(model.offloads(decision.split).sum().item())
-    with torch.no_grad():
-        success = bool(torch.isfinite(model.objective(decision)).item())
     outcome = SolveOutcome(
         decision=decision,
-        success=success,
+        success=math.isfinite(evidence["starts"][won]),  # Gamma of the plan chosen, in the model's float type
         message=f"ligd (warm path): best plan from start '{won}'; {offloading}/{model.num_users} users offload"
         + ("; a local optimum of its moves" if evidence["local_optimum"] else ""),
         chosen_split=common_split_of(model, decision),
