@@ -72,3 +72,26 @@ def test_assigned_subchannels_and_members() -> None:
     for channel in range(model.num_subchannels):
         listed = [user for user in table[channel].tolist() if user >= 0]
         assert listed == torch.nonzero(up == channel).flatten().tolist()
+
+
+def test_discrete_costs_equal_the_models_and_refuse_a_relaxed_decision() -> None:
+    from nomasplit.solvers.search.assigned import discrete_costs
+
+    scenario = random_scenario(6, num_users=12, num_subchannels=3)
+    model = SystemModel(scenario)
+    decision = _random_discrete(model, 6)
+    mine = discrete_costs(model, decision)
+    with torch.no_grad():
+        theirs = model.costs(decision)
+    for name in ("utility", "latency_s", "energy_j", "uplink_rate_bps", "downlink_rate_bps"):
+        torch.testing.assert_close(getattr(mine, name), getattr(theirs, name), rtol=1e-12, atol=0)
+    relaxed = Decision(
+        decision.split,
+        torch.full_like(decision.beta_up, 1.0 / model.num_subchannels),
+        decision.beta_dn,
+        decision.uplink_power_w,
+        decision.downlink_power_w,
+        decision.compute_units,
+    )
+    with pytest.raises(ValueError, match="discrete"):
+        discrete_costs(model, relaxed)

@@ -256,9 +256,11 @@ def test_joint_below_prices_rounds_jointly_once_a_round_gains_little() -> None:
 
 
 def test_conversion_reads_gamma_from_the_fallbacks_last_evaluation() -> None:
-    """``converted_with_objective`` returns ``convert_decision``'s decision and exactly ``model.objective`` of it,
-    across float types and within one; ``fall_back_with_objective`` also when its passes run out."""
+    """``converted_with_objective`` returns ``convert_decision``'s decision and exactly ``discrete_costs``' Gamma of
+    it (the model's, up to the order of its sums), across float types and within one; ``fall_back_with_objective``
+    also when its passes run out."""
     from nomasplit.solvers.relaxation.sweep import convert_decision, converted_with_objective
+    from nomasplit.solvers.search.assigned import discrete_costs
     from nomasplit.solvers.search.polish import fall_back_to_device, fall_back_with_objective
 
     scenario = random_scenario(12, num_users=12, num_subchannels=4)
@@ -270,12 +272,16 @@ def test_conversion_reads_gamma_from_the_fallbacks_last_evaluation() -> None:
         expected, _ = convert_decision(target, source)
         for mine, theirs in zip(dataclasses.astuple(converted), dataclasses.astuple(expected), strict=True):
             torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+        assert value == float(discrete_costs(target, converted).objective.item())
         with torch.no_grad():
-            assert value == float(target.objective(converted).item())
+            rtol = 1e-5 if target.dtype == torch.float32 else 1e-12
+            assert value == pytest.approx(float(target.objective(converted).item()), rel=rtol)
     # Edge-Only at full power: some users are better off on their devices, so one pass switches and stops there.
     fell, switched = fall_back_to_device(model, decision, max_passes=1)
     assert switched > 0
     capped, capped_switched, value = fall_back_with_objective(model, decision, max_passes=1)
     assert capped_switched == switched
+    assert value == float(discrete_costs(model, capped).objective.item())
+    assert torch.equal(capped.split, fell.split)
     with torch.no_grad():
-        assert value == float(model.objective(capped).item()) == float(model.objective(fell).item())
+        assert value == pytest.approx(float(model.objective(fell).item()), rel=1e-12)

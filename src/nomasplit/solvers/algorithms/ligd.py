@@ -55,6 +55,7 @@ from nomasplit.solvers.relaxation.sweep import (
     to_model,
     working_model,
 )
+from nomasplit.solvers.search.assigned import discrete_costs
 from nomasplit.solvers.search.driver import KICKS
 from nomasplit.solvers.search.groups import GroupSearch
 from nomasplit.solvers.search.groups import applies as group_search_applies
@@ -423,7 +424,8 @@ def improve_and_choose(
     """Run the improvement phase on the best starts and return the best plan of all (improved or not).
 
     Every start stays a candidate, so the result is never worse than any start (each objective is the model's,
-    in its float type). Returns the winner and the evidence for the plan's ``extra``.
+    in its float type, by :func:`~nomasplit.solvers.search.assigned.discrete_costs`). Returns the winner and the
+    evidence for the plan's ``extra``.
     """
     model = context.model
     deadline = started + (settings.time_limit_s if settings.time_limit_s is not None else math.inf)
@@ -544,8 +546,7 @@ def improve_and_choose(
                 "anytime": [[round(offset + seconds, 6), value] for seconds, value in result.anytime],
             }
             improved.append((f"{name} + improve", *converted_with_objective(model, result.decision)))
-    with torch.no_grad():
-        values = [float(model.objective(decision).item()) for _, decision in candidates]
+    values = [float(discrete_costs(model, decision).objective.item()) for _, decision in candidates]
     candidates += [(name, decision) for name, decision, _ in improved]
     values += [value for _, _, value in improved]
     finite = [i for i, value in enumerate(values) if math.isfinite(value)] or list(range(len(values)))

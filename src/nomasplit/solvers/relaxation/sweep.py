@@ -17,6 +17,7 @@ from nomasplit.data.plan import SplitHistory
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers.registry import SolveOutcome
 from nomasplit.solvers.relaxation.gradient import ContinuousProblem, Method, StoppingRule, Variables, minimize
+from nomasplit.solvers.search.assigned import discrete_costs
 from nomasplit.solvers.search.polish import fall_back_to_device, fall_back_with_objective, polish
 from nomasplit.solvers.search.rounding import round_decision
 
@@ -164,11 +165,11 @@ def convert_decision(model: SystemModel, decision: Decision) -> tuple[Decision, 
 
 
 def converted_with_objective(model: SystemModel, decision: Decision) -> tuple[Decision, float]:
-    """:func:`convert_decision`'s decision and its ``Gamma`` in ``model`` (``model.objective``; the fallback's
-    last evaluation where there was one, so the decision is evaluated once)."""
+    """:func:`convert_decision`'s decision and its ``Gamma`` in ``model`` (the fallback's last evaluation where
+    there was one, so the decision is evaluated once; :func:`~nomasplit.solvers.search.assigned.discrete_costs`,
+    the model's costs over each user's own subchannels)."""
     if decision.beta_up.dtype == model.dtype and decision.split.device == model.device:
-        with torch.no_grad():
-            return decision, float(model.objective(decision).item())
+        return decision, float(discrete_costs(model, decision).objective.item())
     converted, _, objective = fall_back_with_objective(model, _projected(model, decision))
     return converted, objective
 

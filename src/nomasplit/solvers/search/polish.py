@@ -19,7 +19,7 @@ import torch
 
 from nomasplit.model.system import Decision, SystemModel
 from nomasplit.solvers.relaxation.gradient import Method, RunResult, StoppingRule, minimize
-from nomasplit.solvers.search.assigned import AssignedProblem
+from nomasplit.solvers.search.assigned import AssignedProblem, discrete_costs
 
 
 def to_device_only(model: SystemModel, decision: Decision, users: torch.Tensor) -> Decision:
@@ -39,8 +39,7 @@ def enforce_edge_capacity(model: SystemModel, decision: Decision) -> Decision:
     scenario = model.scenario
     if scenario.edge_capacity_units is None:
         return decision
-    with torch.no_grad():
-        benefit = (model.device_only_utility() - model.costs(decision).utility).cpu()  # [U]
+    benefit = (model.device_only_utility() - discrete_costs(model, decision).utility).cpu()  # [U]
     active = model.offloads(decision.split).cpu()
     association = model.association.cpu()
     switch = torch.zeros(model.num_users, dtype=torch.bool)
@@ -66,14 +65,14 @@ def fall_back_to_device(model: SystemModel, decision: Decision, *, max_passes: i
 def fall_back_with_objective(
     model: SystemModel, decision: Decision, *, max_passes: int = 1000
 ) -> tuple[Decision, int, float]:
-    """:func:`fall_back_to_device`, and ``Gamma`` of the decision it returns (``model.objective``, read from its
-    last pass where that evaluated the decision returned)."""
+    """:func:`fall_back_to_device`, and ``Gamma`` of the decision it returns (read from its last pass where that
+    evaluated the decision returned). Each pass evaluates the discrete decision by
+    :func:`~nomasplit.solvers.search.assigned.discrete_costs` (the model's costs over each user's own subchannels)."""
     device_utility = model.device_only_utility()
     switched = 0
     objective: float | None = None
     for _ in range(max_passes):
-        with torch.no_grad():
-            costs = model.costs(decision)
+        costs = discrete_costs(model, decision)
         worse = costs.offloads & ~(costs.utility <= device_utility)  # NaN utility counts as worse
         count = int(worse.sum().item())
         if count == 0:
@@ -82,8 +81,7 @@ def fall_back_with_objective(
         switched += count
         decision = to_device_only(model, decision, worse)
     if objective is None:  # the passes ran out after a switch
-        with torch.no_grad():
-            objective = float(model.objective(decision).item())
+        objective = float(discrete_costs(model, decision).objective.item())
     return decision, switched, objective
 
 
