@@ -85,6 +85,21 @@ def test_a_descent_settles_once_a_round_gains_less_than_settle_rtol() -> None:
     assert (outcome.value, outcome.stop_reason) == (10.0, "local optimum")
 
 
+def test_a_finished_settled_descent_is_finished_as_at_the_round_cap() -> None:
+    """``finish_settled``: the settled plan gets the engine's round-cap treatment (the polish); without it, not
+    (a raced descent that may go on)."""
+
+    class Finishing(Scripted):
+        def at_round_cap(self, plan, value):
+            return ("finished", 0), value - 1.0
+
+    engine = Finishing({"main": [100.0, 50.0, 49.99, 10.0], "finished": [0.0]})
+    outcome, _ = _descend(engine, max_rounds=100, settle_rtol=1e-3, finish_settled=True)
+    assert (outcome.plan, outcome.value, outcome.stop_reason) == (("finished", 0), 48.99, "settled")
+    outcome, _ = _descend(engine, max_rounds=100, settle_rtol=1e-3)
+    assert (outcome.plan, outcome.value, outcome.stop_reason) == (("main", 2), 49.99, "settled")
+
+
 def test_a_stall_ends_the_descent_unless_the_engines_last_round_gains_enough() -> None:
     tiny = [100.0 * (1 - 1e-7) ** k for k in range(8)]
     outcome, _ = _descend(Scripted({"main": tiny}, stalls=True), max_rounds=100)
@@ -190,3 +205,17 @@ def test_the_cyclic_collector_is_paused_during_a_search_and_restored_after() -> 
         finally:
             gc.enable()
     assert states and not any(states)  # off in every round, whatever it was before
+
+
+def test_ligds_settle_below_ends_a_single_starts_descent_settled() -> None:
+    from nomasplit.solvers import solve
+
+    scenario = random_scenario(3, num_users=20, num_subchannels=6)
+    custom = {"phase": "custom", "improve_starts": 1, "kicks": 0, "group_search": False}
+    for settle_below, expected in ((0.5, {"settled"}), (0.0, {"local optimum"})):
+        info = solve(scenario, settings={**custom, "settle_below": settle_below}, certify=False).solver
+        assert info is not None
+        records = info.extra["improvement"].values()
+        assert {record["stop_reason"] for record in records} == expected
+        if settle_below:
+            assert all(record["rounds"] == 1 for record in records)

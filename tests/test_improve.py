@@ -19,6 +19,7 @@ from nomasplit.solvers import solve
 from nomasplit.solvers.algorithms.ligd import BASELINE_STARTS, LigdSettings, ligd_method, ligd_stopping
 from nomasplit.solvers.registry import SolveContext, get_algorithm
 from nomasplit.solvers.relaxation.bounds import optimal_compute_units
+from nomasplit.solvers.relaxation.gradient import flush_denormals
 from nomasplit.solvers.search.local import LocalSearch
 from tests.factories import random_scenario
 
@@ -285,3 +286,48 @@ def test_conversion_reads_gamma_from_the_fallbacks_last_evaluation() -> None:
     assert torch.equal(capped.split, fell.split)
     with torch.no_grad():
         assert value == pytest.approx(float(model.objective(fell).item()), rel=1e-12)
+
+
+def test_two_search_threads_give_the_same_plan_and_use_the_second_thread(monkeypatch) -> None:
+    """``search_threads=2``: the downlink is priced on a second thread (seen from inside the pricing) past
+    ``THREADED_PAIRS`` (lowered here), and every price, hence the plan and its record, is the same as on one
+    thread; below it, no second thread."""
+    import threading
+
+    import nomasplit.solvers.search.local as local
+
+    scenario = random_scenario(13, num_aps=3, num_users=60, num_subchannels=30)
+    model = SystemModel(scenario)
+    start = _edge_only_decision(model)
+    threads_seen: dict[int, set[str]] = {0: set(), 1: set()}
+    original = LocalSearch.shortlist_prices
+
+    def spying(self, direction, state):
+        threads_seen[direction].add(threading.current_thread().name)
+        return original(self, direction, state)
+
+    monkeypatch.setattr(LocalSearch, "shortlist_prices", spying)
+    settings = LigdSettings(joint_below=0.02)
+    results = []
+    for threads, threaded_pairs in ((1, 0), (2, 0), (2, 60 * 30 + 1)):
+        monkeypatch.setattr(local, "THREADED_PAIRS", threaded_pairs)
+        search = LocalSearch(
+            model,
+            ligd_method(settings),
+            ligd_stopping(settings, 30),
+            joint_below=settings.joint_below,
+            threads=threads,
+        )
+        with flush_denormals():
+            results.append(search.run(start, optimal_compute_units(model), deadline=math.inf))
+        if threaded_pairs == 0:
+            assert any(name.startswith("nomasplit-pricing") for name in threads_seen[1]) is (threads == 2)
+        else:
+            assert threads_seen[1] == {threading.current_thread().name}
+        assert threads_seen[0] == {threading.current_thread().name}
+        threads_seen = {0: set(), 1: set()}
+    one, two, small = results
+    assert two.rounds == one.rounds >= 3 and two.accepted == one.accepted == small.accepted
+    assert two.objective == one.objective == small.objective < one.start_objective
+    for mine, theirs in zip(dataclasses.astuple(two.decision), dataclasses.astuple(one.decision), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=0)

@@ -58,11 +58,13 @@ POLICIES = ("static", "warm", "cold", "every-k", "oracle")
 
 #: The warm re-plan's work budget, over the base settings: ``ligd``'s warm path (the search from the mapped previous
 #: plan and two rematched variants of it; no relaxed sweep, no baseline starts), the best start improved for at
-#: most 12 rounds of moves, priced jointly (each joiner at the power of least own cost plus harm) from the round
-#: after one that lowered Gamma by less than 2 %; at the round cap no gradient polish of powers and compute units,
-#: only the Device-Only fallback; no kicks, no group search. Measured (docs/online.md, "Benchmark"): under 50 ms
-#: at 30 users and under 1 s at the paper's scale on one core; within a fraction of a percent of a cold solve
-#: where the channels are correlated between slots, and 1-2 % above it at the paper's scale where the small-scale
+#: most 16 rounds of moves, priced jointly (each joiner at the power of least own cost plus harm) from the round
+#: after one that lowered Gamma by less than 2 %, and ended once a round lowered it by less than 0.01 %; where no
+#: move improves and where the descent ends before a local optimum, a polish of powers and compute units of at most
+#: 30 gradient steps over each user's own subchannels (:class:`~nomasplit.solvers.search.assigned.AssignedProblem`);
+#: the uplink and the downlink priced at once on two threads; no kicks, no group search. Measured (docs/online.md, "Benchmark"): under 50 ms at 30 users and under
+#: 1 s at the paper's scale on 2 cores; within a fraction of a percent of a cold solve where the channels are
+#: correlated between slots, and within 1 % of it in the median slot at the paper's scale where the small-scale
 #: fading is new every slot (``python -m benchmarks.online_replan budget`` compares budgets).
 WARM_SETTINGS: dict[str, Any] = {
     "warm_path": True,
@@ -70,9 +72,11 @@ WARM_SETTINGS: dict[str, Any] = {
     "improve_starts": 1,
     "kicks": 0,
     "group_search": False,
-    "improve_max_rounds": 12,
+    "improve_max_rounds": 16,
     "joint_below": 0.02,
-    "polish_iterations": 0,
+    "settle_below": 1e-4,
+    "polish_iterations": 30,
+    "search_threads": 2,
 }
 
 #: How much more work the oracle gets than a cold solve.

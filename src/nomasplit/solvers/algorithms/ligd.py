@@ -231,6 +231,24 @@ class LigdSettings(AlgorithmSettings):
         "than this fraction of Gamma (0: only where a round finds no improving move); the warm re-plan of "
         "nomasplit.experiments.online sets it",
     )
+    settle_below: float = _in(
+        "search",
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="end a descent once a round lowered Gamma by less than this fraction of it, with the polish of "
+        "the round cap (0: never; a raced start settles at the phase's race_rtol instead and goes on if it leads); "
+        "the warm re-plan of nomasplit.experiments.online sets it",
+    )
+    search_threads: int = _in(
+        "search",
+        default=1,
+        ge=1,
+        le=2,
+        description="threads of the discrete search on the CPU: 2 prices the uplink and the downlink at once on a "
+        "second core past nomasplit.solvers.search.local.THREADED_PAIRS (user, subchannel) pairs (the same plans; "
+        "the warm re-plan of nomasplit.experiments.online uses 2, a sweep's workers 1)",
+    )
     move_rtol: float = _in(
         "search",
         default=MOVE_RTOL,
@@ -461,6 +479,7 @@ def improve_and_choose(
             joint_below=settings.joint_below,
             move_rtol=settings.move_rtol,
             kick_batch=settings.kick_batch,
+            threads=settings.search_threads,
         )
         units = optimal_compute_units(working)
         seen: list[float] = []
@@ -498,7 +517,8 @@ def improve_and_choose(
                 deadline=deadline,
                 max_rounds=settings.improve_max_rounds,
                 max_kicks=0,
-                settle_rtol=race,
+                settle_rtol=race or settings.settle_below,
+                finish_settled=not race,
             )
             descents.append((name, offset, result))
         if race:
@@ -517,6 +537,8 @@ def improve_and_choose(
                     deadline=deadline,
                     max_rounds=max(settings.improve_max_rounds - result.rounds, 0),
                     max_kicks=0,
+                    settle_rtol=settings.settle_below,
+                    finish_settled=True,
                 )
                 descents[descents.index(leader)] = (name, offset, continued(result, more, resumed - offset))
         for name, offset, result in descents:

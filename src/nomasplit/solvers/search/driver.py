@@ -131,10 +131,11 @@ def descend(
     record: Record,
     exhaustive: bool = True,
     settle_rtol: float = 0.0,
+    finish_settled: bool = False,
 ) -> Outcome[Plan]:
     """Improving rounds until a local optimum, a stall, ``max_rounds`` or the engine's stop (module docstring);
     with ``settle_rtol`` also once a round lowers the value by less than that fraction ("settled": a descent that
-    may go on later)."""
+    may go on later, or with ``finish_settled`` one that ends there, finished as at the round cap)."""
     engine.begin_descent()
     rounds = 0
     history = [value]
@@ -154,6 +155,8 @@ def descend(
         record.add(accepted, value)
         history.append(value)
         if settle_rtol > 0 and value > history[-2] * (1 - settle_rtol):
+            if finish_settled:
+                plan, value = engine.at_round_cap(plan, value)
             return Outcome(plan, value, "settled")
         if engine.stalls and len(history) > STALL_ROUNDS and value > history[-1 - STALL_ROUNDS] * (1 - STALL_GAIN):
             last = engine.on_stall(plan, value)
@@ -194,10 +197,20 @@ def search(
     kicks: int,
     record: Record,
     settle_rtol: float = 0.0,
+    finish_settled: bool = False,
 ) -> Outcome[Plan]:
-    """Descend, then kick from each local optimum (module docstring). ``settle_rtol``: see :func:`descend` (a
-    settled descent gets no kicks). The cyclic garbage collector is paused meanwhile (:func:`cyclic_gc_paused`)."""
-    outcome = descend(engine, plan, value, max_rounds=max_rounds, record=record, settle_rtol=settle_rtol)
+    """Descend, then kick from each local optimum (module docstring). ``settle_rtol``, ``finish_settled``: see
+    :func:`descend` (a settled descent gets no kicks). The cyclic garbage collector is paused meanwhile
+    (:func:`cyclic_gc_paused`)."""
+    outcome = descend(
+        engine,
+        plan,
+        value,
+        max_rounds=max_rounds,
+        record=record,
+        settle_rtol=settle_rtol,
+        finish_settled=finish_settled,
+    )
     kicks_left = kicks
     while outcome.stop_reason in ("local optimum", "stalled") and kicks_left > 0:
         improved = False
