@@ -4,7 +4,9 @@ what a static plan loses (docs/online.md, "Benchmark"; the goals of issue 26).
 Every run steps the same snapshots (nomasplit.generate.dynamics) with 1 s slots at pedestrian speed (1 m/s), every
 other dynamics key at its default unless ``--fading`` says otherwise, and plans each slot with the policies static,
 warm and cold of nomasplit.experiments.online (warm: its WARM_SETTINGS, ligd's warm path; cold: ligd's defaults),
-every solve on one torch thread and without the certified bound or the scenario's hash (``certify=False``). Slot 0
+every solve with torch's kernels on one thread (the warm path's search may price the uplink and the downlink on a
+second one: its setting ``search_threads``) and without the certified bound or the scenario's hash
+(``certify=False``). Slot 0
 (the cold solve that every policy shares) is left out. Each slot records the wall time and the process's CPU time
 of each re-plan; the summary gives their medians over slots, the cold/warm ratios and Gamma's excess over the cold
 solve of the same slot (all measured in the same run), and the load average before and after: the machine is
@@ -14,16 +16,15 @@ shared, so the wall time also counts waits for a core, the CPU time much less.
     python -m benchmarks.online_replan small --slots 21
     python -m benchmarks.online_replan small --slots 21 --fading frozen
     # the paper's scale: 5 APs, 1250 users, 250 subchannels, VGG16, 1 GFLOP/s devices
-    python -m benchmarks.online_replan paper --slots 6
-    python -m benchmarks.online_replan paper --slots 6 --fading frozen
+    python -m benchmarks.online_replan paper --slots 11
+    python -m benchmarks.online_replan paper --slots 11 --fading frozen
     # where one warm re-plan's time goes (cProfile of the re-plan of slot 1 from slot 0's cold plan)
     python -m benchmarks.online_replan paper --profile
     # a static plan over 60 s at the paper's scale, against cold solves at some of its slots
     python -m benchmarks.online_replan static --slots 61 --cold-at 60
     # what a larger warm budget buys at the paper's scale (each --warm: JSON settings over WARM_SETTINGS)
-    python -m benchmarks.online_replan budget --slots 6 --warm '{}' \
-        --warm '{"improve_max_rounds": 8, "polish_iterations": 2}' --warm '{"improve_max_rounds": 20}' \
-        --warm '{"improve_max_rounds": 40}'
+    python -m benchmarks.online_replan budget --slots 11 --warm '{}' --warm '{"search_threads": 1}' \
+        --warm '{"polish_iterations": 0}' --warm '{"improve_max_rounds": 20}'
 """
 
 from __future__ import annotations
