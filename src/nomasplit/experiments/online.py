@@ -62,10 +62,11 @@ POLICIES = ("static", "warm", "cold", "every-k", "oracle")
 #: after one that lowered Gamma by less than 2 %, and ended once a round lowered it by less than 0.01 %; where no
 #: move improves and where the descent ends before a local optimum, a polish of powers and compute units of at most
 #: 30 gradient steps over each user's own subchannels (:class:`~nomasplit.solvers.search.assigned.AssignedProblem`);
-#: the uplink and the downlink priced at once on two threads; no kicks, no group search. Measured (docs/online.md, "Benchmark"): under 50 ms at 30 users and under
-#: 1 s at the paper's scale on 2 cores; within a fraction of a percent of a cold solve where the channels are
-#: correlated between slots, and within 1 % of it in the median slot at the paper's scale where the small-scale
-#: fading is new every slot (``python -m benchmarks.online_replan budget`` compares budgets).
+#: the uplink and the downlink priced at once on two threads; no kicks, no group search. Measured (docs/online.md,
+#: "Benchmark"): under 50 ms at 30 users and under 1 s at the paper's scale on 2 cores in the median slot; Gamma
+#: below a cold solve's where the channels are correlated between slots, and within 1 % of it in the median slot at
+#: the paper's scale where the small-scale fading is new every slot (``python -m benchmarks.online_replan budget``
+#: compares budgets).
 WARM_SETTINGS: dict[str, Any] = {
     "warm_path": True,
     "phase": "custom",

@@ -35,7 +35,7 @@ from nomasplit.solvers.registry import (
     get_algorithm,
     register,
 )
-from nomasplit.solvers.relaxation.bounds import common_split_lower_bounds, device_only_objective, optimal_compute_units
+from nomasplit.solvers.relaxation.bounds import common_split_lower_bounds, device_only_objective
 from nomasplit.solvers.relaxation.gradient import (
     ScaledRprop,
     StoppingRule,
@@ -481,7 +481,7 @@ def improve_and_choose(
             kick_batch=settings.kick_batch,
             threads=settings.search_threads,
         )
-        units = optimal_compute_units(working)
+        units = search.best_units  # optimal_compute_units(working), computed by the search
         seen: list[float] = []
         results = []
         phase = chosen.describe()
