@@ -22,6 +22,12 @@ shared, so the wall time also counts waits for a core, the CPU time much less.
     python -m benchmarks.online_replan paper --profile
     # a static plan over 60 s at the paper's scale, against cold solves at some of its slots
     python -m benchmarks.online_replan static --slots 61 --cold-at 60
+    # other regimes at the paper's scale (--network: JSON scenario config keys over the network's): overloaded
+    # cells (250 users per AP on 80 subchannels of 40 kHz, K = 3: 240 slots), latency- and energy-heavy weights
+    python -m benchmarks.online_replan paper --slots 11 \
+        --network '{"num_subchannels": 80, "uplink_bandwidth_hz": 3.2e6, "downlink_bandwidth_hz": 3.2e6}'
+    python -m benchmarks.online_replan paper --slots 11 --network '{"latency_weight": 0.9}'
+    python -m benchmarks.online_replan paper --slots 11 --network '{"latency_weight": 0.1}'
     # what a larger warm budget buys at the paper's scale (each --warm: JSON settings over WARM_SETTINGS)
     python -m benchmarks.online_replan budget --slots 11 --warm '{}' --warm '{"search_threads": 1}' \
         --warm '{"polish_iterations": 0}' --warm '{"improve_max_rounds": 20}'
@@ -41,6 +47,7 @@ import pandas as pd
 import torch
 from pydantic import ValidationError
 
+from nomasplit.errors import InputError
 from nomasplit.experiments.online import WARM_SETTINGS, paper_network, run_online, small_network
 from nomasplit.generate.config import ScenarioConfig
 from nomasplit.generate.dynamics import DynamicsConfig, NetworkSimulator
@@ -56,9 +63,10 @@ def dynamics(fading: str) -> DynamicsConfig:
     return DynamicsConfig(slot_s=1.0, speed_m_per_s=1.0, fading=fading)  # type: ignore[arg-type]
 
 
-def network(size: str) -> ScenarioConfig:
-    """The benchmark's network: ``small`` (30 users) or ``paper`` (Section VI-A), both on 1 GFLOP/s devices."""
-    return small_network() if size == "small" else paper_network()
+def network(size: str, overrides: dict[str, Any] | None = None) -> ScenarioConfig:
+    """The benchmark's network: ``small`` (30 users) or ``paper`` (Section VI-A), both on 1 GFLOP/s devices, with
+    ``overrides`` of its scenario config keys (``--network``)."""
+    return (small_network if size == "small" else paper_network)(**(overrides or {}))
 
 
 def load_average() -> str:
@@ -66,10 +74,10 @@ def load_average() -> str:
     return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def compare(size: str, slots: int, seed: int, fading: str) -> pd.DataFrame:
+def compare(config: ScenarioConfig, slots: int, seed: int, fading: str) -> pd.DataFrame:
     """Warm, cold and static on the same slots; one row per slot after the first."""
     table = run_online(
-        network(size), dynamics(fading), slots=slots, policies=["static", "warm", "cold"], seed=seed, settings={}
+        config, dynamics(fading), slots=slots, policies=["static", "warm", "cold"], seed=seed, settings={}
     )
     wide = table.pivot(
         index="slot", columns="policy", values=["objective", "replan_s", "replan_cpu_s", "changed_users"]
@@ -108,9 +116,9 @@ def summary(table: pd.DataFrame) -> str:
     )
 
 
-def profile(size: str, seed: int, fading: str, top: int) -> None:
+def profile(config: ScenarioConfig, seed: int, fading: str, top: int) -> None:
     """cProfile of one warm re-plan: slot 1 from slot 0's cold plan (after an unprofiled run of the same)."""
-    simulator = NetworkSimulator(network(size), dynamics(fading), seed=seed)
+    simulator = NetworkSimulator(config, dynamics(fading), seed=seed)
     first = simulator.first()
     plan = solve(first.scenario, certify=False)
     second = simulator.step()
@@ -129,10 +137,10 @@ def profile(size: str, seed: int, fading: str, top: int) -> None:
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
 
 
-def static_loss(size: str, slots: int, cold_at: list[int], seed: int) -> pd.DataFrame:
+def static_loss(config: ScenarioConfig, slots: int, cold_at: list[int], seed: int) -> pd.DataFrame:
     """A static plan (the slot-0 cold plan carried by the mapping) over ``slots`` slots, against a cold solve at
     the slots of ``cold_at``."""
-    simulator = NetworkSimulator(network(size), dynamics("jakes"), seed=seed)
+    simulator = NetworkSimulator(config, dynamics("jakes"), seed=seed)
     snapshot = simulator.first()
     plan = solve(snapshot.scenario, certify=False)
     previous = snapshot.scenario
@@ -161,12 +169,12 @@ def static_loss(size: str, slots: int, cold_at: list[int], seed: int) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def budgets(size: str, slots: int, seed: int, fading: str, variants: list[dict[str, Any]]) -> pd.DataFrame:
+def budgets(config: ScenarioConfig, slots: int, seed: int, fading: str, variants: list[dict[str, Any]]) -> pd.DataFrame:
     """The warm policy under each of ``variants`` (settings over WARM_SETTINGS) on the same snapshots, against one
     cold solve per slot: one row per variant with the medians over slots 1.. of the re-plan's wall and CPU time and
     of Gamma's excess over the cold solve, and their worst slot. Each variant re-plans from its own previous plan,
     as the warm policy does."""
-    simulator = NetworkSimulator(network(size), dynamics(fading), seed=seed)
+    simulator = NetworkSimulator(config, dynamics(fading), seed=seed)
     snapshots = [simulator.first()] + [simulator.step() for _ in range(slots - 1)]
     colds = [solve(snapshot.scenario, certify=False) for snapshot in snapshots]
     rows = []
@@ -200,14 +208,14 @@ def budgets(size: str, slots: int, seed: int, fading: str, variants: list[dict[s
     return pd.DataFrame(rows)
 
 
-def _settings_object(text: str) -> dict[str, Any]:
-    """``--warm``'s value: a JSON object (argparse reports anything else in one line)."""
+def _json_object(text: str) -> dict[str, Any]:
+    """``--warm``'s and ``--network``'s value: a JSON object (argparse reports anything else in one line)."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object of ligd settings")
+        raise argparse.ArgumentTypeError("must be a JSON object")
     return value
 
 
@@ -224,11 +232,22 @@ def main() -> None:
         "--warm",
         action="append",
         default=None,
-        type=_settings_object,
+        type=_json_object,
         help="budget mode: a JSON object of settings over WARM_SETTINGS",
     )
     parser.add_argument("--size", choices=["small", "paper"], default="paper", help="budget mode: the network")
+    parser.add_argument(
+        "--network",
+        type=_json_object,
+        default={},
+        help="a JSON object of scenario config keys over the network's (e.g. '{\"latency_weight\": 0.9}')",
+    )
     args = parser.parse_args()
+    size = args.size if args.mode == "budget" else "small" if args.mode == "small" else "paper"
+    try:
+        config = network(size, args.network)
+    except (ValidationError, InputError) as exc:  # InputError names the key; the first line says what is wrong
+        parser.error(f"--network {json.dumps(args.network)}: {str(exc).splitlines()[0]}")
     variants = args.warm or [{}]
     for variant in variants:  # refused before anything runs, in one line
         try:
@@ -240,18 +259,18 @@ def main() -> None:
     print(f"load average before: {load_average()} (1/5/15 min), {os.cpu_count()} cores")
     if args.mode == "static":
         cold_at = [int(item) for item in args.cold_at.split(",") if item]
-        table = static_loss("paper", args.slots, cold_at, args.seed)
+        table = static_loss(config, args.slots, cold_at, args.seed)
         print(table.to_string(index=False, float_format=lambda value: f"{value:.6g}"))
         ratio = table["static_gamma"].iloc[1:].median() / table["static_gamma"].iloc[0]
         print(f"static Gamma, median over slots 1-{args.slots - 1} / slot 0: {ratio:.4f}")
     elif args.mode == "budget":
-        table = budgets(args.size, args.slots, args.seed, args.fading, variants)
+        table = budgets(config, args.slots, args.seed, args.fading, variants)
         print(f"WARM_SETTINGS: {json.dumps(WARM_SETTINGS)}")
         print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
     elif args.profile:
-        profile(args.mode, args.seed, args.fading, args.top)
+        profile(config, args.seed, args.fading, args.top)
     else:
-        table = compare(args.mode, args.slots, args.seed, args.fading)
+        table = compare(config, args.slots, args.seed, args.fading)
         print(table.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
         print(summary(table))
     print(f"load average after: {load_average()}; total {time.perf_counter() - started:.1f} s")

@@ -148,13 +148,19 @@ def test_solver_benchmarks_take_torch_device_and_its_deprecated_name(capsys: pyt
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
-    [("{bad", "not JSON"), ("[1]", "must be a JSON object"), ('{"rounds": 3}', "Extra inputs are not permitted")],
+    ("option", "value", "message"),
+    [
+        ("--warm", "{bad", "not JSON"),
+        ("--warm", "[1]", "must be a JSON object"),
+        ("--warm", '{"rounds": 3}', "Extra inputs are not permitted"),
+        ("--network", '{"latency_weight": 7}', "latency_weight: Input should be less than or equal to 1"),
+        ("--network", '{"nope": 1}', "nope: unknown key"),
+    ],
 )
-def test_online_replan_budget_refuses_bad_warm_settings_before_any_solve(tmp_path: Path, value, message) -> None:
+def test_online_replan_budget_refuses_bad_settings_before_any_solve(tmp_path: Path, option, value, message) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.online_replan", "budget", "--warm", value],
+        [sys.executable, "-m", "benchmarks.online_replan", "budget", option, value],
         cwd=tmp_path,
         env=env,
         capture_output=True,
