@@ -211,6 +211,28 @@ def test_the_warm_paths_starts_are_feasible_plans_of_the_new_slot(moving: tuple)
     assert torch.equal(rematched.uplink_power_w, mapped.uplink_power_w)
 
 
+def test_the_warm_path_improves_the_previous_plan_only_where_it_is_the_lowest_as_given(moving: tuple) -> None:
+    """A previous plan that is not the lowest start as given (before the fallback of its conversion) is left to
+    the rematched starts; one that is, is improvable with them. The choice reads each start's Gamma."""
+    from nomasplit.solvers.algorithms.ligd import improvable_warm_starts
+
+    first, second, plan = moving
+    model = SystemModel(second)
+    starts = warm_path_starts(model, map_decision(plan, first, model))
+    names = {name for name, _ in starts}
+    with torch.no_grad():
+        given = [float(model.objective(decision).item()) for _, decision in starts]
+    expected = names if given[0] <= min(given[1:]) else names - {"previous plan"}
+    assert improvable_warm_starts(model, starts) == expected
+    # Swapped so that the previous plan's slot holds the lowest start, and then the highest one.
+    lowest, highest = min(range(len(starts)), key=given.__getitem__), max(range(len(starts)), key=given.__getitem__)
+    renamed = [("previous plan", starts[lowest][1])] + [(f"other {i}", d) for i, (_, d) in enumerate(starts)]
+    assert "previous plan" in improvable_warm_starts(model, renamed)
+    renamed = [("previous plan", starts[highest][1])] + [(f"other {i}", d) for i, (_, d) in enumerate(starts)]
+    assert given[highest] > given[lowest]
+    assert improvable_warm_starts(model, renamed) == {f"other {i}" for i in range(len(starts))}
+
+
 @pytest.mark.parametrize("settings", [{}, WARM_SETTINGS], ids=["full", "warm path"])
 def test_warm_start_on_an_unchanged_network_keeps_the_cold_plan(settings: dict) -> None:
     """Nothing changed: the warm solve makes the same discrete plan (splits and subchannels) as the cold one.

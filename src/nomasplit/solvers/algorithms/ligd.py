@@ -438,12 +438,13 @@ def improve_and_choose(
     starts: list[Start],
     *,
     started: float,
+    improvable: set[str] | None = None,
 ) -> tuple[Start, dict[str, Any]]:
     """Run the improvement phase on the best starts and return the best plan of all (improved or not).
 
     Every start stays a candidate, so the result is never worse than any start (each objective is the model's,
     in its float type, by :func:`~nomasplit.solvers.search.assigned.discrete_costs`). Returns the winner and the
-    evidence for the plan's ``extra``.
+    evidence for the plan's ``extra``. ``improvable``: the names of the starts the search may improve (None: all).
     """
     model = context.model
     deadline = started + (settings.time_limit_s if settings.time_limit_s is not None else math.inf)
@@ -503,6 +504,8 @@ def improve_and_choose(
             if len(picked) >= improve_starts:
                 break
             value = start_values[index]
+            if improvable is not None and work_starts[index][0] not in improvable:
+                continue
             if not math.isfinite(value) or any(abs(value - other) <= 1e-12 * abs(value) for other in seen):
                 continue
             seen.append(value)
@@ -674,6 +677,21 @@ def run_ligd(context: SolveContext, settings: LigdSettings, *, extra_starts: tup
     return outcome
 
 
+def improvable_warm_starts(model: SystemModel, starts: list[Start]) -> set[str]:
+    """The warm path's starts worth improving: the previous plan (the first start) only where it is the lowest
+    as given, its subchannels still fitting the new gains; the rematched ones always. Ranked after their
+    conversion (which applies the Device-Only fallback), a stale previous plan can look best because the fallback
+    sent many of its users to their devices, and its descent must then bring them back: measured, at the paper's
+    scale with ``w_T`` = 0.1 under Jakes fading it ended 5-6 % above a cold solve in 2 of 10 slots."""
+    names = {name for name, _ in starts}
+    if len(starts) < 2:
+        return names
+    given = [float(discrete_costs(model, decision).objective.item()) for _, decision in starts]
+    if given[0] <= min(given[1:]):
+        return names
+    return names - {starts[0][0]}
+
+
 def run_warm_path(context: SolveContext, settings: LigdSettings, start: Decision, *, started: float) -> SolveOutcome:
     """``ligd``'s warm path: the discrete search from :func:`~nomasplit.solvers.search.warm_start.warm_path_starts`
     of the mapped previous plan ``start`` alone (no relaxed sweep, no baseline starts). Every start stays a
@@ -682,7 +700,9 @@ def run_warm_path(context: SolveContext, settings: LigdSettings, start: Decision
     working = working_model(model, settings.precision)
     with flush_denormals():
         starts: list[Start] = warm_path_starts(model, start)
-        (won, decision), evidence = improve_and_choose(context, settings, working, starts, started=started)
+        (won, decision), evidence = improve_and_choose(
+            context, settings, working, starts, started=started, improvable=improvable_warm_starts(model, starts)
+        )
     offloading = int(model.offloads(decision.split).sum().item())
     outcome = SolveOutcome(
         decision=decision,
