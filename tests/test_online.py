@@ -223,14 +223,16 @@ def test_the_warm_path_improves_the_previous_plan_only_where_it_is_the_lowest_as
     with torch.no_grad():
         given = [float(model.objective(decision).item()) for _, decision in starts]
     expected = names if given[0] <= min(given[1:]) else names - {"previous plan"}
-    assert improvable_warm_starts(model, starts) == expected
+    assert improvable_warm_starts(starts, given) == expected
     # Swapped so that the previous plan's slot holds the lowest start, and then the highest one.
     lowest, highest = min(range(len(starts)), key=given.__getitem__), max(range(len(starts)), key=given.__getitem__)
-    renamed = [("previous plan", starts[lowest][1])] + [(f"other {i}", d) for i, (_, d) in enumerate(starts)]
-    assert "previous plan" in improvable_warm_starts(model, renamed)
-    renamed = [("previous plan", starts[highest][1])] + [(f"other {i}", d) for i, (_, d) in enumerate(starts)]
+    others = [(f"other {i}", d) for i, (_, d) in enumerate(starts)]
+    assert "previous plan" in improvable_warm_starts(
+        [("previous plan", starts[lowest][1]), *others], [given[lowest], *given]
+    )
     assert given[highest] > given[lowest]
-    assert improvable_warm_starts(model, renamed) == {f"other {i}" for i in range(len(starts))}
+    renamed = [("previous plan", starts[highest][1]), *others]
+    assert improvable_warm_starts(renamed, [given[highest], *given]) == {f"other {i}" for i in range(len(starts))}
 
 
 @pytest.mark.parametrize("settings", [{}, WARM_SETTINGS], ids=["full", "warm path"])

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -438,19 +440,23 @@ def improve_and_choose(
     starts: list[Start],
     *,
     started: float,
-    improvable: set[str] | None = None,
+    improvable: Callable[[list[float]], set[str]] | None = None,
 ) -> tuple[Start, dict[str, Any]]:
     """Run the improvement phase on the best starts and return the best plan of all (improved or not).
 
     Every start stays a candidate, so the result is never worse than any start (each objective is the model's,
     in its float type, by :func:`~nomasplit.solvers.search.assigned.discrete_costs`). Returns the winner and the
-    evidence for the plan's ``extra``. ``improvable``: the names of the starts the search may improve (None: all).
+    evidence for the plan's ``extra``. ``improvable``: given each start's ``Gamma`` as given (before its conversion),
+    the names of the starts the search may improve (None: all).
     """
     model = context.model
     deadline = started + (settings.time_limit_s if settings.time_limit_s is not None else math.inf)
     converted = [(name, *converted_with_objective(working, decision)) for name, decision in starts]
     work_starts = [(name, decision) for name, decision, _ in converted]
     start_values = [value for _, _, value in converted]
+    # Gamma of each start as given, in the model's float type: each is a candidate at the end.
+    given = [float(discrete_costs(model, decision).objective.item()) for _, decision in starts]
+    allowed = None if improvable is None else improvable(given)
     order = sorted(
         range(len(work_starts)), key=lambda i: start_values[i] if math.isfinite(start_values[i]) else math.inf
     )
@@ -504,7 +510,7 @@ def improve_and_choose(
             if len(picked) >= improve_starts:
                 break
             value = start_values[index]
-            if improvable is not None and work_starts[index][0] not in improvable:
+            if allowed is not None and work_starts[index][0] not in allowed:
                 continue
             if not math.isfinite(value) or any(abs(value - other) <= 1e-12 * abs(value) for other in seen):
                 continue
@@ -571,7 +577,7 @@ def improve_and_choose(
                 "anytime": [[round(offset + seconds, 6), value] for seconds, value in result.anytime],
             }
             improved.append((f"{name} + improve", *converted_with_objective(model, result.decision)))
-    values = [float(discrete_costs(model, decision).objective.item()) for _, decision in candidates]
+    values = list(given)
     candidates += [(name, decision) for name, decision, _ in improved]
     values += [value for _, _, value in improved]
     finite = [i for i, value in enumerate(values) if math.isfinite(value)] or list(range(len(values)))
@@ -677,17 +683,14 @@ def run_ligd(context: SolveContext, settings: LigdSettings, *, extra_starts: tup
     return outcome
 
 
-def improvable_warm_starts(model: SystemModel, starts: list[Start]) -> set[str]:
-    """The warm path's starts worth improving: the previous plan (the first start) only where it is the lowest
-    as given, its subchannels still fitting the new gains; the rematched ones always. Ranked after their
-    conversion (which applies the Device-Only fallback), a stale previous plan can look best because the fallback
-    sent many of its users to their devices, and its descent must then bring them back: measured, at the paper's
-    scale with ``w_T`` = 0.1 under Jakes fading it ended 5-6 % above a cold solve in 2 of 10 slots."""
+def improvable_warm_starts(starts: list[Start], given: list[float]) -> set[str]:
+    """The warm path's starts worth improving, from their ``Gamma`` as given: the previous plan (the first start)
+    only where it is the lowest, its subchannels still fitting the new gains; the rematched ones always. Ranked
+    after their conversion (which applies the Device-Only fallback), a stale previous plan can look best because
+    the fallback sent many of its users to their devices, and its descent must then bring them back: measured, at
+    the paper's scale with ``w_T`` = 0.1 under Jakes fading it ended 5-6 % above a cold solve in 2 of 10 slots."""
     names = {name for name, _ in starts}
-    if len(starts) < 2:
-        return names
-    given = [float(discrete_costs(model, decision).objective.item()) for _, decision in starts]
-    if given[0] <= min(given[1:]):
+    if len(starts) < 2 or given[0] <= min(given[1:]):
         return names
     return names - {starts[0][0]}
 
@@ -701,7 +704,7 @@ def run_warm_path(context: SolveContext, settings: LigdSettings, start: Decision
     with flush_denormals():
         starts: list[Start] = warm_path_starts(model, start)
         (won, decision), evidence = improve_and_choose(
-            context, settings, working, starts, started=started, improvable=improvable_warm_starts(model, starts)
+            context, settings, working, starts, started=started, improvable=partial(improvable_warm_starts, starts)
         )
     offloading = int(model.offloads(decision.split).sum().item())
     outcome = SolveOutcome(

@@ -40,6 +40,30 @@ def members_table(assignment: torch.Tensor, num_subchannels: int) -> torch.Tenso
     return table
 
 
+def interferes(
+    model: SystemModel,
+    direction: int,
+    movers: torch.Tensor,
+    channels: torch.Tensor,
+    victims: torch.Tensor,
+    mover_ap: torch.Tensor,
+    victim_ap: torch.Tensor,
+) -> torch.Tensor:
+    """Whether a mover's signal on a subchannel interferes with a victim there (eq. 5 and 8; both directions): a
+    user of another cell always, one of the victim's own cell only if SIC decodes it after the victim (NOMA), the
+    victim itself never. All arguments broadcast together (users, subchannels and their APs); the SIC places are
+    read by flat index (:meth:`~nomasplit.model.system.SystemModel.sic_positions`)."""
+    result = mover_ap != victim_ap
+    if model.noma:
+        position = model.sic_positions()[direction]
+        num_subchannels = model.num_subchannels
+        later = torch.take(position, movers * num_subchannels + channels) > torch.take(
+            position, victims * num_subchannels + channels
+        )
+        result = result | later
+    return result & (movers != victims)
+
+
 def assigned_subchannels(model: SystemModel, decision: Decision) -> tuple[torch.Tensor, torch.Tensor]:
     """Each offloading user's uplink and downlink subchannel in a discrete decision (``[U]`` each; ``-1`` for
     Device-Only users and rows without weight)."""
@@ -101,13 +125,11 @@ class AssignedProblem(ContinuousProblem):
                 across = model.downlink_gain_other_mnu[channel[:, None], other_ap, users[:, None]]
                 within = own[:, None].expand_as(across)
             gain = torch.where(same_cell, within, across)
-            if model.noma:
-                position = model.sic_positions()[direction]
-                later = position[other, channel[:, None]] > position[users, channel][:, None]
-            else:
-                later = torch.zeros_like(same_cell)
-            interferes = (others >= 0) & (others != users[:, None]) & (~same_cell | later) & served[:, None]
-            gain = torch.where(interferes, gain, torch.zeros_like(gain))
+            reaches = (others >= 0) & served[:, None]
+            reaches &= interferes(
+                model, direction, other, channel[:, None], users[:, None], other_ap, association[:, None]
+            )
+            gain = torch.where(reaches, gain, torch.zeros_like(gain))
             self.links.append((served, other, gain, own, noise[direction], bandwidth[direction]))
 
     def decision(self, variables: Variables) -> Decision:

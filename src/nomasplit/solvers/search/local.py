@@ -52,7 +52,7 @@ from nomasplit.solvers.relaxation.bounds import optimal_compute_units
 from nomasplit.solvers.relaxation.gradient import Method, StoppingRule
 from nomasplit.solvers.search import driver
 from nomasplit.solvers.search import moves as kinds
-from nomasplit.solvers.search.assigned import members_table
+from nomasplit.solvers.search.assigned import interferes, members_table
 from nomasplit.solvers.search.driver import KICKS, Record
 from nomasplit.solvers.search.polish import polish
 from nomasplit.solvers.search.rounding import one_hot_rows
@@ -202,8 +202,6 @@ class LocalSearch:
         self.association = model.association  # [U]
         self.gain_full = (tensor(scenario.uplink_gain), tensor(scenario.downlink_gain))  # [N, U, M] each
         self.gain_own = (model.uplink_gain_own, model.downlink_gain_own)  # [U, M] each
-        #: ``[U, M]`` each user's place in the SIC decoding order on each subchannel, per direction.
-        self.positions = model.sic_positions()
         self.bandwidth_hz = (model.uplink_subchannel_hz, model.downlink_subchannel_hz)
         self.power_bounds = (
             (scenario.uplink_power_min_w, scenario.uplink_power_max_w),
@@ -380,14 +378,8 @@ class LocalSearch:
         else:
             flat = (mover_ap * num_users + victim) * num_subchannels + channels
         gain = torch.take(self.gain_full[direction], flat)
-        # A same-cell victim suffers from the mover iff the mover is decoded after it (both directions).
-        other_cell = mover_ap != victim_ap
-        if self.model.noma:
-            position = self.positions[direction]
-            mover_at = torch.take(position, movers * num_subchannels + channels)
-            other_cell = other_cell | (mover_at > torch.take(position, victim * num_subchannels + channels))
-        interferes = valid & (victim != movers) & other_cell
-        return torch.where(interferes, gain, torch.zeros_like(gain))
+        reaches = valid & interferes(self.model, direction, movers, channels, victim, mover_ap, victim_ap)
+        return torch.where(reaches, gain, torch.zeros_like(gain))
 
     def member_costs(self, direction: int, victims: torch.Tensor, extra_w: torch.Tensor) -> torch.Tensor:
         """Change of the victims' side cost when their interference grows by ``extra_w`` (splits, powers held).
